@@ -1,0 +1,1 @@
+"""Pydantic data contracts shared between services (one module per service boundary)."""

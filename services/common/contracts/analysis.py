@@ -1,0 +1,121 @@
+"""Contract of the audio analysis service (services/essentia_api): `POST /analyze` returns AnalysisResult.
+
+The web app stores it on the track (columns + the full JSON) and the download worker requests it
+after a download. Values are computed by Essentia in-process; see services/essentia_api/analysis.
+Bump ANALYZER_VERSION when the numbers an unchanged file produces can change, so stored results
+can be re-analysed selectively.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ANALYZER_VERSION = "essentia-api/1.0"
+
+MOOD_NAMES = ("happy", "sad", "aggressive", "relaxed", "party")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class TempoAlternative(_Model):
+    bpm: float = Field(description="The other octave reading (half or double time), two decimals")
+    score: float = Field(description="Evidence for the alternative relative to the chosen tempo, 0..1")
+
+
+class KeyCandidate(_Model):
+    key: str
+    scale: Literal["major", "minor"]
+    camelot: str
+    score: float
+
+
+class EnergyFeatures(_Model):
+    """Raw features the 1-10 energy rating is built from (kept so the rating can be re-derived)."""
+
+    loudness_lufs: float
+    rms_db: float = Field(description="Mean RMS level of the mono mix, dBFS")
+    onset_rate: float = Field(description="Percussive onsets per second")
+    spectral_centroid_hz: float
+    spectral_flux: float = Field(description="Mean positive spectral flux, normalized")
+    low_energy_ratio: float = Field(description="Share of spectral energy below 250 Hz")
+    dynamic_range_db: float = Field(description="Spread of short-term loudness, 95th-10th percentile")
+    bpm: float
+    danceability: float
+
+
+class MoodScores(_Model):
+    """Scores 0..1 per mood. `mood_model` says where they come from."""
+
+    happy: float
+    sad: float
+    aggressive: float
+    relaxed: float
+    party: float
+
+
+class Waveform(_Model):
+    """Compact peak summary for drawing: per bucket the max absolute amplitude (0..1) of the mix,
+    plus low/mid/high band energy (0..1) for a coloured display."""
+
+    points_per_second: float
+    peaks: list[float]
+    low: list[float]
+    mid: list[float]
+    high: list[float]
+
+
+class AnalysisResult(_Model):
+    analyzer_version: str = ANALYZER_VERSION
+    essentia_version: str
+
+    duration_seconds: float
+    sample_rate: int
+    channels: int
+    codec: str | None = None
+
+    bpm: float = Field(description="Tempo in the preferred DJ range, two decimals")
+    bpm_confidence: float = Field(description="Beat tracker agreement, 0..1 (Essentia's 0..5.32 scaled)")
+    bpm_raw: float = Field(description="Tempo as the beat tracker read it, before octave correction")
+    bpm_alternative: TempoAlternative | None = None
+    beats: list[float] = Field(description="Beat positions in seconds (constant grid fitted to the beats)")
+    first_beat: float
+
+    key: str = Field(description="Tonic, e.g. 'A', 'F#', 'Eb'")
+    scale: Literal["major", "minor"]
+    camelot: str = Field(description="Camelot code, e.g. '8A'")
+    open_key: str
+    key_strength: float
+    key_candidates: list[KeyCandidate] = Field(default_factory=list)
+
+    danceability: float = Field(description="Normalized 0..1")
+    danceability_raw: float = Field(description="Essentia Danceability output, roughly 0..3")
+
+    energy: int = Field(ge=1, le=10, description="1..10, the scale DJs know from Mixed In Key")
+    energy_score: float = Field(description="Continuous 0..1 value the rating is rounded from")
+    energy_features: EnergyFeatures
+
+    loudness_lufs: float = Field(description="EBU R128 integrated loudness, LUFS")
+    loudness_range_lu: float = Field(description="EBU R128 loudness range, LU")
+
+    moods: MoodScores
+    mood_model: str = Field(description="'descriptor' for descriptor-based estimates, else the model set used")
+
+    waveform: Waveform
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
+class AnalyzeByPath(_Model):
+    """JSON body of POST /analyze when the file is already under AUDIO_DIR."""
+
+    path: str = Field(description="Path relative to AUDIO_DIR")
+
+
+class ErrorBody(BaseModel):
+    """Body of every 4xx/5xx from the analysis service."""
+
+    detail: str
+    code: str

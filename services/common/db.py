@@ -1,0 +1,76 @@
+"""Database engine and sessions (SQLAlchemy 2.0, psycopg 3)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+
+import redis
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from services.common.embedded import ConfigurationError, resolve_database_url, resolve_redis_url
+from services.common.settings import get_settings
+
+
+def make_engine(url: str) -> Engine:
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, future=True)
+
+
+@lru_cache
+def database_url() -> str:
+    return resolve_database_url(get_settings())
+
+
+@lru_cache
+def get_engine() -> Engine:
+    return make_engine(database_url())
+
+
+@lru_cache
+def _session_factory() -> sessionmaker[Session]:
+    return sessionmaker(bind=get_engine(), expire_on_commit=False)
+
+
+def new_session() -> Session:
+    return _session_factory()()
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """A session that commits on success and rolls back on error."""
+    session = new_session()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def check_database(engine: Engine) -> None:
+    """Fail early with a message that names the variable to set."""
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except OperationalError as exc:
+        where = engine.url.render_as_string(hide_password=True)
+        raise ConfigurationError(
+            f"cannot connect to PostgreSQL at {where}: set DATABASE_URL to a reachable server "
+            f"(postgresql://user:password@host:5432/dbname), or unset it to use the embedded one. "
+            f"Cause: {str(exc.orig).strip().splitlines()[0] if exc.orig else exc}"
+        ) from None
+
+
+@lru_cache
+def redis_url() -> str:
+    return resolve_redis_url(get_settings())
+
+
+@lru_cache
+def get_redis() -> redis.Redis:
+    return redis.Redis.from_url(redis_url(), socket_timeout=5, socket_connect_timeout=2)

@@ -1,0 +1,244 @@
+"""Database models (SQLAlchemy 2.0, typed). Postgres is the source of truth.
+
+Ownership: a library belongs to a user; albums, tracks and embeddings belong to a library;
+playlists belong to a user. Other users reach a library only through `library_shares` (read-only).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    Computed,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+EMBEDDING_DIMENSIONS = 384
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class User(TimestampMixin, Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(150), unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    # Bumped on password change / logout-everywhere: invalidates old session cookies.
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+
+
+class ApiToken(Base):
+    """Personal API token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Library(TimestampMixin, Base):
+    """One Discogs username's collection, owned by a user. Friend libraries are read-only imports."""
+
+    __tablename__ = "libraries"
+    __table_args__ = (UniqueConstraint("owner_id", "discogs_username", name="uq_library_owner_username"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    discogs_username: Mapped[str | None] = mapped_column(String(150))
+    is_friend: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
+    last_synced_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    owner: Mapped[User] = relationship()
+
+
+class LibraryShare(Base):
+    """Another user follows this library read-only."""
+
+    __tablename__ = "library_shares"
+
+    library_id: Mapped[int] = mapped_column(ForeignKey("libraries.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Album(TimestampMixin, Base):
+    __tablename__ = "albums"
+    __table_args__ = (UniqueConstraint("library_id", "release_id", name="uq_album_library_release"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    library_id: Mapped[int] = mapped_column(ForeignKey("libraries.id", ondelete="CASCADE"), index=True)
+    release_id: Mapped[int] = mapped_column(BigInteger)
+    title: Mapped[str] = mapped_column(Text)
+    artist: Mapped[str] = mapped_column(Text)
+    year: Mapped[int | None] = mapped_column(SmallInteger)
+    genres: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default=text("'{}'"))
+    styles: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default=text("'{}'"))
+    label: Mapped[str | None] = mapped_column(Text)
+    catalog_number: Mapped[str | None] = mapped_column(Text)
+    country: Mapped[str | None] = mapped_column(Text)
+    format: Mapped[str | None] = mapped_column(Text)
+    thumbnail: Mapped[str | None] = mapped_column(Text)
+    discogs_url: Mapped[str | None] = mapped_column(Text)
+    date_added: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rating: Mapped[int | None] = mapped_column(SmallInteger)
+    notes: Mapped[str | None] = mapped_column(Text)
+    condition: Mapped[str | None] = mapped_column(Text)
+    purchase_price: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    tracks: Mapped[list[Track]] = relationship(back_populates="album_ref", order_by="Track.id")
+
+
+class Track(TimestampMixin, Base):
+    __tablename__ = "tracks"
+    __table_args__ = (
+        UniqueConstraint("track_id", "library_id", name="uq_track_trackid_library"),
+        Index("ix_tracks_search_vector", "search_vector", postgresql_using="gin"),
+        Index(
+            "ix_tracks_search_trgm",
+            text("(lower(coalesce(artist, '') || ' ' || coalesce(title, '')))"),
+            postgresql_using="gin",
+            postgresql_ops={"lower": "gin_trgm_ops"},
+        ),
+        Index("ix_tracks_bpm", "bpm"),
+        Index("ix_tracks_camelot", "camelot"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    track_id: Mapped[str] = mapped_column(String(64))  # "<releaseId>-<position>"
+    library_id: Mapped[int] = mapped_column(ForeignKey("libraries.id", ondelete="CASCADE"), index=True)
+    album_id: Mapped[int | None] = mapped_column(ForeignKey("albums.id", ondelete="CASCADE"), index=True)
+    release_id: Mapped[int | None] = mapped_column(BigInteger)
+    title: Mapped[str] = mapped_column(Text)
+    artist: Mapped[str | None] = mapped_column(Text)
+    album: Mapped[str | None] = mapped_column(Text)
+    year: Mapped[int | None] = mapped_column(SmallInteger)
+    position: Mapped[str | None] = mapped_column(String(32))
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    genres: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default=text("'{}'"))
+    styles: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default=text("'{}'"))
+    tags: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default=text("'{}'"))
+    notes: Mapped[str | None] = mapped_column(Text)
+    star_rating: Mapped[int | None] = mapped_column(SmallInteger)
+
+    # Analysis (BPM is stored as measured, never rounded)
+    bpm: Mapped[float | None] = mapped_column(Float)
+    key: Mapped[str | None] = mapped_column(String(8))
+    scale: Mapped[str | None] = mapped_column(String(8))
+    camelot: Mapped[str | None] = mapped_column(String(3))
+    key_strength: Mapped[float | None] = mapped_column(Float)
+    danceability: Mapped[float | None] = mapped_column(Float)
+    energy: Mapped[float | None] = mapped_column(Float)
+    loudness_lufs: Mapped[float | None] = mapped_column(Float)
+    moods: Mapped[dict[str, float] | None] = mapped_column(JSONB)
+    analysis: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    analyzed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    # Audio and platform links
+    local_audio_path: Mapped[str | None] = mapped_column(Text)
+    apple_music_url: Mapped[str | None] = mapped_column(Text)
+    spotify_url: Mapped[str | None] = mapped_column(Text)
+    youtube_url: Mapped[str | None] = mapped_column(Text)
+    soundcloud_url: Mapped[str | None] = mapped_column(Text)
+
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    search_vector: Mapped[str | None] = mapped_column(
+        TSVECTOR,
+        Computed(
+            "to_tsvector('simple', coalesce(title, '') || ' ' || coalesce(artist, '') || ' ' "
+            "|| coalesce(album, '') || ' ' || coalesce(immutable_array_to_string(tags, ' '), ''))",
+            persisted=True,
+        ),
+    )
+
+    album_ref: Mapped[Album | None] = relationship(back_populates="tracks")
+
+
+class TrackEmbedding(Base):
+    __tablename__ = "track_embeddings"
+    __table_args__ = (
+        UniqueConstraint("track_pk", "kind", "model", name="uq_embedding_track_kind_model"),
+        Index(
+            "ix_track_embeddings_hnsw",
+            "embedding",
+            postgresql_using="hnsw",
+            postgresql_ops={"embedding": "vector_cosine_ops"},
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    track_pk: Mapped[int] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # e.g. "text", "audio"
+    model: Mapped[str] = mapped_column(String(100))
+    embedding: Mapped[list[float]] = mapped_column(Vector(EMBEDDING_DIMENSIONS))
+    source_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Playlist(TimestampMixin, Base):
+    __tablename__ = "playlists"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str | None] = mapped_column(Text)
+
+    items: Mapped[list[PlaylistTrack]] = relationship(
+        back_populates="playlist", cascade="all, delete-orphan", order_by="PlaylistTrack.position"
+    )
+
+
+class PlaylistTrack(Base):
+    __tablename__ = "playlist_tracks"
+    __table_args__ = (
+        UniqueConstraint(
+            "playlist_id", "position", name="uq_playlist_position", deferrable=True, initially="DEFERRED"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    playlist_id: Mapped[int] = mapped_column(ForeignKey("playlists.id", ondelete="CASCADE"), index=True)
+    track_pk: Mapped[int] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+
+    playlist: Mapped[Playlist] = relationship(back_populates="items")
+    track: Mapped[Track] = relationship()

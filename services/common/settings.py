@@ -1,0 +1,83 @@
+"""One settings object for every service, read from the environment (and `.env`).
+
+Variable names are the seed project's; every one is documented in `.env.example`.
+When DATABASE_URL / REDIS_URL are unset, services start embedded servers under DATA_DIR
+(see services.common.embedded).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # Storage and servers
+    data_dir: Path = Field(Path("./data"), validation_alias="DATA_DIR")
+    audio_dir: Path | None = Field(None, validation_alias="AUDIO_DIR")
+    database_url: str | None = Field(None, validation_alias="DATABASE_URL")
+    redis_url: str | None = Field(None, validation_alias="REDIS_URL")
+    meilisearch_host: str | None = Field(None, validation_alias="MEILISEARCH_HOST")
+    meilisearch_api_key: SecretStr | None = Field(None, validation_alias="MEILISEARCH_API_KEY")
+
+    # Service URLs
+    essentia_api_url: str = Field("http://127.0.0.1:8001", validation_alias="ESSENTIA_API_URL")
+    ga_service_url: str = Field("http://127.0.0.1:8002", validation_alias="GA_SERVICE_URL")
+    web_port: int = Field(3000, validation_alias="WEB_PORT")
+    essentia_port: int = Field(8001, validation_alias="ESSENTIA_PORT")
+    ga_port: int = Field(8002, validation_alias="GA_PORT")
+    bind_host: str = Field("127.0.0.1", validation_alias="BIND_HOST")
+
+    # Accounts
+    admin_username: str | None = Field(None, validation_alias="ADMIN_USERNAME")
+    admin_password: SecretStr | None = Field(None, validation_alias="ADMIN_PASSWORD")
+    secret_key: SecretStr | None = Field(None, validation_alias="SECRET_KEY")
+    session_max_age_days: int = Field(30, validation_alias="SESSION_MAX_AGE_DAYS")
+    cookie_secure: bool = Field(False, validation_alias="COOKIE_SECURE")
+
+    # Discogs
+    discogs_user_token: SecretStr | None = Field(None, validation_alias="DISCOGS_USER_TOKEN")
+    discogs_username: str | None = Field(None, validation_alias="DISCOGS_USERNAME")
+    discogs_api_url: str = Field("https://api.discogs.com", validation_alias="DISCOGS_API_URL")
+    discogs_rate_limit_per_minute: int = Field(60, validation_alias="DISCOGS_RATE_LIMIT_PER_MINUTE")
+
+    # Other metadata sources
+    apple_music_team_id: str | None = Field(None, validation_alias="APPLE_MUSIC_TEAM_ID")
+    apple_music_key_id: str | None = Field(None, validation_alias="APPLE_MUSIC_KEY_ID")
+    apple_music_private_key_path: Path | None = Field(None, validation_alias="APPLE_MUSIC_PRIVATE_KEY_PATH")
+    spotify_client_id: str | None = Field(None, validation_alias="SPOTIFY_CLIENT_ID")
+    spotify_client_secret: SecretStr | None = Field(None, validation_alias="SPOTIFY_CLIENT_SECRET")
+    spotify_redirect_uri: str | None = Field(None, validation_alias="SPOTIFY_REDIRECT_URI")
+    youtube_api_key: SecretStr | None = Field(None, validation_alias="YOUTUBE_API_KEY")
+    openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
+
+    # Audio analysis (services/essentia_api)
+    analysis_workers: int = Field(0, validation_alias="ANALYSIS_WORKERS")  # 0 = one per core
+    analysis_timeout_seconds: float = Field(120.0, validation_alias="ANALYSIS_TIMEOUT_SECONDS")
+    analysis_max_upload_mb: int = Field(200, validation_alias="ANALYSIS_MAX_UPLOAD_MB")
+    analysis_bpm_min: float = Field(70.0, validation_alias="ANALYSIS_BPM_MIN")
+    analysis_bpm_max: float = Field(180.0, validation_alias="ANALYSIS_BPM_MAX")
+    mood_models_dir: Path | None = Field(None, validation_alias="MOOD_MODELS_DIR")
+
+    # Set builder (services/ga_service)
+    ga_workers: int = Field(0, validation_alias="GA_WORKERS")  # 0 = one per core
+    ga_max_tracks: int = Field(2000, validation_alias="GA_MAX_TRACKS")
+
+    @field_validator("data_dir", "audio_dir", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        return value.expanduser().resolve() if value is not None else None
+
+    @property
+    def resolved_audio_dir(self) -> Path:
+        return self.audio_dir or (self.data_dir / "audio")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

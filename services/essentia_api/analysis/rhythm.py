@@ -1,0 +1,183 @@
+"""Tempo and beat grid: Essentia's multi-feature beat tracking, run on onset functions we compute
+once from the shared low-rate STFT, then an octave (half/double time) decision for DJs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from services.essentia_api.analysis import ess
+from services.essentia_api.analysis.spectral import Stft, mel_matrix
+
+# TempoTapMaxAgreement's confidence tops out at 5.32 (all trackers agree); scale it to 0..1.
+_MAX_AGREEMENT = 5.32
+
+
+@dataclass
+class RhythmResult:
+    bpm: float
+    bpm_raw: float
+    confidence: float
+    beats: np.ndarray
+    first_beat: float
+    alternative_bpm: float | None
+    alternative_score: float
+    onset_rate: float
+
+
+def onset_functions(*, st: Stft) -> dict[str, np.ndarray]:
+    """Onset detection functions like BeatTrackerMultiFeature's (complex, energy, mel flux, ...).
+
+    Computed vectorised in numpy from one STFT: Essentia's frame-wise OnsetDetection would cost a
+    Python call per frame and its trackers only need the resulting curves.
+    """
+    mag = st.mag
+    logmag = np.log1p(100.0 * mag)
+    flux = np.maximum(np.diff(logmag, axis=0, prepend=logmag[:1]), 0).sum(axis=1)
+    # Complex domain: deviation from the phase/magnitude predicted by the two previous frames.
+    spec = st.spec
+    phase = np.angle(spec)
+    pred_phase = 2 * np.roll(phase, 1, axis=0) - np.roll(phase, 2, axis=0)
+    pred = np.roll(mag, 1, axis=0) * np.exp(1j * pred_phase)
+    cdev = np.abs(spec - pred)
+    cdev[mag < np.roll(mag, 1, axis=0)] = 0  # rectified: only rising energy marks an onset
+    complex_ = cdev.sum(axis=1)
+    mel = np.log1p(100.0 * (mag**2 @ mel_matrix(freqs=st.freqs).T))
+    melflux = np.maximum(np.diff(mel, axis=0, prepend=mel[:1]), 0).sum(axis=1)
+    energy = (mag**2).sum(axis=1)
+    eflux = np.maximum(np.diff(np.log1p(1000 * energy), prepend=0), 0)
+    low_bins = st.freqs < 300
+    low = np.maximum(np.diff(logmag[:, low_bins], axis=0, prepend=logmag[:1, low_bins]), 0).sum(axis=1)
+    odfs = {"complex": complex_, "flux": flux, "melflux": melflux, "energy": eflux, "low": low}
+    out = {}
+    for name, f in odfs.items():
+        f = np.nan_to_num(f.astype(np.float64))
+        f[:3] = 0
+        peak = np.percentile(f, 99.5) if f.size else 0
+        out[name] = (np.clip(f / peak, 0, 2) if peak > 0 else f).astype(np.float32)
+    return out
+
+
+def fit_grid(*, ticks: np.ndarray) -> tuple[float, float, float]:
+    """Least-squares constant grid through the beat ticks: (period, phase, median |residual|)."""
+    if len(ticks) < 4:
+        raise ValueError("too few beats")
+    d = np.diff(ticks)
+    period = float(np.median(d))
+    for _ in range(3):
+        steps = np.maximum(1, np.round(d / period))
+        k = np.concatenate([[0], np.cumsum(steps)])
+        keep = np.ones(len(ticks), bool)
+        for _ in range(2):
+            a, b = np.polyfit(k[keep], ticks[keep], 1)
+            resid = ticks - (a * k + b)
+            keep = np.abs(resid) < 0.12 * period
+            if keep.sum() < 4:
+                keep[:] = True
+                break
+        period = float(a)
+    return period, float(b), float(np.median(np.abs(resid[keep])))
+
+
+def _strength(odf: np.ndarray, frame_rate: float, times: np.ndarray) -> float:
+    idx = np.round(times * frame_rate).astype(int)
+    idx = idx[(idx >= 2) & (idx < len(odf) - 2)]
+    if idx.size == 0:
+        return 0.0
+    win = np.stack([odf[idx + o] for o in (-2, -1, 0, 1, 2)])
+    return float(win.max(axis=0).mean())
+
+
+def comb_strength(*, odf: np.ndarray, frame_rate: float, period: float) -> tuple[float, float]:
+    """Best mean onset strength on a grid of this period over all phases: (strength, phase in s)."""
+    p = period * frame_rate
+    if p < 2 or len(odf) < 4 * p:
+        return 0.0, 0.0
+    ks = np.arange(int((len(odf) - p) / p))
+    phases = np.arange(0, p, 1.0)
+    idx = np.round(phases[:, None] + ks[None, :] * p).astype(int)
+    idx = np.clip(idx, 0, len(odf) - 1)
+    means = odf[idx].mean(axis=1)
+    best = int(np.argmax(means))
+    return float(means[best]), float(phases[best] / frame_rate)
+
+
+def analyze_rhythm(
+    *, st: Stft, duration: float, bpm_min: float, bpm_max: float
+) -> RhythmResult:
+    es = ess()
+    odfs = onset_functions(st=st)
+    candidates = []
+    for name in ("complex", "flux", "melflux", "energy", "low"):
+        ticks = es.TempoTapDegara(sampleRateODF=st.frame_rate, minTempo=40, maxTempo=208)(odfs[name])
+        candidates.append(np.asarray(ticks, np.float32))
+    ticks, conf = es.TempoTapMaxAgreement()(candidates)
+    ticks = np.asarray(ticks, np.float64)
+    confidence = float(np.clip(conf / _MAX_AGREEMENT, 0, 1))
+    # Percussive onset rate for the energy rating: peaks of the flux function above its median.
+    flux = odfs["flux"]
+    is_peak = (flux[1:-1] > flux[:-2]) & (flux[1:-1] >= flux[2:]) & (flux[1:-1] > 2.5 * np.median(flux) + 0.05)
+    onset_rate = float(is_peak.sum() / max(duration, 1e-9))
+    if len(ticks) < 4:
+        return RhythmResult(0.0, 0.0, 0.0, np.zeros(0), 0.0, None, 0.0, onset_rate)
+    period, phase, resid = fit_grid(ticks=ticks)
+    # Trackers sometimes lock onto a 3:2 or 4:3 pattern (dotted rhythms, 16th hats). A grid that
+    # hits clearly stronger onsets at such a ratio wins; octave ratios are decided further down.
+    perc = odfs["low"] + odfs["energy"]
+    comb = odfs["low"] + odfs["energy"] + odfs["flux"] + odfs["complex"]
+    base, _ = comb_strength(odf=comb, frame_rate=st.frame_rate, period=period)
+    best_ratio, best_strength = 1.0, base
+    for ratio in (2 / 3, 3 / 4, 4 / 3, 3 / 2):
+        s, ph = comb_strength(odf=comb, frame_rate=st.frame_rate, period=period * ratio)
+        # A faster grid must hit more onsets to score as well, so a small margin suffices there.
+        margin = 1.04 if ratio < 1 else 1.25
+        if s > best_strength * margin and 40 <= 60 / (period * ratio) <= 250:
+            best_ratio, best_strength, best_phase = ratio, s, ph
+    if best_ratio != 1.0:
+        period, phase, resid = period * best_ratio, best_phase, 1.0
+    raw_bpm = 60.0 / period
+    # Octave decision. Evidence: percussive low/mid band (kick, snare, bass) between the beats
+    # (drum and bass read at half time has its snares there) and on alternate beats (a double-time
+    # reading has weak off-beats).
+    grid = phase + period * np.arange(np.ceil(-phase / period), (duration - phase) / period)
+    on = _strength(perc, st.frame_rate, grid)
+    mid = _strength(perc, st.frame_rate, grid + period / 2)
+    even = _strength(perc, st.frame_rate, grid[0::2])
+    odd = _strength(perc, st.frame_rate, grid[1::2])
+    r_mid = mid / on if on > 0 else 0.0
+    r_parity = min(even, odd) / max(even, odd, 1e-9)
+    factor = 1.0
+    if r_mid >= 0.6 and raw_bpm * 2 <= bpm_max:
+        factor, alt_factor, alt_score = 2.0, 1.0, 1 - min(r_mid, 1.0) / 2
+    elif r_parity <= 0.35 and raw_bpm / 2 >= bpm_min:
+        factor, alt_factor, alt_score = 0.5, 1.0, r_parity
+    else:
+        alt_factor = 2.0 if raw_bpm * 2 <= bpm_max else 0.5
+        alt_score = min(r_mid, 1.0) if alt_factor == 2.0 else r_parity
+    # Bring the reading into the preferred range (the usual 70-180 DJ window).
+    while raw_bpm * factor < bpm_min and raw_bpm * factor * 2 <= bpm_max * 1.05:
+        factor *= 2
+    while raw_bpm * factor > bpm_max and raw_bpm * factor / 2 >= bpm_min * 0.95:
+        factor /= 2
+    new_period = period / factor
+    if factor < 1 and even < odd:
+        phase += period  # keep the stronger (kick) beats when halving
+    grid_start = phase % new_period
+    beats = grid_start + new_period * np.arange(int((duration - grid_start) / new_period) + 1)
+    if 0.04 < resid < 1.0 and factor == 1:
+        # Not a steady grid (live drummer, tempo change): report the tracker's own beats.
+        beats = ticks
+    alt_bpm = raw_bpm * alt_factor if factor != alt_factor else raw_bpm * factor * 2
+    if not bpm_min * 0.5 <= alt_bpm <= bpm_max * 2:
+        alt_bpm = None
+    return RhythmResult(
+        bpm=round(60.0 / new_period, 2),
+        bpm_raw=round(raw_bpm, 2),
+        confidence=confidence,
+        beats=beats,
+        first_beat=float(beats[0]) if len(beats) else 0.0,
+        alternative_bpm=round(alt_bpm, 2) if alt_bpm else None,
+        alternative_score=float(np.clip(alt_score, 0, 1)),
+        onset_rate=onset_rate,
+    )

@@ -1,0 +1,96 @@
+"""The web app: REST API under /api, browser UI (Jinja2 + htmx), OpenAPI docs at /docs."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.web.api.deps import get_current_user
+from services.web.api.routes import auth, health, libraries, playlists, users
+from services.web.ui import views as ui_views
+
+log = logging.getLogger(__name__)
+
+WEB_DIR = Path(__file__).resolve().parent
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
+        parts.append(f"{where}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts) or "invalid request"
+
+
+def _wants_html(request: Request) -> bool:
+    return not request.url.path.startswith("/api") and "text/html" in request.headers.get("accept", "")
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(
+        title="DJ Playlist",
+        version="0.1.0",
+        description="Self-hosted DJ library: Discogs import, analysis, search and set building. "
+        "Authenticate with the session cookie (POST /api/auth/login) or `Authorization: Bearer <token>`.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": exc.errors(), "message": _validation_message(exc)}, status_code=422
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        if exc.status_code == 401 and _wants_html(request):
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        return JSONResponse(
+            {"detail": exc.detail, "message": str(exc.detail)},
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.middleware("http")
+    async def same_origin_for_cookie_writes(request: Request, call_next):
+        # Cookie-authenticated writes must come from our own pages (CSRF); token clients send no cookie.
+        if (
+            request.method not in SAFE_METHODS
+            and "authorization" not in request.headers
+            and (origin := request.headers.get("origin"))
+            and urlsplit(origin).netloc != request.headers.get("host")
+        ):
+            return JSONResponse({"detail": "cross-origin request refused", "message": "cross-origin request refused"}, 403)
+        return await call_next(request)
+
+    for router in (health.router, auth.router, users.router, libraries.router, playlists.router):
+        app.include_router(router)
+    app.include_router(ui_views.router)
+    app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(get_current_user)])
+    def openapi_schema() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=[Depends(get_current_user)])
+    def docs():
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="DJ Playlist API",
+            swagger_js_url="/static/vendor/swagger-ui-bundle.js",
+            swagger_css_url="/static/vendor/swagger-ui.css",
+            swagger_favicon_url="/static/favicon.svg",
+        )
+
+    return app
