@@ -3,18 +3,10 @@
 from alembic import context
 from sqlalchemy import create_engine, pool
 
-from services.common.models import Base
+from services.common.models import Base, include_object
 
 config = context.config
 target_metadata = Base.metadata
-
-
-# Expression indexes cannot be compared by autogenerate; they are managed by hand in revisions.
-_HAND_MANAGED_INDEXES = {"ix_tracks_search_trgm"}
-
-
-def include_object(obj, name, type_, reflected, compare_to) -> bool:
-    return not (type_ == "index" and name in _HAND_MANAGED_INDEXES)
 
 
 def _url() -> str:

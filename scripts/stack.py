@@ -157,7 +157,11 @@ class Stack:
         print("stopped.", flush=True)
 
     def run(self) -> int:
-        self.claim_pid_file()
+        try:
+            self.claim_pid_file()
+        except ConfigurationError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
         signal.signal(signal.SIGTERM, lambda *_: self.stopping.set())
         signal.signal(signal.SIGINT, lambda *_: self.stopping.set())
         try:

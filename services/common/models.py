@@ -34,6 +34,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 EMBEDDING_DIMENSIONS = 384
 
+# Expression indexes cannot be compared by Alembic autogenerate; revisions manage them by hand.
+HAND_MANAGED_INDEXES = {"ix_tracks_search_trgm"}
+
+
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
+    """Alembic filter: skip what autogenerate cannot compare."""
+    return not (type_ == "index" and name in HAND_MANAGED_INDEXES)
+
 
 class Base(DeclarativeBase):
     pass

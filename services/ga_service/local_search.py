@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -83,6 +84,30 @@ def _two_opt(p: Problem, x: np.ndarray, q: np.ndarray, use_e: bool, max_seg: int
     )
 
 
+@lru_cache(maxsize=64)
+def _or_geometry(L: int, lo: int, hi: int, s: int):
+    """Index arrays of every or-opt move of a segment of length s (cached: they only depend on shape)."""
+    i, t = np.meshgrid(np.arange(lo, hi - s + 2), np.arange(lo, hi - s + 2), indexing="ij")
+    keep = i != t
+    i, t = i[keep], t[keep]
+    g = {"i": i, "t": t}
+    g["has_prev"] = i > 0
+    g["has_next"] = i + s < L
+    g["ip"] = np.maximum(i - 1, 0)
+    g["inx"] = np.minimum(i + s, L - 1)
+    # Neighbours at the insertion point, in the order with the segment removed.
+    g["rl"] = np.clip(np.where(t - 1 < i, t - 1, t - 1 + s), 0, L - 1)
+    g["rr"] = np.clip(np.where(t < i, t, t + s), 0, L - 1)
+    g["has_l"] = t > 0
+    g["has_r"] = t < L - s
+    g["fwd"] = t > i
+    g["cut"] = np.minimum(np.where(t > i, t + s, t), L)
+    g["ts"] = np.minimum(t + s, L)
+    for arr in g.values():
+        arr.setflags(write=False)
+    return g
+
+
 def _or_opt(p: Problem, x: np.ndarray, q: np.ndarray, use_e: bool) -> list[_Cands]:
     L, lo, hi = p.length, p.lo, p.hi
     T, E = p.T, p.E
@@ -91,26 +116,17 @@ def _or_opt(p: Problem, x: np.ndarray, q: np.ndarray, use_e: bool) -> list[_Cand
     for s in (1, 2, 3):
         if hi - lo + 1 <= s:
             break
-        i = np.arange(lo, hi - s + 2)[:, None]
-        t = np.arange(lo, hi - s + 2)[None, :]
-        # Removing the segment closes the gap x[i-1] -> x[i+s].
-        has_prev = i > 0
-        has_next = i + s < L
-        ip = np.maximum(i - 1, 0)
-        inx = np.minimum(i + s, L - 1)
-        rm = (
-            -np.where(has_prev, T[x[ip], x[i]], 0.0)
-            - np.where(has_next, T[x[i + s - 1], x[inx]], 0.0)
-            + np.where(has_prev & has_next, T[x[ip], x[inx]], 0.0)
+        g = _or_geometry(L, lo, hi, s)
+        i, t = g["i"], g["t"]
+        xi, xl, xr = x[i], x[g["rl"]], x[g["rr"]]
+        xe = x[i + s - 1]
+        # Removing the segment closes the gap x[i-1] -> x[i+s]; inserting it splits r[t-1] -> r[t].
+        base = (
+            -np.where(g["has_prev"], T[x[g["ip"]], xi], 0.0)
+            - np.where(g["has_next"], T[xe, x[g["inx"]]], 0.0)
+            + np.where(g["has_prev"] & g["has_next"], T[x[g["ip"]], x[g["inx"]]], 0.0)
+            - np.where(g["has_l"] & g["has_r"], T[xl, xr], 0.0)
         )
-        # Neighbours at the insertion point, in the order with the segment removed.
-        rl = np.where(t - 1 < i, t - 1, t - 1 + s)
-        rr = np.where(t < i, t, t + s)
-        has_l = t > 0
-        has_r = t < L - s
-        rl_c = np.clip(rl, 0, L - 1)
-        rr_c = np.clip(rr, 0, L - 1)
-        base_ins = -np.where(has_l & has_r, T[x[rl_c], x[rr_c]], 0.0)
         if use_e:
             sl = np.zeros(L)
             sl[s:] = E[x[s:], k[s:] - s] - E[x[s:], k[s:]]
@@ -118,37 +134,22 @@ def _or_opt(p: Problem, x: np.ndarray, q: np.ndarray, use_e: bool) -> list[_Cand
             sr[: L - s] = E[x[: L - s], k[: L - s] + s] - E[x[: L - s], k[: L - s]]
             CL = np.concatenate(([0.0], np.cumsum(sl)))
             CR = np.concatenate(([0.0], np.cumsum(sr)))
-            shift = np.where(t > i, CL[np.minimum(t + s, L)] - CL[i + s], CR[i] - CR[np.minimum(t, L)])
-            shift = np.where(t == i, 0.0, shift)
+            base = base + np.where(g["fwd"], CL[g["ts"]] - CL[i + s], CR[i] - CR[t])
+            old_e = sum(E[x[i + m], i + m] for m in range(s))
+            base = base - old_e
+        bound = q[i] + q[i + s] + q[g["cut"]]
         for rev in (False, True) if s > 1 else (False,):
-            first = x[i + s - 1] if rev else x[i]
-            last = x[i] if rev else x[i + s - 1]
-            d = rm + base_ins
-            d = d + np.where(has_l, T[x[rl_c], first], 0.0) + np.where(has_r, T[last, x[rr_c]], 0.0)
+            first, last = (xe, xi) if rev else (xi, xe)
+            d = base + np.where(g["has_l"], T[xl, first], 0.0) + np.where(g["has_r"], T[last, xr], 0.0)
             if rev:
                 for m in range(s - 1):
                     d = d + T[x[i + m + 1], x[i + m]] - T[x[i + m], x[i + m + 1]]
             if use_e:
-                seg_e = np.zeros(np.broadcast(i, t).shape)
                 for m in range(s):
                     src = x[i + s - 1 - m] if rev else x[i + m]
-                    seg_e = seg_e + E[src, np.minimum(t + m, L - 1)] - E[x[i + m], i + m]
-                d = d + shift + seg_e
-            cut = np.where(t > i, t + s, t)
-            bound = q[i] + q[i + s] + q[np.minimum(cut, L)]
-            valid = np.broadcast_to(t != i, d.shape)
-            ii = np.broadcast_to(i, d.shape)[valid]
-            tt = np.broadcast_to(t, d.shape)[valid]
+                    d = d + E[src, t + m]
             out.append(
-                _Cands(
-                    np.full(ii.shape, _OR),
-                    ii,
-                    tt,
-                    np.full(ii.shape, s),
-                    np.full(ii.shape, rev),
-                    d[valid],
-                    np.broadcast_to(bound, d.shape)[valid],
-                )
+                _Cands(np.full(i.shape, _OR), i, t, np.full(i.shape, s), np.full(i.shape, rev), d, bound)
             )
     return out
 
@@ -207,6 +208,23 @@ def _span(kind: int, a: int, b: int, s: int) -> tuple[int, int]:
     return a, a
 
 
+def _best_exact(p: Problem, cur: np.ndarray, f: float, cand: _Cands) -> list[tuple[int, float]]:
+    """Improving candidates with their exact gains, best first (from the first batch that has any)."""
+    ub = cand.delta + cand.bound
+    idx = np.nonzero(ub > EPS)[0]
+    if idx.size == 0:
+        return []
+    idx = idx[np.argsort(-ub[idx], kind="stable")]
+    for start in range(0, idx.size, BATCH):
+        batch = idx[start : start + BATCH]
+        maps = apply_index(len(cur), cand.kind[batch], cand.a[batch], cand.b[batch], cand.s[batch], cand.rev[batch])
+        gains = p.evaluate(cur[maps]) - f
+        good = np.nonzero(gains > EPS)[0]
+        if good.size:
+            return [(int(batch[g]), float(gains[g])) for g in good[np.argsort(-gains[good], kind="stable")]]
+    return []
+
+
 def local_search(
     problem: Problem,
     perm: np.ndarray,
@@ -232,29 +250,30 @@ def local_search(
         rounds += 1
         x = cur[:L]
         q = p.window_cut_penalty(x)
-        parts: list[_Cands] = []
-        if "2opt" in moves and (c := _two_opt(p, x, q, use_e, max_seg)) is not None:
-            parts.append(c)
-        if "oropt" in moves:
-            parts.extend(_or_opt(p, x, q, use_e))
-        if "swap" in moves and (c := _swap(p, cur, q, use_e)) is not None:
-            parts.append(c)
-        if not parts:
-            break
-        cand = _Cands(*(np.concatenate([getattr(c, fld) for c in parts]) for fld in _Cands.__dataclass_fields__))
-        ub = cand.delta + cand.bound
-        idx = np.nonzero(ub > EPS)[0]
-        if idx.size == 0:
-            break
-        idx = idx[np.argsort(-ub[idx], kind="stable")]
+        # Cheap neighbourhoods first; or-opt only when they have nothing (variable neighbourhood descent).
         chosen: list[tuple[int, float]] = []
-        for start in range(0, idx.size, BATCH):
-            batch = idx[start : start + BATCH]
-            maps = apply_index(n, cand.kind[batch], cand.a[batch], cand.b[batch], cand.s[batch], cand.rev[batch])
-            gains = p.evaluate(cur[maps]) - f
-            good = np.nonzero(gains > EPS)[0]
-            if good.size:
-                chosen = [(int(batch[g]), float(gains[g])) for g in good[np.argsort(-gains[good], kind="stable")]]
+        cand = None
+        parts: list[_Cands] = []
+        stages = []
+        if "2opt" in moves or "swap" in moves:
+            stages.append(("2opt", "swap"))
+        if "oropt" in moves:
+            stages.append(("oropt",))
+        for stage in stages:
+            parts = []
+            if "2opt" in stage and "2opt" in moves and (c := _two_opt(p, x, q, use_e, max_seg)) is not None:
+                parts.append(c)
+            if "swap" in stage and "swap" in moves and (c := _swap(p, cur, q, use_e)) is not None:
+                parts.append(c)
+            if "oropt" in stage:
+                parts.extend(_or_opt(p, x, q, use_e))
+            if not parts:
+                continue
+            cand = _Cands(
+                *(np.concatenate([getattr(c, fld) for c in parts]) for fld in _Cands.__dataclass_fields__)
+            )
+            chosen = _best_exact(p, cur, f, cand)
+            if chosen:
                 break
         if not chosen:
             break

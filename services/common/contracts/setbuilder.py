@@ -214,7 +214,9 @@ class SearchInfo(BaseModel):
     local_search_moves: int = 0
     islands: int = 1
     elapsed_s: float
-    stopped: Literal["converged", "budget", "greedy", "trivial"]
+    # converged: no improvement for many generations; generations: hit max_generations;
+    # budget: hit time_budget_s (then the result may depend on machine speed); greedy/trivial: no GA.
+    stopped: Literal["converged", "generations", "budget", "greedy", "trivial"]
 
 
 class GenerateResponse(BaseModel):

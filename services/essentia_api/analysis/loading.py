@@ -13,20 +13,20 @@ from services.essentia_api.errors import EmptyAudio, SilentAudio, TooShort, Unre
 # Rhythm, key, danceability and spectral features run on a ~11 kHz mono mix: everything they use
 # lies below 5 kHz, and a quarter of the samples is what makes 100x real time reachable.
 ANALYSIS_RATE = 11025
-# EBU R128 is measured on stereo decimated to ~22 kHz: K-weighting above 11 kHz carries little
-# energy in music (<0.2 LU difference on our material) and it halves the cost of the meter.
-LOUDNESS_RATE = 22050
+# EBU R128 is measured on the same decimated stereo pair: the meter costs 1.5 s per 5 minutes at
+# 44.1 kHz, a quarter of that here; what is lost is K-weighted energy above 5.5 kHz (cymbals, air),
+# measured in docs/benchmarks.md as a small, mostly negative offset.
 MIN_SECONDS = 5.0
 SILENCE_DBFS = -60.0
 
 
 @dataclass
 class LoadedAudio:
-    stereo: np.ndarray  # (n, 2) float32 at sample_rate
+    stereo_lo: np.ndarray  # (n, 2) float32 at lo_rate (mono files: both channels equal)
     sample_rate: int
     channels: int
     codec: str | None
-    mono_lo: np.ndarray  # mono at lo_rate
+    mono_lo: np.ndarray  # mono mix at lo_rate
     lo_rate: float
     duration: float
 
@@ -57,15 +57,18 @@ def load_audio(*, path: str) -> LoadedAudio:
     peak = float(np.max(np.abs(audio)))
     if peak <= 10 ** (SILENCE_DBFS / 20):
         raise SilentAudio(f"audio is silent (peak {20 * np.log10(max(peak, 1e-12)):.1f} dBFS)")
-    # MonoMixer is Essentia's own downmix and much faster than numpy on the (n, 2) array.
-    mono = es.MonoMixer()(audio, int(channels))
-    lo = _decimate(mono, rate_factor(sr, ANALYSIS_RATE))
+    # Decimate each channel once (contiguous copies filter ~3x faster than the strided view); the
+    # mono mix is then just their average at the low rate.
+    factor = rate_factor(sr, ANALYSIS_RATE)
+    left = _decimate(np.ascontiguousarray(audio[:, 0]), factor)
+    right = _decimate(np.ascontiguousarray(audio[:, 1]), factor) if int(channels) > 1 else left
+    lo = (0.5 * (left + right)).astype(np.float32)
     return LoadedAudio(
-        stereo=audio,
+        stereo_lo=np.ascontiguousarray(np.stack([left, right], axis=1)),
         sample_rate=sr,
         channels=int(channels),
         codec=str(codec) or None,
         mono_lo=lo,
-        lo_rate=sr / rate_factor(sr, ANALYSIS_RATE),
+        lo_rate=sr / factor,
         duration=duration,
     )

@@ -5,10 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.fft
 from numpy.lib.stride_tricks import sliding_window_view
 
-FRAME = 512
-HOP = 128  # at 11025 Hz: 86.13 frames/s, the onset-function rate Essentia's beat trackers expect
+# At 11025 Hz a 256-point frame is 23 ms with 43 Hz bins, the same as Essentia's 1024-point rhythm
+# frames at 44.1 kHz; hop 128 gives 86.13 frames/s, the onset-function rate its beat trackers expect.
+FRAME = 256
+HOP = 128
 
 
 @dataclass
@@ -24,7 +27,7 @@ def stft(*, signal: np.ndarray, sample_rate: float) -> Stft:
     padded = np.concatenate([np.zeros(FRAME // 2, np.float32), signal, np.zeros(FRAME, np.float32)])
     frames = sliding_window_view(padded, FRAME)[::HOP]
     win = np.hanning(FRAME).astype(np.float32)
-    spec = np.fft.rfft(frames * win, axis=1).astype(np.complex64)
+    spec = scipy.fft.rfft(frames * win, axis=1)  # float32 in, complex64 out
     return Stft(
         spec=spec,
         mag=np.abs(spec),
