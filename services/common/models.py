@@ -132,6 +132,8 @@ class Album(TimestampMixin, Base):
     condition: Mapped[str | None] = mapped_column(Text)
     purchase_price: Mapped[Decimal | None] = mapped_column(Numeric(10, 2))
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Discogs sync (revision 0002): the sync run that last saw this release in the Discogs collection.
+    last_seen_run_id: Mapped[int | None] = mapped_column(Integer)
 
     tracks: Mapped[list[Track]] = relationship(back_populates="album_ref", order_by="Track.id")
 
@@ -250,3 +252,78 @@ class PlaylistTrack(Base):
 
     playlist: Mapped[Playlist] = relationship(back_populates="items")
     track: Mapped[Track] = relationship()
+
+
+# --- Collection import: Discogs sync state, raw releases, vinyl spins (revision 0002) -------------
+
+
+class DiscogsRelease(Base):
+    """Raw `GET /releases/{id}` JSON, shared by every library: re-parsing never needs the network."""
+
+    __tablename__ = "discogs_releases"
+
+    release_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    error: Mapped[str | None] = mapped_column(Text)  # why the last fetch failed (data kept if any)
+    last_error_run_id: Mapped[int | None] = mapped_column(Integer)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    fetched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SyncRun(Base):
+    """One Discogs sync of a library: durable progress, so a killed worker resumes where it stopped."""
+
+    __tablename__ = "sync_runs"
+    __table_args__ = (Index("ix_sync_runs_library_status", "library_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    library_id: Mapped[int] = mapped_column(ForeignKey("libraries.id", ondelete="CASCADE"))
+    mode: Mapped[str] = mapped_column(String(16))  # "full" (collection + tracklists) | "tracklists"
+    status: Mapped[str] = mapped_column(String(16))  # running | finished | failed
+    stage: Mapped[str] = mapped_column(String(32))
+    job_id: Mapped[str | None] = mapped_column(String(100))
+    pages_done: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    pages_total: Mapped[int | None] = mapped_column(Integer)
+    releases_total: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    releases_done: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    releases_fetched: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    releases_failed: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    releases_removed: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    failures: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, default=list, server_default=text("'[]'::jsonb")
+    )
+    error: Mapped[str | None] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SpinSession(Base):
+    """A listening/playing session on the turntables: sides or tracks played, in order."""
+
+    __tablename__ = "spin_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    notes: Mapped[str | None] = mapped_column(Text)
+
+    spins: Mapped[list[Spin]] = relationship(
+        back_populates="session", cascade="all, delete-orphan", order_by="Spin.id"
+    )
+
+
+class Spin(Base):
+    """One track played (a side played is logged as each of its tracks, with the side kept)."""
+
+    __tablename__ = "spins"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("spin_sessions.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    album_id: Mapped[int | None] = mapped_column(ForeignKey("albums.id", ondelete="CASCADE"), index=True)
+    track_pk: Mapped[int | None] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"), index=True)
+    side: Mapped[str | None] = mapped_column(String(8))
+    played_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    session: Mapped[SpinSession] = relationship(back_populates="spins")

@@ -125,7 +125,7 @@ def _run(
     codec = _Codec(p)
     nfree = len(codec.free)
     pop_size = params.population or default_population(nfree)
-    stagnation = params.stagnation or max(40, min(100, 2 * nfree))
+    stagnation = params.stagnation or (40 if nfree <= 60 else min(100, nfree))
     evaluations = ls_moves = 0
 
     toolbox = base.Toolbox()
@@ -178,7 +178,7 @@ def _run(
         pop.append(ind)
     evaluate([ind for ind in pop if not ind.fitness.valid])
     polished: set[tuple[int, ...]] = {tuple(ind) for ind in pop[: pop_size // 2]}
-    ls_every = params.ls_every or (1 if nfree <= 40 else 3 if nfree <= 120 else 8)
+    ls_every = params.ls_every or (1 if nfree <= 20 else 2 if nfree <= 60 else 4 if nfree <= 120 else 8)
 
     best = tools.selBest(pop, 1)[0]
     best_score = best.fitness.values[0]

@@ -85,10 +85,12 @@ def _two_opt(p: Problem, x: np.ndarray, q: np.ndarray, use_e: bool, max_seg: int
 
 
 @lru_cache(maxsize=64)
-def _or_geometry(L: int, lo: int, hi: int, s: int):
+def _or_geometry(L: int, lo: int, hi: int, s: int, max_shift: int | None):
     """Index arrays of every or-opt move of a segment of length s (cached: they only depend on shape)."""
     i, t = np.meshgrid(np.arange(lo, hi - s + 2), np.arange(lo, hi - s + 2), indexing="ij")
     keep = i != t
+    if max_shift is not None:
+        keep &= np.abs(i - t) <= max_shift
     i, t = i[keep], t[keep]
     g = {"i": i, "t": t}
     g["has_prev"] = i > 0
@@ -108,7 +110,7 @@ def _or_geometry(L: int, lo: int, hi: int, s: int):
     return g
 
 
-def _or_opt(p: Problem, x: np.ndarray, q: np.ndarray, use_e: bool) -> list[_Cands]:
+def _or_opt(p: Problem, x: np.ndarray, q: np.ndarray, use_e: bool, max_shift: int | None) -> list[_Cands]:
     L, lo, hi = p.length, p.lo, p.hi
     T, E = p.T, p.E
     out = []
@@ -116,7 +118,7 @@ def _or_opt(p: Problem, x: np.ndarray, q: np.ndarray, use_e: bool) -> list[_Cand
     for s in (1, 2, 3):
         if hi - lo + 1 <= s:
             break
-        g = _or_geometry(L, lo, hi, s)
+        g = _or_geometry(L, lo, hi, s, max_shift)
         i, t = g["i"], g["t"]
         xi, xl, xr = x[i], x[g["rl"]], x[g["rr"]]
         xe = x[i + s - 1]
@@ -239,7 +241,9 @@ def local_search(
     n, L = len(cur), p.length
     f = float(p.evaluate(cur))
     use_e = bool(np.any(p.E))
-    max_seg = None if L <= 600 else 300  # keeps a round O(L * 300) on very long orders
+    # Long orders: bound reversal length and or-opt shift so one round stays O(L * 100..300), not O(L^2).
+    max_seg = None if L <= 600 else 300
+    max_shift = None if L <= 250 else 100
     margin = max(1, p.window if p.has_window() else 1)
     total_moves = rounds = 0
     while True:
@@ -266,7 +270,7 @@ def local_search(
             if "swap" in stage and "swap" in moves and (c := _swap(p, cur, q, use_e)) is not None:
                 parts.append(c)
             if "oropt" in stage:
-                parts.extend(_or_opt(p, x, q, use_e))
+                parts.extend(_or_opt(p, x, q, use_e, max_shift))
             if not parts:
                 continue
             cand = _Cands(

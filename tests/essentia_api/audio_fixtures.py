@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import wave
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -91,7 +92,9 @@ def _hat(sr: int, rng: np.random.Generator, open_: bool = False) -> np.ndarray:
     return (0.12 * noise * _env(n, 0.06 if open_ else 0.012, sr)).astype(np.float32)
 
 
+@lru_cache(maxsize=512)
 def _tone(freq: float, n: int, sr: int, harmonics: int, decay_s: float, bright: float) -> np.ndarray:
+    # Cached: a clip repeats the same notes every bar (callers only read the array).
     t = np.arange(n) / sr
     out = np.zeros(n, dtype=np.float64)
     for h in range(1, harmonics + 1):

@@ -75,6 +75,19 @@ class RunningStack:
         return self.proc.wait(timeout=60)
 
 
+def _exits_within(pid: int, seconds: float) -> bool:
+    """True once the process is gone (a zombie awaiting its reaper counts as gone)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
+                return True
+        except psutil.NoSuchProcess:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 @pytest.mark.slow
 def test_make_up_serves_persists_and_stops_cleanly(tmp_path):
     data_dir = tmp_path / "data"
@@ -108,7 +121,7 @@ def test_make_up_serves_persists_and_stops_cleanly(tmp_path):
     assert stack.stop() == 0
     gone, alive = psutil.wait_procs(children, timeout=10)
     assert not alive, f"left behind: {[p.pid for p in alive]}"
-    assert not psutil.pid_exists(pg_pid)
+    assert _exits_within(pg_pid, 15), "embedded postgres still running"
     assert not (data_dir / "stack.pid").exists()
     assert not (data_dir / "postgres" / "postmaster.pid").exists()
     assert "stopped." in stack.output

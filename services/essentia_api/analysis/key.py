@@ -14,6 +14,8 @@ FRAME = 4096  # at ~11 kHz: 0.37 s, 2.7 Hz bins, enough to resolve bass notes
 HOP = 4096
 # edma (Faraldo's electronic dance music profile) first; bgate and temperley as a second opinion.
 PROFILES = ("edma", "bgate", "temperley")
+HPCP_HARMONICS = 0
+KEY_POLY = dict(usePolyphony=False, useThreeChords=False)
 _NAME_TO_PC = {n: i for i, n in enumerate(PITCH_CLASSES)} | {"A#": 10, "D#": 3, "G#": 8, "Db": 1, "Gb": 6}
 
 
@@ -40,7 +42,7 @@ def _chromas(*, signal: np.ndarray, sample_rate: float) -> tuple[np.ndarray, np.
         orderBy="magnitude",
     )
     hpcp = es.HPCP(
-        size=36, sampleRate=sample_rate, referenceFrequency=440, harmonics=4, bandPreset=True,
+        size=36, sampleRate=sample_rate, referenceFrequency=440, harmonics=HPCP_HARMONICS, bandPreset=True,
         minFrequency=100, maxFrequency=5000, weightType="cosine", nonLinear=False, windowSize=1.0,
         normalized="unitMax",
     )
@@ -60,7 +62,9 @@ def _chromas(*, signal: np.ndarray, sample_rate: float) -> tuple[np.ndarray, np.
             continue
         acc += hpcp(f, a)
         bacc += bass(f, a)
-    return acc / max(acc.max(), 1e-12), bacc / max(bacc.max(), 1e-12)
+    # HPCP bin 0 is the reference pitch A; rotate the bass chroma so index 0 is C.
+    bass12 = np.roll(bacc, 9)
+    return acc / max(acc.max(), 1e-12), bass12 / max(bass12.max(), 1e-12)
 
 
 def _pc(name: str) -> int:
@@ -75,13 +79,15 @@ def analyze_key(*, signal: np.ndarray, sample_rate: float) -> KeyResult:
     strengths = []
     for profile in PROFILES:
         key, scale, strength, _ = es.Key(profileType=profile, pcpSize=36, numHarmonics=4, slope=0.6,
-                                          useMajMin=False, usePolyphony=True, useThreeChords=True)(chroma36)
+                                          useMajMin=False, **KEY_POLY)(chroma36)
         k = (_pc(key), scale)
         # The first profile's vote counts a bit more so ties go to edma.
         votes[k] = votes.get(k, 0.0) + strength * (1.2 if profile == PROFILES[0] else 1.0)
         strengths.append(strength)
     (tonic, scale), _ = max(votes.items(), key=lambda kv: kv[1])
-    chroma12 = chroma36.reshape(12, 3).sum(axis=1)
+    # 36 bins, 3 per semitone, bin 0 centred on A: group (-1, 0, +1) around each semitone, then
+    # rotate so index 0 is C.
+    chroma12 = np.roll(np.roll(chroma36, 1).reshape(12, 3).sum(axis=1), 9)
     chroma12 = chroma12 / max(chroma12.max(), 1e-12)
     # Relative major/minor share all seven notes; the tonic shows in the bass line and in the
     # tonic triad (A minor: A-C-E vs C major: C-E-G differ by A against G).

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import tempfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +26,7 @@ SILENCE_DBFS = -60.0
 
 @dataclass
 class LoadedAudio:
-    stereo_lo: np.ndarray  # (n, 2) float32 at lo_rate (mono files: both channels equal)
+    stereo_lo: np.ndarray  # (n, 2) float32 at lo_rate (mono files: right channel silent)
     sample_rate: int
     channels: int
     codec: str | None
@@ -42,12 +46,41 @@ def rate_factor(sample_rate: float, target: float) -> int:
     return max(1, int(round(sample_rate / target)))
 
 
-def load_audio(*, path: str) -> LoadedAudio:
-    es = ess()
+def _ffmpeg_to_wav(path: str, out: str) -> bool:
+    """Transcode with the ffmpeg CLI (Debian package) for codecs the Essentia wheel's bundled
+    FFmpeg lacks (Opus). Only used after Essentia reports an unsupported codec."""
+    exe = shutil.which("ffmpeg")
+    if exe is None:
+        return False
+    proc = subprocess.run(
+        [exe, "-nostdin", "-hide_banner", "-loglevel", "error", "-y", "-i", path, "-map", "0:a:0",
+         "-c:a", "pcm_f32le", out],
+        capture_output=True, timeout=120, check=False,
+    )
+    return proc.returncode == 0
+
+
+def _essentia_load(path: str):
     try:
-        audio, sr, channels, _md5, _bitrate, codec = es.AudioLoader(filename=path, computeMD5=False)()
+        return ess().AudioLoader(filename=path, computeMD5=False)()
     except RuntimeError as exc:
-        raise UnreadableAudio(f"cannot decode audio: {str(exc).strip()[:200]}") from None
+        # Essentia's message names the (temporary) path; keep only the decoder's reason.
+        reason = str(exc).strip().replace(path, "<file>").split("error = ")[-1][:200]
+        raise UnreadableAudio(f"cannot decode audio: {reason}") from None
+
+
+def load_audio(*, path: str) -> LoadedAudio:
+    try:
+        audio, sr, channels, _md5, _bitrate, codec = _essentia_load(path)
+    except UnreadableAudio as exc:
+        if "Unsupported codec" not in exc.detail:
+            raise
+        with tempfile.TemporaryDirectory(prefix="essentia-decode-") as tmp:
+            wav = os.path.join(tmp, "decoded.wav")
+            if not _ffmpeg_to_wav(path, wav):
+                raise
+            audio, sr, channels, _md5, _bitrate, _codec = _essentia_load(wav)
+            codec = "ffmpeg:" + (os.path.splitext(path)[1].lstrip(".").lower() or "audio")
     sr = int(round(sr))
     if audio.size == 0 or sr <= 0:
         raise EmptyAudio("the file contains no audio samples")
@@ -61,8 +94,13 @@ def load_audio(*, path: str) -> LoadedAudio:
     # mono mix is then just their average at the low rate.
     factor = rate_factor(sr, ANALYSIS_RATE)
     left = _decimate(np.ascontiguousarray(audio[:, 0]), factor)
-    right = _decimate(np.ascontiguousarray(audio[:, 1]), factor) if int(channels) > 1 else left
-    lo = (0.5 * (left + right)).astype(np.float32)
+    if int(channels) > 1:
+        right = _decimate(np.ascontiguousarray(audio[:, 1]), factor)
+        lo = (0.5 * (left + right)).astype(np.float32)
+    else:
+        # BS.1770 measures a mono file as one channel; an empty right channel does exactly that.
+        right = np.zeros_like(left)
+        lo = left
     return LoadedAudio(
         stereo_lo=np.ascontiguousarray(np.stack([left, right], axis=1)),
         sample_rate=sr,

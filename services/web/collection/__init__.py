@@ -1,0 +1,1 @@
+"""Collection import: Discogs sync, CSV export import, albums, tracks, friends and spins."""

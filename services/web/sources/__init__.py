@@ -1,0 +1,1 @@
+"""Metadata sources (beets-style): one module per service behind `base.MetadataSource`."""

@@ -1,0 +1,64 @@
+"""Discogs as a metadata source: collection pages and releases through `DiscogsClient`, parsed offline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from services.web.sources.base import AlbumInfo, CollectionPage, MalformedResponse, MetadataSource, TrackInfo
+from services.web.sources.discogs.client import DiscogsClient, DiscogsTuning
+from services.web.sources.discogs.parse import album_from_basic_information, parse_release
+
+__all__ = ["DiscogsClient", "DiscogsSource", "DiscogsTuning"]
+
+
+class DiscogsSource(MetadataSource):
+    name = "discogs"
+
+    def __init__(self, client: DiscogsClient) -> None:
+        self.client = client
+
+    @classmethod
+    def from_settings(cls, settings=None, **kwargs) -> DiscogsSource:
+        from services.common.settings import get_settings
+
+        return cls(DiscogsClient.from_settings(settings or get_settings(), **kwargs))
+
+    @property
+    def concurrency(self) -> int:
+        return self.client.tuning.concurrency
+
+    def collection_pages(self, username: str, *, start_page: int = 1) -> Iterator[CollectionPage]:
+        data = self.client.collection_page(username, start_page)
+        while True:
+            pagination = data.get("pagination")
+            releases = data.get("releases")
+            if not isinstance(pagination, dict) or not isinstance(releases, list):
+                raise MalformedResponse("collection page without pagination/releases")
+            albums = []
+            for item in releases:
+                try:
+                    albums.append(album_from_basic_information(item))
+                except (KeyError, TypeError, ValueError):
+                    continue  # an item without a release id cannot be stored
+            next_url = (pagination.get("urls") or {}).get("next")
+            yield CollectionPage(
+                page=int(pagination.get("page") or start_page),
+                pages=int(pagination.get("pages") or 1),
+                items=int(pagination.get("items") or len(albums)),
+                albums=albums,
+                next_url=next_url,
+            )
+            if not next_url:
+                return
+            data = self.client.get_json(next_url)
+
+    def fetch_release(self, release_id: int) -> dict[str, Any]:
+        return self.client.release(release_id)
+
+    @staticmethod
+    def parse_release(raw: dict[str, Any]) -> tuple[AlbumInfo, list[TrackInfo]]:
+        return parse_release(raw)
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,120 @@
+"""Mood backend selection (descriptor fallback is honest) and the pool's timeout/recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import types
+
+import numpy as np
+import pytest
+
+from services.essentia_api.analysis.mood import (
+    DESCRIPTOR,
+    DescriptorMood,
+    MoodInputs,
+    SvmMood,
+    TensorflowMood,
+    predict_moods,
+    select_mood_backend,
+)
+from services.essentia_api.analysis.pipeline import AnalysisOptions
+from services.essentia_api.errors import AnalysisTimeout
+from services.essentia_api.pool import AnalysisPool
+
+INPUTS = MoodInputs(path="x.wav", bpm=126, scale="major", energy_score=0.7, danceability=0.8,
+                    centroid_hz=1500, loudness_lufs=-8, onset_rate=6, flux=0.2)
+
+
+class _NoTF:
+    """Stands in for a plain essentia.standard (no TensorFlow, no Gaia)."""
+
+
+def _fake_tf_essentia(activation: float):
+    class Predict:
+        def __init__(self, graphFilename, output):
+            self.graph = graphFilename
+
+        def __call__(self, audio):
+            return np.array([[activation, 1 - activation]] * 3)
+
+    class Loader:
+        def __init__(self, **kw):
+            pass
+
+        def __call__(self):
+            return np.zeros(16000, np.float32)
+
+    return types.SimpleNamespace(TensorflowPredictMusiCNN=Predict, MonoLoader=Loader)
+
+
+def test_no_models_dir_means_descriptor():
+    backend, reason = select_mood_backend(models_dir=None, es_module=_NoTF())
+    assert backend.name == DESCRIPTOR and "not set" in reason
+
+
+def test_missing_or_empty_dir_means_descriptor(tmp_path):
+    assert select_mood_backend(models_dir=tmp_path / "nope", es_module=_NoTF())[0].name == DESCRIPTOR
+    assert select_mood_backend(models_dir=tmp_path, es_module=_NoTF())[0].name == DESCRIPTOR
+
+
+def test_tf_models_without_tf_build_fall_back(tmp_path):
+    (tmp_path / "mood_happy-musicnn-msd-2.pb").write_bytes(b"graph")
+    backend, reason = select_mood_backend(models_dir=tmp_path, es_module=_NoTF())
+    assert backend.name == DESCRIPTOR and "no TensorFlow support" in reason
+
+
+def test_svm_models_without_gaia_fall_back(tmp_path):
+    (tmp_path / "mood_sad.history").write_bytes(b"svm")
+    backend, reason = select_mood_backend(models_dir=tmp_path, es_module=types.SimpleNamespace(MusicExtractorSVM=1))
+    assert backend.name == DESCRIPTOR and "Gaia" in reason
+    gaia = types.SimpleNamespace(MusicExtractorSVM=1, GaiaTransform=1)
+    assert isinstance(select_mood_backend(models_dir=tmp_path, es_module=gaia)[0], SvmMood)
+
+
+def test_tf_backend_selected_and_used_when_build_supports_it(tmp_path):
+    graph = tmp_path / "mood_happy-musicnn-msd-2.pb"
+    graph.write_bytes(b"graph")
+    graph.with_suffix(".json").write_text(json.dumps({"classes": ["happy", "non_happy"]}))
+    backend, _ = select_mood_backend(models_dir=tmp_path, es_module=_fake_tf_essentia(0.9))
+    assert isinstance(backend, TensorflowMood)
+    scores, name = predict_moods(backend=backend, inputs=INPUTS)
+    assert name.startswith("tensorflow:") and scores["happy"] == pytest.approx(0.9)
+    # Moods without a model keep the descriptor estimate.
+    assert scores["sad"] == DescriptorMood().predict(inputs=INPUTS)["sad"]
+
+
+def test_failing_model_degrades_to_descriptor(tmp_path):
+    class Broken:
+        name = "tensorflow:broken"
+
+        def predict(self, *, inputs):
+            raise RuntimeError("bad graph")
+
+    scores, name = predict_moods(backend=Broken(), inputs=INPUTS)
+    assert name == DESCRIPTOR and set(scores) == {"happy", "sad", "aggressive", "relaxed", "party"}
+
+
+def test_descriptor_estimates_order_sensibly():
+    calm = MoodInputs(path="x", bpm=80, scale="minor", energy_score=0.2, danceability=0.3, centroid_hz=600,
+                      loudness_lufs=-20, onset_rate=1.5, flux=0.06)
+    hot, cold = DescriptorMood().predict(inputs=INPUTS), DescriptorMood().predict(inputs=calm)
+    assert hot["party"] > cold["party"] and cold["relaxed"] > hot["relaxed"] and cold["sad"] > hot["sad"]
+    assert all(0 <= v <= 1 for v in hot.values())
+
+
+def test_pool_timeout_is_504_and_pool_recovers(audio_dir):
+    pool = AnalysisPool(workers=1, timeout_seconds=0.001)
+
+    async def run():
+        with pytest.raises(AnalysisTimeout):
+            await pool.analyze(path=str(audio_dir / "house.wav"), options=AnalysisOptions())
+        pool.timeout_seconds = 120
+        return await pool.analyze(path=str(audio_dir / "short.flac"), options=AnalysisOptions())
+
+    try:
+        res = asyncio.run(run())
+    finally:
+        pool.shutdown()
+    assert res.camelot == "8B"
+    assert pool.state()["timeouts"] == 1 and pool.state()["restarts"] == 1

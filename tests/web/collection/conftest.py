@@ -1,0 +1,97 @@
+"""Fixtures for collection import: the fake Discogs server and a client pointed at it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import reset_caches
+from tests.web.collection.fake_discogs import FakeDiscogs
+
+TOKEN = "test-discogs-token"
+
+
+class FakeClock:
+    """Monotonic clock + sleep that advance instantly: waits are measured, not waited."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_discogs() -> Iterator[FakeDiscogs]:
+    fake = FakeDiscogs(rate_limit=60)
+    fake.start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def discogs_env(fake_discogs: FakeDiscogs, monkeypatch) -> Iterator[FakeDiscogs]:
+    """Settings pointed at the fake server (token set, local rate limiting off, short timeouts)."""
+    for key, value in {
+        "DISCOGS_API_URL": fake_discogs.base_url,
+        "DISCOGS_USER_TOKEN": TOKEN,
+        "DISCOGS_RATE_LIMIT_PER_MINUTE": "0",
+        "DISCOGS_TIMEOUT_SECONDS": "0.5",
+        "DISCOGS_BACKOFF_SECONDS": "0.01",
+        "DISCOGS_MAX_RETRY_AFTER_SECONDS": "2",
+        "DISCOGS_SLOWDOWN_REMAINING": "0",
+    }.items():
+        monkeypatch.setenv(key, value)
+    from services.common.settings import get_settings
+
+    get_settings.cache_clear()
+    yield fake_discogs
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def make_source(discogs_env):
+    """A DiscogsSource on the fake server with a fake clock (instant sleeps)."""
+    from services.web.sources.discogs import DiscogsSource
+    from services.web.sources.discogs.client import DiscogsClient, DiscogsTuning
+
+    sources = []
+
+    def _make(**kwargs):
+        clock = FakeClock()
+        tuning = DiscogsTuning(**{"max_retry_after_seconds": 120, **kwargs.pop("tuning", {})})
+        client = DiscogsClient(base_url=discogs_env.base_url, token=TOKEN, tuning=tuning,
+                               rate_limit_per_minute=kwargs.pop("rate_limit_per_minute", 0),
+                               sleep=clock.sleep, clock=clock, **kwargs)
+        source = DiscogsSource(client)
+        source.clock = clock
+        sources.append(source)
+        return source
+
+    yield _make
+    for s in sources:
+        s.close()
+
+
+@pytest.fixture
+def library(db_session):
+    """An owner and their Discogs library (username "digger")."""
+    from services.common.models import Library, User
+
+    user = User(username="owner", password_hash="x", is_admin=True)
+    db_session.add(user)
+    db_session.flush()
+    lib = Library(owner_id=user.id, name="Digger's records", discogs_username="digger")
+    db_session.add(lib)
+    db_session.commit()
+    return lib
+
+
+_ = (os, reset_caches)
