@@ -254,6 +254,19 @@ class PlaylistTrack(Base):
     track: Mapped[Track] = relationship()
 
 
+class PlaylistVersion(Base):
+    """A snapshot of a playlist's order, taken before the set builder replaces it (for undo)."""
+
+    __tablename__ = "playlist_versions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    playlist_id: Mapped[int] = mapped_column(ForeignKey("playlists.id", ondelete="CASCADE"), index=True)
+    reason: Mapped[str] = mapped_column(String(200))
+    track_pks: Mapped[list[int]] = mapped_column(ARRAY(BigInteger))
+    score: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 # --- Collection import: Discogs sync state, raw releases, vinyl spins (revision 0002) -------------
 
 

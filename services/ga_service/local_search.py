@@ -24,6 +24,8 @@ from services.ga_service.scoring import Problem
 
 EPS = 1e-9
 BATCH = 128
+OR_FULL_MAX_LEN = 250  # longer sets only try or-opt moves within +/- OR_MAX_SHIFT positions
+OR_MAX_SHIFT = 100
 ALL_MOVES = ("2opt", "oropt", "swap")
 
 # Move kinds in candidate arrays.
@@ -241,9 +243,9 @@ def local_search(
     n, L = len(cur), p.length
     f = float(p.evaluate(cur))
     use_e = bool(np.any(p.E))
-    # Long orders: bound reversal length and or-opt shift so one round stays O(L * 100..300), not O(L^2).
+    # Long orders: bound reversal length and or-opt shift so one round stays O(L * 50..300), not O(L^2).
     max_seg = None if L <= 600 else 300
-    max_shift = None if L <= 250 else 100
+    max_shift = None if L <= OR_FULL_MAX_LEN else OR_MAX_SHIFT
     margin = max(1, p.window if p.has_window() else 1)
     total_moves = rounds = 0
     while True:
@@ -273,9 +275,15 @@ def local_search(
                 parts.extend(_or_opt(p, x, q, use_e, max_shift))
             if not parts:
                 continue
-            cand = _Cands(
-                *(np.concatenate([getattr(c, fld) for c in parts]) for fld in _Cands.__dataclass_fields__)
-            )
+            # Drop hopeless moves per part before concatenating: most of the neighbourhood is.
+            kept = []
+            for c in parts:
+                m = (c.delta + c.bound) > EPS
+                if m.any():
+                    kept.append([getattr(c, fld)[m] for fld in _Cands.__dataclass_fields__])
+            if not kept:
+                continue
+            cand = _Cands(*(np.concatenate(cols) for cols in zip(*kept, strict=True)))
             chosen = _best_exact(p, cur, f, cand)
             if chosen:
                 break

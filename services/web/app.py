@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.web.api.deps import get_current_user
-from services.web.api.routes import auth, health, libraries, playlists, users
+from services.web.api.routes import auth, health, libraries, playlists, setbuilder, users
 from services.web.ui import views as ui_views
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,17 @@ def _validation_message(exc: RequestValidationError) -> str:
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
         parts.append(f"{where}: {err.get('msg', 'invalid')}")
     return "; ".join(parts) or "invalid request"
+
+
+def _plain_errors(exc: RequestValidationError) -> list[dict]:
+    """Validation errors as JSON: drop the echoed input, stringify exception objects in `ctx`."""
+    plain = []
+    for err in exc.errors():
+        item = {k: v for k, v in err.items() if k not in ("input", "ctx", "url")}
+        if "ctx" in err:
+            item["ctx"] = {k: str(v) for k, v in err["ctx"].items()}
+        plain.append(item)
+    return plain
 
 
 def _wants_html(request: Request) -> bool:
@@ -48,9 +59,7 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(
-            {"detail": exc.errors(), "message": _validation_message(exc)}, status_code=422
-        )
+        return JSONResponse({"detail": _plain_errors(exc), "message": _validation_message(exc)}, status_code=422)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
@@ -74,7 +83,8 @@ def create_app() -> FastAPI:
             return JSONResponse({"detail": "cross-origin request refused", "message": "cross-origin request refused"}, 403)
         return await call_next(request)
 
-    for router in (health.router, auth.router, users.router, libraries.router, playlists.router):
+    for router in (health.router, auth.router, users.router, libraries.router, playlists.router,
+                   setbuilder.router):
         app.include_router(router)
     app.include_router(ui_views.router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-SyncMode = Literal["full", "tracklists"]
+SyncMode = Literal["full", "tracklists", "refresh"]  # refresh: full + fetch every release again
 SyncStage = Literal["queued", "starting", "collection", "removals", "releases", "finished", "failed"]
 
 

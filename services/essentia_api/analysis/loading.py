@@ -69,8 +69,22 @@ def _essentia_load(path: str):
         raise UnreadableAudio(f"cannot decode audio: {reason}") from None
 
 
+def _needs_ffmpeg(path: str) -> bool:
+    """Opus (in Ogg or WebM/Matroska): the Essentia wheel's FFmpeg has no Opus decoder, and a failed
+    AudioLoader on such a file can corrupt the heap (seen as `free(): invalid pointer` crashes), so
+    these files go to the ffmpeg CLI without trying Essentia first."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError:
+        return False
+    return b"OpusHead" in head or head.startswith(b"\x1a\x45\xdf\xa3")
+
+
 def load_audio(*, path: str) -> LoadedAudio:
     try:
+        if _needs_ffmpeg(path):
+            raise UnreadableAudio("Unsupported codec (opus/matroska)")
         audio, sr, channels, _md5, _bitrate, codec = _essentia_load(path)
     except UnreadableAudio as exc:
         if "Unsupported codec" not in exc.detail:

@@ -266,7 +266,7 @@ def _open_run(conn: Connection, library_id: int, mode: SyncMode, job_id: str | N
         resume.update(status="running", error=None, job_id=job_id or resume["job_id"])
         log.info("library %s: resuming sync run %s at stage %s", library_id, resume["id"], resume["stage"])
         return resume
-    stage = "collection" if mode == "full" else "releases"
+    stage = "releases" if mode == "tracklists" else "collection"
     return dict(conn.execute(
         runs_t.insert().values(library_id=library_id, mode=mode, status="running", stage=stage, job_id=job_id,
                                failures=[]).returning(*runs_t.c)
@@ -312,7 +312,7 @@ def _run_locked(*, library_id: int, source: MetadataSource, mode: SyncMode, job_
         library = conn.execute(select(Library.__table__).where(Library.id == library_id)).mappings().first()
         if library is None:
             raise SyncError(f"library {library_id} does not exist")
-        if mode == "full" and not library["discogs_username"]:
+        if mode in ("full", "refresh") and not library["discogs_username"]:
             raise SyncError(f"library {library_id} has no Discogs username: import a CSV export instead")
         run = _Run(_open_run(conn, library_id, mode, job_id), progress)
     run.report()
@@ -378,15 +378,22 @@ def _stage_removals(run: _Run) -> None:
 
 
 def _pending_albums(conn: Connection, run: _Run) -> list[tuple[int, int]]:
-    """(album id, release id) still needing a tracklist, skipping releases that already failed in this run."""
+    """(album id, release id) still needing a tracklist, skipping releases that already failed in this run.
+
+    In "refresh" mode every release is fetched again once per run (fetched_at before the run started).
+    """
     a = albums_t
-    failed_here = exists().where(raw_t.c.release_id == a.c.release_id, raw_t.c.data.is_(None),
+    failed_here = exists().where(raw_t.c.release_id == a.c.release_id, raw_t.c.error.is_not(None),
                                  raw_t.c.last_error_run_id == run.id)
-    has_tracks = exists().where(tracks_t.c.album_id == a.c.id)
+    if run.mode == "refresh":
+        todo = ~exists().where(raw_t.c.release_id == a.c.release_id, raw_t.c.data.is_not(None),
+                               raw_t.c.fetched_at >= run.started_at)
+    else:
+        todo = ~exists().where(tracks_t.c.album_id == a.c.id)
     return [tuple(r) for r in conn.execute(
         select(a.c.id, a.c.release_id)
         .where(a.c.library_id == run.library_id, a.c.deleted_at.is_(None), a.c.release_id > 0,
-               ~has_tracks, ~failed_here)
+               todo, ~failed_here)
         .order_by(a.c.id)
     )]
 
@@ -425,7 +432,7 @@ def _process_batch(run: _Run, source: MetadataSource, batch: list[tuple[int, int
     engine = get_engine()
     release_ids = [rid for _, rid in batch]
     with engine.connect() as conn:
-        cached = dict(conn.execute(
+        cached = {} if run.mode == "refresh" else dict(conn.execute(
             select(raw_t.c.release_id, raw_t.c.data).where(raw_t.c.release_id.in_(release_ids),
                                                            raw_t.c.data.is_not(None))
         ).all())
@@ -480,7 +487,7 @@ def _process_batch(run: _Run, source: MetadataSource, batch: list[tuple[int, int
                 [{"release_id": rid, "data": None, "error": reason[:2000], "last_error_run_id": run.id,
                   "attempts": 1} for rid, reason in failures.items()],
             )
-        apply_releases(conn, run.library_id, parsed)
+        apply_releases(conn, run.library_id, parsed, remove_stale=run.mode == "refresh")
         kept = list(run.failures or [])
         for rid, reason in failures.items():
             if len(kept) < MAX_FAILURES_KEPT:

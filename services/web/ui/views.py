@@ -69,3 +69,57 @@ def dashboard(request: Request, user: CurrentUser, session: SessionDep) -> HTMLR
     return templates.TemplateResponse(
         request, "dashboard.html", {"user": user, "libraries": libraries, "playlists": playlists}
     )
+
+
+@router.get("/playlists/{playlist_id}", response_class=HTMLResponse)
+def playlist_page(playlist_id: int, request: Request, user: CurrentUser, session: SessionDep) -> HTMLResponse:
+    return templates.TemplateResponse(request, "playlist.html", playlist_context(session, user, playlist_id))
+
+
+@router.post("/playlists/{playlist_id}/generate", response_class=HTMLResponse)
+def playlist_generate(
+    playlist_id: int,
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    mode: Annotated[str, Form()] = "order",
+    energy_curve: Annotated[str, Form()] = "none",
+    seed: Annotated[int, Form()] = 0,
+) -> HTMLResponse:
+    """The form on the playlist page: reorder with the set builder and re-render the set panel."""
+    from services.web.api.routes.setbuilder import BuildOptions, PlaylistGenerate, generate_for_playlist
+
+    error = None
+    try:
+        body = PlaylistGenerate(mode=mode, options=BuildOptions(energy_curve=energy_curve, seed=seed))
+        generate_for_playlist(playlist_id, body, user, session)
+    except HTTPException as exc:
+        if exc.status_code == 404:
+            raise
+        error = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    except ValueError as exc:
+        error = str(exc)
+    context = playlist_context(session, user, playlist_id)
+    context["error"] = error
+    return templates.TemplateResponse(request, "_set_panel.html", context, status_code=422 if error else 200)
+
+
+def playlist_context(session, user: User, playlist_id: int) -> dict:
+    from services.web.playlists.service import get_owned_playlist
+    from services.web.setbuilder.service import local_transitions
+    from services.web.ui.charts import camelot_path_svg, set_curve_svg
+
+    session.expire_all()
+    playlist = get_owned_playlist(session=session, user=user, playlist_id=playlist_id)
+    tracks = [item.track for item in playlist.items]
+    transitions = local_transitions(tracks)
+    return {
+        "user": user,
+        "playlist": playlist,
+        "rows": list(zip(tracks, [None, *transitions], strict=True)),
+        "curve_svg": set_curve_svg(
+            labels=[t.title for t in tracks], bpms=[t.bpm for t in tracks], energies=[t.energy for t in tracks]
+        ) if tracks else "",
+        "camelot_svg": camelot_path_svg(codes=[t.camelot for t in tracks]) if tracks else "",
+        "error": None,
+    }

@@ -118,6 +118,8 @@ class FakeDiscogs:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            wbufsize = 1 << 16  # one write per response (no Nagle / delayed-ACK stalls)
+            disable_nagle_algorithm = True
 
             def log_message(self, *args) -> None:
                 pass
@@ -127,7 +129,7 @@ class FakeDiscogs:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         return self.base_url
 
     @property
@@ -161,6 +163,7 @@ class FakeDiscogs:
                 h.send_header(k, v)
             h.end_headers()
             h.wfile.write(body)
+            h.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             pass
 

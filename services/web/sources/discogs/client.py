@@ -33,7 +33,7 @@ USER_AGENT = "DJPlaylist/0.1 +https://github.com/dj-playlist/dj-playlist"
 class DiscogsTuning(BaseSettings):
     """Client knobs (environment, optional). Defaults suit the real Discogs API."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
     timeout_seconds: float = Field(30.0, validation_alias="DISCOGS_TIMEOUT_SECONDS")
     max_attempts: int = Field(5, validation_alias="DISCOGS_MAX_ATTEMPTS")

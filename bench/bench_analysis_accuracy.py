@@ -1,0 +1,149 @@
+"""Tempo and key accuracy on a generated set: 24 keys x 4 tempi (70-175 BPM), drums + bass + chords.
+
+    .venv/bin/python bench/bench_analysis_accuracy.py [--per-key 4] [--seconds 30] [--format wav|mp3]
+                                                      [--no-baseline] [--workers 2]
+
+Clips come from tests/essentia_api/audio_fixtures.py (styles by tempo: hip-hop < 100, house < 135,
+techno < 155, drum and bass above; four progressions per mode, one of them minor i-VI-III-VII,
+which shares its chords with the relative major's vi-IV-I-V).
+
+Metrics: tempo Acc1 (within 4%) and Acc2 (also x2, x3, /2, /3), key exact and the MIREX weighted
+score as mir_eval computes it (same 1.0, estimate a fifth above 0.5, relative 0.3, parallel 0.2).
+The baseline is plain Essentia: RhythmExtractor2013(multifeature) + KeyExtractor(edma) at 44.1 kHz.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from services.common.camelot import PITCH_CLASSES  # noqa: E402
+from tests.essentia_api.audio_fixtures import accuracy_set, encode, synth_clip, write_wav  # noqa: E402
+
+_PC = {n: i for i, n in enumerate(PITCH_CLASSES)} | {"A#": 10, "D#": 3, "G#": 8, "Db": 1, "Gb": 6}
+
+
+def _ours(path: str) -> dict:
+    sys.path.insert(0, str(ROOT))
+    from services.essentia_api.analysis.pipeline import analyze_file
+
+    r = analyze_file(path=path)
+    return {"bpm": r.bpm, "key": r.key, "scale": r.scale, "bpm_raw": r.bpm_raw}
+
+
+def _baseline(path: str) -> dict:
+    sys.path.insert(0, str(ROOT))
+    from services.essentia_api.analysis import ess
+
+    es = ess()
+    audio = es.MonoLoader(filename=path, sampleRate=44100)()
+    bpm = es.RhythmExtractor2013(method="multifeature")(audio)[0]
+    key, scale, _ = es.KeyExtractor(profileType="edma")(audio)
+    return {"bpm": float(bpm), "key": key, "scale": scale}
+
+
+def tempo_class(est: float, ref: float) -> str:
+    if abs(est - ref) <= 0.04 * ref:
+        return "correct"
+    for name, f in (("double", 2), ("half", 0.5), ("triple", 3), ("third", 1 / 3)):
+        if abs(est - ref * f) <= 0.04 * ref * f:
+            return name
+    return "other"
+
+
+def key_class(est_pc: int, est_scale: str, ref_pc: int, ref_scale: str) -> tuple[str, float]:
+    if est_pc == ref_pc and est_scale == ref_scale:
+        return "same", 1.0
+    if est_scale == ref_scale and (est_pc - ref_pc) % 12 == 7:
+        return "fifth_above", 0.5
+    if est_scale == ref_scale and (est_pc - ref_pc) % 12 == 5:
+        return "fifth_below", 0.0  # mir_eval gives 0; listed because DJs treat it as compatible
+    if ref_scale == "major" and est_scale == "minor" and (est_pc - ref_pc) % 12 == 9:
+        return "relative", 0.3
+    if ref_scale == "minor" and est_scale == "major" and (est_pc - ref_pc) % 12 == 3:
+        return "relative", 0.3
+    if est_pc == ref_pc:
+        return "parallel", 0.2
+    return "other", 0.0
+
+
+def score(specs, results) -> dict:
+    tempo = Counter(tempo_class(r["bpm"], s.bpm) for s, r in zip(specs, results))
+    keys = [key_class(_PC[r["key"]], r["scale"], s.tonic, s.scale) for s, r in zip(specs, results)]
+    n = len(specs)
+    return {
+        "n": n,
+        "tempo_acc1": round(tempo["correct"] / n, 4),
+        "tempo_acc2": round((n - tempo["other"]) / n, 4),
+        "tempo_errors": {k: v for k, v in tempo.items() if k != "correct"},
+        "key_exact": round(sum(1 for c, _ in keys if c == "same") / n, 4),
+        "key_mirex": round(sum(w for _, w in keys) / n, 4),
+        "key_confusions": dict(Counter(c for c, _ in keys if c != "same")),
+        "key_errors_by_mode": dict(Counter(s.scale for s, (c, _) in zip(specs, keys) if c != "same")),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--per-key", type=int, default=4)
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--format", choices=("wav", "mp3", "flac"), default="mp3")
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "djp-bench-analysis-accuracy")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "analysis_accuracy.json")
+    args = ap.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    specs = accuracy_set(args.per_key, seconds=args.seconds)
+    paths = []
+    t = time.perf_counter()
+    for i, s in enumerate(specs):
+        out = args.workdir / f"clip{i:03d}_{s.bpm}_{PITCH_CLASSES[s.tonic]}{s.scale[:3]}.{args.format}"
+        if not out.exists():
+            wav = write_wav(args.workdir / f"tmp{i}.wav", synth_clip(s))
+            if args.format == "wav":
+                wav.rename(out)
+            else:
+                encode(wav, out)
+                wav.unlink()
+        paths.append(str(out))
+    print(f"{len(specs)} clips ready in {time.perf_counter() - t:.1f} s ({args.workdir})", flush=True)
+    report: dict = {"clips": len(specs), "seconds": args.seconds, "format": args.format,
+                    "command": "python " + " ".join([f"bench/{Path(__file__).name}", *sys.argv[1:]])}
+    with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as ex:
+        t = time.perf_counter()
+        ours = list(ex.map(_ours, paths))
+        report["ours"] = score(specs, ours) | {"wall_seconds": round(time.perf_counter() - t, 1)}
+        print("ours", json.dumps(report["ours"]), flush=True)
+        if not args.no_baseline:
+            t = time.perf_counter()
+            base = list(ex.map(_baseline, paths))
+            report["baseline"] = score(specs, base) | {"wall_seconds": round(time.perf_counter() - t, 1)}
+            print("baseline", json.dumps(report["baseline"]), flush=True)
+    report["misses"] = [
+        {"ref_bpm": s.bpm, "style": s.resolved_style(), "ref_key": f"{PITCH_CLASSES[s.tonic]} {s.scale}",
+         "progression": s.progression % 4, "bpm": r["bpm"], "key": f"{r['key']} {r['scale']}",
+         "tempo": tempo_class(r["bpm"], s.bpm), "key_class": key_class(_PC[r["key"]], r["scale"], s.tonic, s.scale)[0]}
+        for s, r in zip(specs, ours)
+        if tempo_class(r["bpm"], s.bpm) != "correct" or key_class(_PC[r["key"]], r["scale"], s.tonic, s.scale)[0] != "same"
+    ]
+    for m in report["misses"]:
+        print("miss", json.dumps(m))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
