@@ -28,11 +28,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from services.common.contracts.setbuilder import GenerateRequest  # noqa: E402
-from services.ga_service.exact import held_karp  # noqa: E402
-from services.ga_service.pool import PoolManager  # noqa: E402
-from services.ga_service.scoring import build_problem  # noqa: E402
-from services.ga_service.service import _curve, generate_set, track_features, transition_options  # noqa: E402
+from services.common.contracts.setbuilder import GenerateRequest
+from services.ga_service.exact import held_karp
+from services.ga_service.pool import PoolManager
+from services.ga_service.scoring import build_problem
+from services.ga_service.service import _curve, generate_set, track_features, transition_options
 
 KEYS = [f"{n}{letter}" for n in range(1, 13) for letter in "AB"]
 GENRES = ["house", "deep house", "tech house", "techno", "disco", "electro", "breaks", "garage"]
@@ -43,7 +43,9 @@ def library(n: int, seed: int) -> list[dict]:
     rng = np.random.default_rng(seed)
     tracks = []
     for i in range(n):
-        bpm = rng.choice([rng.uniform(118, 132), rng.uniform(84, 96), rng.uniform(165, 178)], p=[0.8, 0.1, 0.1])
+        bpm = rng.choice(
+            [rng.uniform(118, 132), rng.uniform(84, 96), rng.uniform(165, 178)], p=[0.8, 0.1, 0.1]
+        )
         t = {
             "id": f"t{i}",
             "bpm": round(float(bpm), 2),
@@ -93,8 +95,10 @@ def bench_exact(sizes, instances, executor):
             gaps.append(gap)
             hits += gap < 1e-6
         rows.append((n, instances, 100 * statistics.mean(gaps), 100 * max(gaps), hits, med(ga_t), med(hk_t)))
-        print(f"exact n={n}: mean gap {rows[-1][2]:.3f}% worst {rows[-1][3]:.3f}% hits {hits}/{instances}",
-              file=sys.stderr)
+        print(
+            f"exact n={n}: mean gap {rows[-1][2]:.3f}% worst {rows[-1][3]:.3f}% hits {hits}/{instances}",
+            file=sys.stderr,
+        )
     return rows
 
 
@@ -113,7 +117,10 @@ def bench_greedy(sizes, instances, executor):
             ratios.append(ga.score / gr.score)
             stops = ga.search.stopped
         rows.append((n, count, med(ratios), min(ratios), max(ratios), med(ga_t), med(gr_t), stops))
-        print(f"greedy n={n}: ratio {rows[-1][2]:.4f} ga {rows[-1][5]:.2f}s greedy {rows[-1][6]:.3f}s", file=sys.stderr)
+        print(
+            f"greedy n={n}: ratio {rows[-1][2]:.4f} ga {rows[-1][5]:.2f}s greedy {rows[-1][6]:.3f}s",
+            file=sys.stderr,
+        )
     return rows
 
 
@@ -168,19 +175,25 @@ def main() -> None:
 
     cmd = "cd /work/main && .venv/bin/python bench/bench_setbuilder.py" + (" --quick" if args.quick else "")
     out = ["## Set builder", ""]
-    out.append(f"Machine: {os.cpu_count()} cores, {cpu_model()}; Python {platform.python_version()}, "
-               f"numpy {np.__version__}. Command: `{cmd}` ({time.strftime('%Y-%m-%d')}).")
-    out.append("All runs go through `generate_set` as the service does: 2 GA islands on a 2-worker process pool "
-               "(warm), default options, energy curve `peak`, seed = instance number. Random crates: 80% "
-               "118-132 BPM, 20% half/double-time tempos, random Camelot keys, 8% of BPM/key/energy missing, "
-               "half the tracks with an 8-d embedding. Times are medians.")
+    out.append(
+        f"Machine: {os.cpu_count()} cores, {cpu_model()}; Python {platform.python_version()}, "
+        f"numpy {np.__version__}. Command: `{cmd}` ({time.strftime('%Y-%m-%d')})."
+    )
+    out.append(
+        "All runs go through `generate_set` as the service does: 2 GA islands on a 2-worker process pool "
+        "(warm), default options, energy curve `peak`, seed = instance number. Random crates: 80% "
+        "118-132 BPM, 20% half/double-time tempos, random Camelot keys, 8% of BPM/key/energy missing, "
+        "half the tracks with an 8-d embedding. Times are medians."
+    )
     out.append("")
     out.append("### Against the exact optimum (Held-Karp)")
     out.append("")
-    out.append("Objective: the service's objective with `artist_window = 1` (tempo, key, similarity, adjacent "
-               "same-artist/album penalty, energy fit by position); Held-Karp's state (subset, last) makes the "
-               "position-dependent energy term exact (position = subset size) but cannot see repeats 2+ slots "
-               "apart, so the GA is run on this same objective. Gap = (optimum - GA) / optimum.")
+    out.append(
+        "Objective: the service's objective with `artist_window = 1` (tempo, key, similarity, adjacent "
+        "same-artist/album penalty, energy fit by position); Held-Karp's state (subset, last) makes the "
+        "position-dependent energy term exact (position = subset size) but cannot see repeats 2+ slots "
+        "apart, so the GA is run on this same objective. Gap = (optimum - GA) / optimum."
+    )
     out.append("")
     out.append("| n | instances | mean gap | worst gap | optimum found | GA time | Held-Karp time |")
     out.append("|---|---|---|---|---|---|---|")
@@ -202,7 +215,9 @@ def main() -> None:
     out.append("|---|---|---|---|---|---|---|")
     for label, k, m, mx, target, stops in timing:
         met = "yes" if mx < target else ("median only" if m < target else "no")
-        out.append(f"| {label} | {k} | {m:.2f} s | {mx:.2f} s | < {target:g} s | {met} | {', '.join(stops)} |")
+        out.append(
+            f"| {label} | {k} | {m:.2f} s | {mx:.2f} s | < {target:g} s | {met} | {', '.join(stops)} |"
+        )
     print("\n".join(out))
 
 

@@ -24,7 +24,7 @@ def check_http(template: str, timeout: float = 4.0) -> int:
         print(f"unhealthy: {exc} is not set (needed by {template})", file=sys.stderr)
         return 1
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - fixed local URL
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
             return 0 if 200 <= resp.status < 300 else 1
     except (urllib.error.URLError, OSError) as exc:
         print(f"unhealthy: {url}: {exc}", file=sys.stderr)
@@ -41,7 +41,7 @@ def check_worker() -> int:
         connection.ping()
         hostname = socket.gethostname()
         workers = [w for w in Worker.all(connection=connection) if w.hostname == hostname]
-    except Exception as exc:  # any failure to reach Redis is "unhealthy", never a crash trace
+    except Exception as exc:  # noqa: BLE001 - any failure to reach Redis is "unhealthy", not a trace
         print(f"unhealthy: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     if not workers:

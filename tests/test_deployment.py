@@ -10,6 +10,8 @@ scripts) from .ci/apt-packages.txt.
 
 from __future__ import annotations
 
+import ast
+import importlib.metadata
 import json
 import os
 import re
@@ -22,6 +24,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from services.common.settings import Settings
 
@@ -66,7 +70,7 @@ def tool(name: str) -> str:
 
 
 def run(cmd: list[str], **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, **kwargs)
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False, **kwargs)
 
 
 def load_yaml(path: Path) -> dict:
@@ -113,7 +117,7 @@ def interpolate(value, env: dict[str, str]):
         if m.group("plain"):
             return env.get(m.group("plain"), "")
         expr = m.group("braced")
-        em = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:?)([-?])(.*))?", expr, re.S)
+        em = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)(?:(:?)([-?])(.*))?", expr, re.DOTALL)
         assert em, f"bad interpolation ${{{expr}}}"
         name, colon, op, arg = em.groups()
         val = env.get(name)
@@ -182,8 +186,7 @@ def validate_compose(doc_or_path, tmp_path: Path, name: str = "compose.yaml") ->
 def command_of(service: dict) -> list[str]:
     cmd = service.get("command") or []
     entry = service.get("entrypoint") or []
-    as_list = lambda c: c.split() if isinstance(c, str) else list(c)  # noqa: E731
-    return as_list(entry) + as_list(cmd)
+    return [*(entry.split() if isinstance(entry, str) else entry), *(cmd.split() if isinstance(cmd, str) else cmd)]
 
 
 def modules_in(cmd: list[str]) -> set[str]:
@@ -221,7 +224,7 @@ def dockerfile_stages() -> dict[str, dict]:
         word, _, args = inst.strip().partition(" ")
         word = word.upper()
         if word == "FROM":
-            m = re.match(r"(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?", args.strip(), re.I)
+            m = re.match(r"(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?", args.strip(), re.IGNORECASE)
             current = {"from": m.group(1), "instructions": []}
             stages[m.group(2) or f"stage{len(stages)}"] = current
         elif current is not None:
@@ -349,7 +352,100 @@ def test_dockerfile_targets() -> None:
         assert m, f"{deps}: no `pip install .[extras]`"
         assert set(m.group(1).split(",")) == extras, f"{target} installs {m.group(1)}, expected {sorted(extras)}"
         for extra in extras:
-            assert re.search(rf"^{extra} = \[", pyproject, re.M), f"extra {extra} not in pyproject.toml"
+            assert re.search(rf"^{extra} = \[", pyproject, re.MULTILINE), f"extra {extra} not in pyproject.toml"
+
+
+# Code each image runs (its package; the worker also runs web jobs) must import only what its extras
+# install: a missing dependency passes `make test` (which installs every extra) but crashes the image.
+IMAGE_CODE = {
+    "web": ["web"],
+    "essentia-api": ["essentia_api"],
+    "ga-service": ["ga_service"],
+    "download-worker": ["download_worker", "web"],
+}
+
+
+def _guarded(node: ast.AST, parents: dict) -> bool:
+    """Inside `try: ... except ImportError` (an optional import)."""
+    while node in parents:
+        node = parents[node]
+        if isinstance(node, ast.Try):
+            for h in node.handlers:
+                names = [h.type] if not isinstance(h.type, ast.Tuple) else list(h.type.elts)
+                if any(isinstance(n, ast.Name) and n.id in {"ImportError", "ModuleNotFoundError"} for n in names):
+                    return True
+    return False
+
+
+def third_party_imports(packages: list[str]) -> dict[str, str]:
+    """top-level import name -> first file importing it, over the packages and the services.* they use.
+
+    A module imported anywhere under `try: ... except ImportError` counts as optional everywhere."""
+    todo = [p for pkg in packages for p in sorted((ROOT / "services" / pkg).rglob("*.py"))]
+    seen: set[Path] = set()
+    found: dict[str, str] = {}
+    optional: set[str] = set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        tree = ast.parse(path.read_text(), str(path))
+        parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if _guarded(node, parents):
+                    optional.add(top)  # the code copes without it (e.g. the embedded servers)
+                elif top == "services":
+                    target = ROOT / name.replace(".", "/")
+                    todo += [p for p in (target.with_suffix(".py"), target / "__init__.py") if p.is_file()]
+                elif top not in sys.stdlib_module_names and top != "__future__":
+                    found.setdefault(top, str(path.relative_to(ROOT)))
+    return {k: v for k, v in found.items() if k not in optional}
+
+
+def installed_closure(extras: set[str]) -> set[str]:
+    """Distributions `pip install .[extras]` brings in (read from the installed metadata)."""
+    out: set[str] = set()
+    todo = [("dj-playlist", frozenset(extras))]
+    while todo:
+        dist, dist_extras = todo.pop()
+        key = (canonicalize_name(dist), dist_extras)
+        if key in out:
+            continue
+        out.add(key)
+        try:
+            requires = importlib.metadata.requires(dist) or []
+        except importlib.metadata.PackageNotFoundError:
+            continue
+        for text in requires:
+            req = Requirement(text)
+            if req.marker and not any(req.marker.evaluate({"extra": e}) for e in (dist_extras or {""})):
+                continue
+            todo.append((req.name, frozenset(req.extras)))
+    return {name for name, _ in out}
+
+
+@pytest.mark.parametrize("target", sorted(APP_SERVICES))
+def test_image_extras_cover_the_code_it_runs(target: str) -> None:
+    closure = installed_closure(APP_SERVICES[target][2])
+    providers = importlib.metadata.packages_distributions()
+    missing = {}
+    for module, where in third_party_imports(IMAGE_CODE[target]).items():
+        dists = {canonicalize_name(d) for d in providers.get(module, [])}
+        if not dists & closure:
+            missing[module] = where
+    assert not missing, (
+        f"the {target} image installs extras {sorted(APP_SERVICES[target][2])}, which do not provide "
+        f"{missing} (import -> file): declare them in pyproject.toml"
+    )
 
 
 def test_dockerfile_pip_and_apt_hygiene() -> None:
@@ -583,7 +679,7 @@ def test_servers_and_shared_audio(files: list[Path]) -> None:
 
 def test_dev_override_reloads_from_the_source_tree() -> None:
     dev = load_yaml(DEV)
-    for name, (module, _port, _extras) in APP_SERVICES.items():
+    for name in APP_SERVICES:
         svc = dev["services"][name]
         assert "watchfiles" in command_of(svc) or "--reload" in command_of(svc), f"{name}: no reload"
         mounts = [v for v in svc["volumes"] if isinstance(v, str) and v.startswith("./")]

@@ -276,7 +276,7 @@ class DiscogsRelease(Base):
     __tablename__ = "discogs_releases"
 
     release_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
-    data: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
     error: Mapped[str | None] = mapped_column(Text)  # why the last fetch failed (data kept if any)
     last_error_run_id: Mapped[int | None] = mapped_column(Integer)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))

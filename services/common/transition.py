@@ -31,6 +31,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from services.common.camelot import CamelotKey, KeyMove, describe_move, key_move
 
@@ -155,7 +156,11 @@ def tempo_match(
 
 
 def key_score(
-    a: CamelotKey | None, b: CamelotKey | None, *, allow_energy_boost: bool = True, allow_semitone: bool = True
+    a: CamelotKey | None,
+    b: CamelotKey | None,
+    *,
+    allow_energy_boost: bool = True,
+    allow_semitone: bool = True,
 ) -> tuple[float, KeyMove | None]:
     if a is None or b is None:
         return NEUTRAL, None
@@ -200,7 +205,9 @@ class TransitionBreakdown:
     neutral: tuple[str, ...]  # terms scored neutral for lack of analysis
 
 
-def transition_score(a: TrackFeatures, b: TrackFeatures, *, options: TransitionOptions) -> TransitionBreakdown:
+def transition_score(
+    a: TrackFeatures, b: TrackFeatures, *, options: TransitionOptions
+) -> TransitionBreakdown:
     """Score of mixing from a into b (higher is better), with the per-term breakdown."""
     w = options.weights
     tempo = tempo_match(
@@ -278,7 +285,7 @@ def interpolate(points: Sequence[tuple[float, float]], t: float) -> float:
     pts = sorted(points)
     if t <= pts[0][0]:
         return pts[0][1]
-    for (t0, e0), (t1, e1) in zip(pts, pts[1:], strict=False):
+    for (t0, e0), (t1, e1) in pairwise(pts):
         if t <= t1:
             return e0 if t1 == t0 else e0 + (e1 - e0) * (t - t0) / (t1 - t0)
     return pts[-1][1]
@@ -300,7 +307,7 @@ def energy_targets(
     known = sorted(e for e in energies if e is not None)
     if known:
         lo = known[int(0.1 * (len(known) - 1))]
-        hi = known[int(round(0.9 * (len(known) - 1)))]
+        hi = known[round(0.9 * (len(known) - 1))]
     else:
         lo, hi = 0.3, 0.9
     if curve == "flat":

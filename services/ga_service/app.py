@@ -48,7 +48,12 @@ def create_app(*, workers: int | None = None, start_pool: bool = True) -> FastAP
 
     @app.get("/health")
     def health() -> dict:
-        return {"status": "ok", "service": "ga_service", "max_tracks": settings.ga_max_tracks, "pool": pool.state()}
+        return {
+            "status": "ok",
+            "service": "ga_service",
+            "max_tracks": settings.ga_max_tracks,
+            "pool": pool.state(),
+        }
 
     # A plain `def`: FastAPI runs it in its threadpool, so the event loop stays free while we compute.
     @app.post("/generate", response_model=GenerateResponse)

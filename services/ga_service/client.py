@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Self
+
 import httpx
 
 from services.common.contracts.setbuilder import GenerateRequest, GenerateResponse
@@ -45,7 +47,7 @@ class SetBuilderClient:
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> SetBuilderClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

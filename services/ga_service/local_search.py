@@ -81,9 +81,7 @@ def _two_opt(p: Problem, x: np.ndarray, q: np.ndarray, use_e: bool, max_seg: int
         S = I + J
         d += C[S, J + 1] - C[S, I]
     zeros = np.zeros_like(I)
-    return _Cands(
-        np.full_like(I, _REV), I, J, zeros, zeros.astype(bool), d, q[I] + q[J + 1]
-    )
+    return _Cands(np.full_like(I, _REV), I, J, zeros, zeros.astype(bool), d, q[I] + q[J + 1])
 
 
 @lru_cache(maxsize=64)
@@ -221,7 +219,9 @@ def _best_exact(p: Problem, cur: np.ndarray, f: float, cand: _Cands) -> list[tup
     idx = idx[np.argsort(-ub[idx], kind="stable")]
     for start in range(0, idx.size, BATCH):
         batch = idx[start : start + BATCH]
-        maps = apply_index(len(cur), cand.kind[batch], cand.a[batch], cand.b[batch], cand.s[batch], cand.rev[batch])
+        maps = apply_index(
+            len(cur), cand.kind[batch], cand.a[batch], cand.b[batch], cand.s[batch], cand.rev[batch]
+        )
         gains = p.evaluate(cur[maps]) - f
         good = np.nonzero(gains > EPS)[0]
         if good.size:

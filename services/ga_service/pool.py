@@ -41,7 +41,7 @@ class PoolManager:
             futures = [self._executor.submit(_warm) for _ in range(self.workers)]
         try:
             self.pids = sorted({f.result(timeout=120) for f in futures})
-        except Exception:  # noqa: BLE001 - a pool that cannot warm up is still usable lazily
+        except Exception:  # a pool that cannot warm up is still usable lazily
             log.exception("GA worker warm-up failed")
 
     @property

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -95,10 +96,14 @@ def generate_set(
     o = request.options
     tracks = request.tracks
     if max_tracks is not None and len(tracks) > max_tracks:
-        raise SetBuilderError(f"{len(tracks)} tracks is more than the maximum of {max_tracks} (GA_MAX_TRACKS)")
+        raise SetBuilderError(
+            f"{len(tracks)} tracks is more than the maximum of {max_tracks} (GA_MAX_TRACKS)"
+        )
     select = request.mode == "select" or (request.mode == "greedy" and (o.count or o.minutes))
     if request.mode == "order" and (o.count is not None or o.minutes is not None):
-        raise SetBuilderError("count and minutes apply to select mode (or greedy); order mode uses every track")
+        raise SetBuilderError(
+            "count and minutes apply to select mode (or greedy); order mode uses every track"
+        )
 
     warnings: list[str] = []
     ids = [t.id for t in tracks]
@@ -112,7 +117,9 @@ def generate_set(
             if select:
                 pool = [i for i in pool if i not in set(outside) or ids[i] in fixed_ids]
                 kept = [ids[i] for i in outside if ids[i] in fixed_ids]
-                warnings.append(f"{len(outside) - len(kept)} tracks outside the BPM range (or without BPM) left out")
+                warnings.append(
+                    f"{len(outside) - len(kept)} tracks outside the BPM range (or without BPM) left out"
+                )
                 if kept:
                     warnings.append(f"fixed tracks outside the BPM range kept: {', '.join(kept)}")
             else:
@@ -149,7 +156,9 @@ def generate_set(
     elif o.count is not None:
         solved, problem, targets = solve(o.count)
     else:
-        solved, problem, targets = _solve_minutes(solve, [tracks[g].duration or 0.0 for g in pool], o, first, last)
+        solved, problem, targets = _solve_minutes(
+            solve, [tracks[g].duration or 0.0 for g in pool], o, first, last
+        )
 
     L = problem.length
     perm = solved.perm[:L]
@@ -279,7 +288,7 @@ def _response(
     tracks = request.tracks
     transitions: list[Transition] = []
     terms = {"tempo": 0.0, "key": 0.0, "similarity": 0.0, "artist": 0.0, "album": 0.0}
-    for pos, (a, b) in enumerate(zip(order_idx, order_idx[1:], strict=False)):
+    for pos, (a, b) in enumerate(pairwise(order_idx)):
         br = transition_score(feats[a], feats[b], options=topts)
         for k, v in br.terms.items():
             terms[k] += v
@@ -321,7 +330,9 @@ def _response(
         if tracks[i].bpm is None or feats[i].key is None or tracks[i].energy is None
     ]
     if unanalyzed:
-        warnings.append(f"{len(unanalyzed)} tracks lack BPM, key or energy; their terms are scored neutral (0.5)")
+        warnings.append(
+            f"{len(unanalyzed)} tracks lack BPM, key or energy; their terms are scored neutral (0.5)"
+        )
     durations = [tracks[i].duration for i in order_idx]
     return GenerateResponse(
         order=[tracks[i].id for i in order_idx],

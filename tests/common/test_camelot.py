@@ -19,8 +19,19 @@ from services.common.camelot import (
 
 @pytest.mark.parametrize(
     ("text", "code"),
-    [("8A", "8A"), ("08b", "8B"), ("Am", "8A"), ("C", "8B"), ("A minor", "8A"), ("F# minor", "11A"),
-     ("Ebmaj", "5B"), ("1m", "8A"), ("1d", "8B"), ("Bb", "6B"), ("E", "12B")],
+    [
+        ("8A", "8A"),
+        ("08b", "8B"),
+        ("Am", "8A"),
+        ("C", "8B"),
+        ("A minor", "8A"),
+        ("F# minor", "11A"),
+        ("Ebmaj", "5B"),
+        ("1m", "8A"),
+        ("1d", "8B"),
+        ("Bb", "6B"),
+        ("E", "12B"),
+    ],
 )
 def test_parse_key(text, code):
     assert str(parse_key(text)) == code

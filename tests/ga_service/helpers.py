@@ -15,7 +15,11 @@ def make_tracks(n: int, seed: int = 0, *, artists: int | None = None, missing: f
     artists = artists or max(2, n // 3)
     out = []
     for i in range(n):
-        bpm = float(rng.choice([rng.uniform(118, 132), rng.uniform(85, 95), rng.uniform(168, 176)], p=[0.7, 0.15, 0.15]))
+        bpm = float(
+            rng.choice(
+                [rng.uniform(118, 132), rng.uniform(85, 95), rng.uniform(168, 176)], p=[0.7, 0.15, 0.15]
+            )
+        )
         t = {
             "id": f"t{i}",
             "bpm": round(bpm, 2),
@@ -38,22 +42,36 @@ def make_tracks(n: int, seed: int = 0, *, artists: int | None = None, missing: f
     return out
 
 
-def random_problem(n: int, seed: int, *, window: int = 3, curve: str | None = "peak", length: int | None = None,
-                   first: int | None = None, last: int | None = None, missing: float = 0.1):
+def random_problem(
+    n: int,
+    seed: int,
+    *,
+    window: int = 3,
+    curve: str | None = "peak",
+    length: int | None = None,
+    first: int | None = None,
+    last: int | None = None,
+    missing: float = 0.1,
+):
     rng = np.random.default_rng(seed)
     feats = []
     for i in range(n):
         feats.append(
             features(
                 str(i),
-                bpm=None if rng.random() < missing else float(rng.choice([rng.uniform(118, 132), rng.uniform(85, 95)])),
-                key=None if rng.random() < missing else CamelotKey(int(rng.integers(1, 13)), "AB"[int(rng.integers(0, 2))]),
+                bpm=None
+                if rng.random() < missing
+                else float(rng.choice([rng.uniform(118, 132), rng.uniform(85, 95)])),
+                key=None
+                if rng.random() < missing
+                else CamelotKey(int(rng.integers(1, 13)), "AB"[int(rng.integers(0, 2))]),
                 energy=None if rng.random() < missing else float(rng.random()),
                 artist=f"a{rng.integers(0, 3)}",
                 album=f"al{rng.integers(0, 6)}",
                 tags=[f"g{g}" for g in rng.choice(8, size=3, replace=False)],
             )
         )
-    problem, _ = build_problem(feats, TransitionOptions(window=window), length=length or n, curve=curve,
-                               first=first, last=last)
+    problem, _ = build_problem(
+        feats, TransitionOptions(window=window), length=length or n, curve=curve, first=first, last=last
+    )
     return problem

@@ -15,7 +15,9 @@ from tests.ga_service.helpers import make_tracks, random_problem
 @pytest.mark.parametrize("seed", range(8))
 def test_ga_matches_held_karp(seed):
     n = 9 + seed % 4
-    p = random_problem(n, 100 + seed, window=1, first=0 if seed % 3 == 0 else None, last=1 if seed % 4 == 2 else None)
+    p = random_problem(
+        n, 100 + seed, window=1, first=0 if seed % 3 == 0 else None, last=1 if seed % 4 == 2 else None
+    )
     _, optimum = held_karp(p)
     res = run_island(p, seed, GAParams())
     assert res.score == pytest.approx(optimum, abs=1e-9)
@@ -46,5 +48,7 @@ def test_same_seed_same_answer(mode):
     assert a.score == b.score
     assert a.search.generations == b.search.generations
     if mode != "greedy":
-        other = generate_set(request=req.model_copy(update={"options": req.options.model_copy(update={"seed": 7})}))
+        other = generate_set(
+            request=req.model_copy(update={"options": req.options.model_copy(update={"seed": 7})})
+        )
         assert other.score <= a.score + 1 or other.order != a.order  # different stream, still valid

@@ -67,8 +67,12 @@ def test_result_is_local_optimum_with_window_and_fixed_ends(seed):
     n = 9 + seed % 4
     select = seed % 2 == 0
     p = random_problem(
-        n, seed, window=1 + seed % 3, length=n - 3 if select else n,
-        first=0 if seed % 3 == 0 else None, last=1 if seed % 4 == 1 else None,
+        n,
+        seed,
+        window=1 + seed % 3,
+        length=n - 3 if select else n,
+        first=0 if seed % 3 == 0 else None,
+        last=1 if seed % 4 == 1 else None,
     )
     start = _start(p, seed)
     res = local_search(p, start)

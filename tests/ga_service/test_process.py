@@ -78,15 +78,14 @@ def test_generate_through_client(service_url):
 
 
 def test_client_raises_on_422(service_url):
-    with SetBuilderClient(service_url) as client:
-        with pytest.raises(SetBuilderClientError) as err:
-            client.generate({"mode": "select", "tracks": make_tracks(5, 1), "options": {"count": 9}})
+    with SetBuilderClient(service_url) as client, pytest.raises(SetBuilderClientError) as err:
+        client.generate({"mode": "select", "tracks": make_tracks(5, 1), "options": {"count": 9}})
     assert err.value.status == 422
     assert "larger than the pool" in str(err.value)
 
 
 def test_client_raises_when_unreachable():
-    with SetBuilderClient(f"http://127.0.0.1:{_free_port()}", timeout=2) as client:
-        with pytest.raises(SetBuilderClientError) as err:
-            client.generate({"tracks": make_tracks(3, 1)})
+    client = SetBuilderClient(f"http://127.0.0.1:{_free_port()}", timeout=2)
+    with client, pytest.raises(SetBuilderClientError) as err:
+        client.generate({"tracks": make_tracks(3, 1)})
     assert err.value.status is None

@@ -19,8 +19,12 @@ def _feats(seed: int, n: int = 25):
         out.append(
             features(
                 str(i),
-                bpm=None if rng.random() < 0.15 else float(rng.choice([rng.uniform(60, 200), 128.0, 64.0, 256.0])),
-                key=None if rng.random() < 0.15 else CamelotKey(int(rng.integers(1, 13)), "AB"[int(rng.integers(0, 2))]),
+                bpm=None
+                if rng.random() < 0.15
+                else float(rng.choice([rng.uniform(60, 200), 128.0, 64.0, 256.0])),
+                key=None
+                if rng.random() < 0.15
+                else CamelotKey(int(rng.integers(1, 13)), "AB"[int(rng.integers(0, 2))]),
                 energy=None if rng.random() < 0.15 else float(rng.random()),
                 artist=f"a{rng.integers(0, 4)} & a{rng.integers(0, 4)}",
                 album=None if rng.random() < 0.2 else f"al{rng.integers(0, 4)}",
@@ -36,8 +40,12 @@ def _feats(seed: int, n: int = 25):
     [
         TransitionOptions(),
         TransitionOptions(pitch_range_pct=6, allow_half_double=False, max_bpm_step=4, window=1),
-        TransitionOptions(allow_energy_boost=False, allow_semitone=False, window=0,
-                          weights=Weights(tempo=2, key=0.5, similarity=1, artist=3, album=0)),
+        TransitionOptions(
+            allow_energy_boost=False,
+            allow_semitone=False,
+            window=0,
+            weights=Weights(tempo=2, key=0.5, similarity=1, artist=3, album=0),
+        ),
     ],
 )
 def test_matrix_matches_transition_score(opts):
@@ -68,9 +76,7 @@ def test_window_cut_penalty_counts_each_crossing_pair():
     perm = np.arange(12)
     q = p.window_cut_penalty(perm)
     for c in range(13):
-        expected = sum(
-            p.S[perm[a], perm[a + d]] / d for d in (2, 3) for a in range(12 - d) if a < c <= a + d
-        )
+        expected = sum(p.S[perm[a], perm[a + d]] / d for d in (2, 3) for a in range(12 - d) if a < c <= a + d)
         assert q[c] == pytest.approx(expected)
 
 

@@ -173,7 +173,9 @@ class GenerateRequest(BaseModel):
         if o.minutes is not None:
             missing = [t.id for t in self.tracks if t.duration is None]
             if missing:
-                raise ValueError(f"minutes needs a duration on every track (missing: {', '.join(missing[:5])})")
+                raise ValueError(
+                    f"minutes needs a duration on every track (missing: {', '.join(missing[:5])})"
+                )
             total = sum(t.duration or 0.0 for t in self.tracks)
             if total < o.minutes * 60:
                 raise ValueError(f"the pool lasts {total / 60:.1f} min, less than the {o.minutes} min asked")

@@ -484,7 +484,7 @@ def _process_batch(run: _Run, source: MetadataSource, batch: list[tuple[int, int
                     set_={"error": stmt.excluded.error, "last_error_run_id": stmt.excluded.last_error_run_id,
                           "attempts": raw_t.c.attempts + 1},
                 ),
-                [{"release_id": rid, "data": None, "error": reason[:2000], "last_error_run_id": run.id,
+                [{"release_id": rid, "error": reason[:2000], "last_error_run_id": run.id,
                   "attempts": 1} for rid, reason in failures.items()],
             )
         apply_releases(conn, run.library_id, parsed, remove_stale=run.mode == "refresh")

@@ -138,7 +138,7 @@ def test_faults_fail_only_the_bad_release_and_the_sync_goes_on(library, make_sou
     # The next sync retries the failed release only.
     before = fake_discogs.release_requests()
     again = run_sync(library_id=library.id, source=make_source())
-    assert fake_discogs.release_requests() == before + 1
+    assert fake_discogs.release_requests() == before + 1, again
     assert again.releases_failed == 0 and _counts(library.id)["tracks"] == 30 * 6
 
 

@@ -1,0 +1,1 @@
+"""Storing audio analysis results (services/essentia_api) on tracks."""

@@ -1,0 +1,174 @@
+"""The sync job in a real RQ worker process: progress in job.meta, and kill -9 mid-sync then resume."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select, text
+
+from services.common.db import get_redis, session_scope
+from services.common.models import Album, DiscogsRelease, Library, SyncRun, Track, User
+from tests.web.collection.fake_discogs import FakeDiscogs
+
+ROOT = Path(__file__).resolve().parents[2]
+TOKEN = "worker-test-token"
+
+
+@pytest.fixture
+def fake():
+    server = FakeDiscogs(rate_limit=60)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sync_env(servers, clean_db, fake, monkeypatch, tmp_path):
+    env = {
+        **os.environ,
+        **servers,
+        "DATA_DIR": str(tmp_path / "data"),
+        "DISCOGS_API_URL": fake.base_url,
+        "DISCOGS_USER_TOKEN": TOKEN,
+        "DISCOGS_RATE_LIMIT_PER_MINUTE": "0",
+        "DISCOGS_SLOWDOWN_REMAINING": "0",
+        "DISCOGS_TIMEOUT_SECONDS": "5",
+        "PYTHONUNBUFFERED": "1",
+    }
+    from rq import Queue
+
+    from services.download_worker.queues import SYNC_QUEUE
+
+    Queue(SYNC_QUEUE, connection=get_redis()).empty()
+    for key in get_redis().keys("djp:sync:library:*"):
+        get_redis().delete(key)
+    return env
+
+
+def _library(username: str = "digger") -> int:
+    with session_scope() as s:
+        user = User(username="owner", password_hash="x", is_admin=True)
+        s.add(user)
+        s.flush()
+        lib = Library(owner_id=user.id, name="records", discogs_username=username)
+        s.add(lib)
+        s.flush()
+        return lib.id
+
+
+def _start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
+    log = open(log_path, "ab")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.download_worker", "sync"], cwd=ROOT, env=env,
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # the worker, its work horse and its scheduler
+    except ProcessLookupError:
+        pass
+    proc.wait(timeout=10)
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+
+
+def _wait(predicate, timeout: float, what: str, log_path: Path | None = None):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    tail = log_path.read_text()[-3000:] if log_path and log_path.exists() else ""
+    raise AssertionError(f"timed out waiting for {what}\n{tail}")
+
+
+def _stored_releases() -> set[int]:
+    with session_scope() as s:
+        return set(s.scalars(select(DiscogsRelease.release_id).where(DiscogsRelease.data.is_not(None))))
+
+
+def test_job_reports_progress_in_meta(sync_env, fake, tmp_path):
+    from services.web.collection.jobs import enqueue_sync, job_status
+
+    fake.set_collection("digger", list(range(120, 0, -1)))
+    library_id = _library()
+    log_path = tmp_path / "worker.log"
+    worker = _start_worker(sync_env, log_path)
+    try:
+        job, created = enqueue_sync(library_id=library_id)
+        assert created
+        again, created_again = enqueue_sync(library_id=library_id)
+        assert not created_again and again.id == job.id  # no second sync while one is queued
+        status = _wait(lambda: (s := job_status(job)).job_status in ("finished", "failed") and s, 60,
+                       "the sync job", log_path)
+        assert status.job_status == "finished", status
+        assert status.progress.percent == 100 and status.progress.stage == "finished"
+        assert status.progress.releases_done == 120 and status.progress.pages_total == 2
+        assert status.result["releases_fetched"] == 120
+    finally:
+        _stop_group(worker)
+
+
+def test_worker_killed_mid_sync_resumes_without_refetch_or_duplicates(sync_env, fake, tmp_path):
+    from services.web.collection.jobs import enqueue_sync, job_status
+
+    total = 300
+    fake.set_collection("digger", list(range(total, 0, -1)))
+    fake.release_delay = 0.01  # slow server: ~1 s per batch of 100 releases
+    library_id = _library()
+    log_path = tmp_path / "worker.log"
+
+    worker = _start_worker(sync_env, log_path)
+    try:
+        enqueue_sync(library_id=library_id)
+        # Wait until at least one batch is committed and the next one is being fetched, then kill -9.
+        _wait(lambda: len(_stored_releases()) >= 100 and fake.release_requests() > len(_stored_releases()) + 5,
+              60, "the first committed batch", log_path)
+    finally:
+        _kill_group(worker)
+    time.sleep(0.3)  # let the fake server finish requests already in flight
+    stored_before = _stored_releases()
+    requests_before = fake.release_requests()
+    assert 100 <= len(stored_before) < total
+    with session_scope() as s:
+        run = s.scalar(select(SyncRun).where(SyncRun.library_id == library_id))
+        assert run.status == "running"  # nobody finished it: the worker died
+
+    worker = _start_worker(sync_env, log_path)
+    try:
+        job, created = enqueue_sync(library_id=library_id)
+        assert created  # the dead worker holds no lock any more
+        status = _wait(lambda: (s := job_status(job)).job_status in ("finished", "failed") and s, 90,
+                       "the resumed sync", log_path)
+        assert status.job_status == "finished", status
+    finally:
+        _stop_group(worker)
+
+    # Releases stored before the kill were not fetched again.
+    assert all(fake.release_requests(rid) == 1 for rid in stored_before)
+    refetched = [rid for rid in range(1, total + 1) if fake.release_requests(rid) > 1]
+    assert len(refetched) <= requests_before - len(stored_before)  # at most the batch in flight at the kill
+    assert fake.release_requests() == total + len(refetched)
+    with session_scope() as s:
+        runs = s.scalars(select(SyncRun).where(SyncRun.library_id == library_id)).all()
+        assert [r.status for r in runs] == ["finished"]  # the same run, resumed and finished
+        assert s.scalar(select(func.count()).select_from(Album)) == total
+        assert s.scalar(select(func.count()).select_from(Track)) == total * 6
+        assert s.execute(text("SELECT 1 FROM tracks GROUP BY library_id, track_id HAVING count(*) > 1")).all() == []
+        assert s.execute(text("SELECT 1 FROM albums GROUP BY library_id, release_id HAVING count(*) > 1")).all() == []
