@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from functools import partial
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -34,11 +35,12 @@ from tests.essentia_api.audio_fixtures import accuracy_set, encode, synth_clip, 
 _PC = {n: i for i, n in enumerate(PITCH_CLASSES)} | {"A#": 10, "D#": 3, "G#": 8, "Db": 1, "Gb": 6}
 
 
-def _ours(path: str) -> dict:
+def _ours(path: str, opening_weight: float | None = None) -> dict:
     sys.path.insert(0, str(ROOT))
-    from services.essentia_api.analysis.pipeline import analyze_file
+    from services.essentia_api.analysis.pipeline import AnalysisOptions, analyze_file
 
-    r = analyze_file(path=path)
+    opts = AnalysisOptions() if opening_weight is None else AnalysisOptions(key_opening_weight=opening_weight)
+    r = analyze_file(path=path, options=opts)
     return {"bpm": r.bpm, "key": r.key, "scale": r.scale, "bpm_raw": r.bpm_raw}
 
 
@@ -99,17 +101,20 @@ def main() -> None:
     ap.add_argument("--per-key", type=int, default=4)
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--format", choices=("wav", "mp3", "flac"), default="mp3")
+    ap.add_argument("--seed", type=int, default=1234, help="1234 = tuning set; anything else = held-out set")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--opening-weight", type=float, default=None,
+                    help="override AnalysisOptions.key_opening_weight (0 = ablation without opening-bar evidence)")
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "djp-bench-analysis-accuracy")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "analysis_accuracy.json")
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
-    specs = accuracy_set(args.per_key, seconds=args.seconds)
+    specs = accuracy_set(args.per_key, seconds=args.seconds, seed=args.seed)
     paths = []
     t = time.perf_counter()
     for i, s in enumerate(specs):
-        out = args.workdir / f"clip{i:03d}_{s.bpm}_{PITCH_CLASSES[s.tonic]}{s.scale[:3]}.{args.format}"
+        out = args.workdir / f"s{args.seed}_{args.seconds:g}s_clip{i:03d}_{s.bpm}_{PITCH_CLASSES[s.tonic]}{s.scale[:3]}.{args.format}"
         if not out.exists():
             wav = write_wav(args.workdir / f"tmp{i}.wav", synth_clip(s))
             if args.format == "wav":
@@ -119,11 +124,11 @@ def main() -> None:
                 wav.unlink()
         paths.append(str(out))
     print(f"{len(specs)} clips ready in {time.perf_counter() - t:.1f} s ({args.workdir})", flush=True)
-    report: dict = {"clips": len(specs), "seconds": args.seconds, "format": args.format,
+    report: dict = {"clips": len(specs), "seconds": args.seconds, "format": args.format, "seed": args.seed,
                     "command": "python " + " ".join([f"bench/{Path(__file__).name}", *sys.argv[1:]])}
     with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as ex:
         t = time.perf_counter()
-        ours = list(ex.map(_ours, paths))
+        ours = list(ex.map(partial(_ours, opening_weight=args.opening_weight), paths))
         report["ours"] = score(specs, ours) | {"wall_seconds": round(time.perf_counter() - t, 1)}
         print("ours", json.dumps(report["ours"]), flush=True)
         if not args.no_baseline:

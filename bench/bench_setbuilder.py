@@ -154,26 +154,37 @@ def cpu_model() -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="fewer instances (smoke test)")
+    ap.add_argument("--only", choices=["exact", "greedy", "time"], help="run one part")
     args = ap.parse_args()
+    parts = {args.only} if args.only else {"exact", "greedy", "time"}
     pool = PoolManager(0)
     pool.start()
     ex = pool.executor
     try:
         exact_instances = 8 if args.quick else 50
-        exact = bench_exact([8, 10, 12, 14], exact_instances, ex)
-        greedy = bench_greedy([50, 200, 500], [2, 1, 1] if args.quick else [5, 3, 3], ex)
-        timing = bench_time(
-            [
-                ("order n=30", "order", 30, None, 3 if args.quick else 10, 1.0),
-                ("order n=200", "order", 200, None, 1 if args.quick else 3, 10.0),
-                ("select 20 of 2,000", "select", 2000, 20, 1 if args.quick else 3, 10.0),
-            ],
-            ex,
+        exact = bench_exact([8, 10, 12, 14], exact_instances, ex) if "exact" in parts else []
+        greedy = (
+            bench_greedy([50, 200, 500], [2, 1, 1] if args.quick else [5, 3, 3], ex)
+            if "greedy" in parts
+            else []
+        )
+        timing = (
+            []
+            if "time" not in parts
+            else bench_time(
+                [
+                    ("order n=30", "order", 30, None, 3 if args.quick else 10, 1.0),
+                    ("order n=200", "order", 200, None, 1 if args.quick else 3, 10.0),
+                    ("select 20 of 2,000", "select", 2000, 20, 1 if args.quick else 3, 10.0),
+                ],
+                ex,
+            )
         )
     finally:
         pool.shutdown()
 
     cmd = "cd /work/main && .venv/bin/python bench/bench_setbuilder.py" + (" --quick" if args.quick else "")
+    cmd += f" --only {args.only}" if args.only else ""
     out = ["## Set builder", ""]
     out.append(
         f"Machine: {os.cpu_count()} cores, {cpu_model()}; Python {platform.python_version()}, "
@@ -186,38 +197,43 @@ def main() -> None:
         "half the tracks with an 8-d embedding. Times are medians."
     )
     out.append("")
-    out.append("### Against the exact optimum (Held-Karp)")
-    out.append("")
-    out.append(
-        "Objective: the service's objective with `artist_window = 1` (tempo, key, similarity, adjacent "
-        "same-artist/album penalty, energy fit by position); Held-Karp's state (subset, last) makes the "
-        "position-dependent energy term exact (position = subset size) but cannot see repeats 2+ slots "
-        "apart, so the GA is run on this same objective. Gap = (optimum - GA) / optimum."
-    )
-    out.append("")
-    out.append("| n | instances | mean gap | worst gap | optimum found | GA time | Held-Karp time |")
-    out.append("|---|---|---|---|---|---|---|")
-    for n, k, mean_gap, worst, hits, gt, ht in exact:
-        out.append(f"| {n} | {k} | {mean_gap:.3f}% | {worst:.3f}% | {hits}/{k} | {gt:.2f} s | {ht:.3f} s |")
-    out.append("")
-    out.append("### Against greedy (nearest neighbour + 2-opt)")
-    out.append("")
-    out.append("Full objective (artist window 3). Ratio = GA score / greedy score (higher is better).")
-    out.append("")
-    out.append("| n | instances | median ratio | min | max | GA time | greedy time | GA stopped by |")
-    out.append("|---|---|---|---|---|---|---|---|")
-    for n, k, r, lo, hi, gt, grt, stop in greedy:
-        out.append(f"| {n} | {k} | {r:.4f} | {lo:.4f} | {hi:.4f} | {gt:.2f} s | {grt:.3f} s | {stop} |")
-    out.append("")
-    out.append("### Wall time")
-    out.append("")
-    out.append("| case | runs | median | max | target | met | GA stopped by |")
-    out.append("|---|---|---|---|---|---|---|")
-    for label, k, m, mx, target, stops in timing:
-        met = "yes" if mx < target else ("median only" if m < target else "no")
+    if exact:
+        out.append("### Against the exact optimum (Held-Karp)")
+        out.append("")
         out.append(
-            f"| {label} | {k} | {m:.2f} s | {mx:.2f} s | < {target:g} s | {met} | {', '.join(stops)} |"
+            "Objective: the service's objective with `artist_window = 1` (tempo, key, similarity, adjacent "
+            "same-artist/album penalty, energy fit by position); Held-Karp's state (subset, last) makes the "
+            "position-dependent energy term exact (position = subset size) but cannot see repeats 2+ slots "
+            "apart, so the GA is run on this same objective. Gap = (optimum - GA) / optimum."
         )
+        out.append("")
+        out.append("| n | instances | mean gap | worst gap | optimum found | GA time | Held-Karp time |")
+        out.append("|---|---|---|---|---|---|---|")
+        for n, k, mean_gap, worst, hits, gt, ht in exact:
+            out.append(
+                f"| {n} | {k} | {mean_gap:.3f}% | {worst:.3f}% | {hits}/{k} | {gt:.2f} s | {ht:.3f} s |"
+            )
+        out.append("")
+    if greedy:
+        out.append("### Against greedy (nearest neighbour + 2-opt)")
+        out.append("")
+        out.append("Full objective (artist window 3). Ratio = GA score / greedy score (higher is better).")
+        out.append("")
+        out.append("| n | instances | median ratio | min | max | GA time | greedy time | GA stopped by |")
+        out.append("|---|---|---|---|---|---|---|---|")
+        for n, k, r, lo, hi, gt, grt, stop in greedy:
+            out.append(f"| {n} | {k} | {r:.4f} | {lo:.4f} | {hi:.4f} | {gt:.2f} s | {grt:.3f} s | {stop} |")
+        out.append("")
+    if timing:
+        out.append("### Wall time")
+        out.append("")
+        out.append("| case | runs | median | max | target | met | GA stopped by |")
+        out.append("|---|---|---|---|---|---|---|")
+        for label, k, m, mx, target, stops in timing:
+            met = "yes" if mx < target else ("median only" if m < target else "no")
+            out.append(
+                f"| {label} | {k} | {m:.2f} s | {mx:.2f} s | < {target:g} s | {met} | {', '.join(stops)} |"
+            )
     print("\n".join(out))
 
 

@@ -56,6 +56,7 @@ class IslandResult:
     evaluations: int
     ls_moves: int
     stopped: str  # "converged" (stagnation), "generations" (limit) or "budget" (deadline)
+    local_optimum: bool = True  # the final polish was not cut short by the deadline
     history: list[float] = field(default_factory=list)
 
 
@@ -146,10 +147,13 @@ def _run(
 
     local_of = {int(v): i for i, v in enumerate(codec.free)}
 
+    last_polish_complete = True
+
     def polish(ind) -> tuple[object, bool]:
-        nonlocal ls_moves
+        nonlocal ls_moves, last_polish_complete
         res = local_search(p, to_pool([ind])[0], deadline=polish_deadline)
         ls_moves += res.moves
+        last_polish_complete = not res.timed_out
         new = creator.SetIndividual(local_of[v] for v in codec.encode(res.perm))
         new.fitness.values = (res.score,)
         return new, res.moves > 0
@@ -242,10 +246,10 @@ def _run(
         if tuple(ind) in seen:
             continue
         seen.add(tuple(ind))
-        finals.append(polish(ind)[0])
+        finals.append((polish(ind)[0], last_polish_complete))
         if len(finals) >= params.final_polish:
             break
-    winner = max(finals, key=lambda i: i.fitness.values[0])
+    winner, complete = max(finals, key=lambda f: f[0].fitness.values[0])
     perm = to_pool([winner])[0]
     score = float(p.evaluate(perm))
-    return IslandResult([int(v) for v in perm], score, gen, evaluations, ls_moves, stopped, history)
+    return IslandResult([int(v) for v in perm], score, gen, evaluations, ls_moves, stopped, complete, history)

@@ -147,6 +147,7 @@ def generate_set(
                 local_search_moves=res.moves,
                 elapsed_s=0.0,
                 stopped="budget" if res.timed_out else "greedy",
+                local_optimum=not res.timed_out,
             )
             return _Solved(res.perm, res.score, info), problem, targets
         return _solve_ga(problem, o, select, executor, t0, on_broken_pool), problem, targets
@@ -255,12 +256,14 @@ def _solve_ga(
     r = results[best]
     perm = np.asarray(r.perm, dtype=np.int64)
     moves = sum(x.ls_moves for x in results)
+    local_optimum = r.local_optimum
     if sub_idx is not None:
         # Back to the whole pool, then let swap-in moves consider every candidate.
         rest = np.setdiff1d(np.arange(problem.n), sub_idx[perm], assume_unique=True)
         perm = np.concatenate([sub_idx[perm], rest])
         final = local_search(problem, perm, deadline=t0 + budget * 1.1)
         perm, moves = final.perm, moves + final.moves
+        local_optimum = not final.timed_out
     stops = {x.stopped for x in results}
     stopped = "budget" if "budget" in stops else "generations" if "generations" in stops else "converged"
     info = SearchInfo(
@@ -271,6 +274,7 @@ def _solve_ga(
         islands=len(results),
         elapsed_s=0.0,
         stopped=stopped,
+        local_optimum=local_optimum,
     )
     return _Solved(perm, float(problem.evaluate(perm)), info)
 

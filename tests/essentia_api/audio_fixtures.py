@@ -227,17 +227,21 @@ def encode(wav_path: Path, out_path: Path) -> Path:
     return out_path
 
 
-def accuracy_set(n_per_key: int = 4, *, seconds: float = 30.0) -> list[ClipSpec]:
-    """24 keys x n_per_key tempi spread over 70..175 BPM, all styles and progressions covered."""
+def accuracy_set(n_per_key: int = 4, *, seconds: float = 30.0, seed: int = 1234) -> list[ClipSpec]:
+    """24 keys x n_per_key tempi spread over 70..175 BPM, all styles and progressions covered.
+
+    seed=1234 is the benchmark set the analysis was tuned on; other seeds give held-out sets (other
+    tempo/key pairings, drum velocities and noise)."""
     specs: list[ClipSpec] = []
     tempi = np.linspace(70, 175, 24 * n_per_key)
-    rng = np.random.default_rng(1234)
+    rng = np.random.default_rng(seed)
     order = rng.permutation(len(tempi))
     i = 0
     for scale in ("minor", "major"):
         for tonic in range(12):
             for j in range(n_per_key):
                 bpm = round(float(tempi[order[i]]), 1)
-                specs.append(ClipSpec(bpm=bpm, tonic=tonic, scale=scale, seconds=seconds, progression=j + tonic, seed=i))
+                specs.append(ClipSpec(bpm=bpm, tonic=tonic, scale=scale, seconds=seconds, progression=j + tonic,
+                                      seed=i + (0 if seed == 1234 else seed * 1000)))
                 i += 1
     return specs

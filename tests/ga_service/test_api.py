@@ -44,6 +44,7 @@ def test_order_response_breakdown(client):
     assert len(body["energy_targets"]) == 12
     assert body["search"]["algorithm"] == "ga+local_search"
     assert body["search"]["stopped"] in {"converged", "generations"}
+    assert body["search"]["local_optimum"] is True
 
 
 def test_half_double_time_reported(client):

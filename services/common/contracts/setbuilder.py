@@ -219,6 +219,8 @@ class SearchInfo(BaseModel):
     # converged: no improvement for many generations; generations: hit max_generations;
     # budget: hit time_budget_s (then the result may depend on machine speed); greedy/trivial: no GA.
     stopped: Literal["converged", "generations", "budget", "greedy", "trivial"]
+    # True when the final local search ran to completion: no 2-opt / or-opt / swap move improves.
+    local_optimum: bool = True
 
 
 class GenerateResponse(BaseModel):

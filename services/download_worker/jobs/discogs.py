@@ -14,6 +14,7 @@ from services.common.contracts.discogs import SyncProgress
 from services.web.collection.sync import SyncAlreadyRunning, run_sync
 
 log = logging.getLogger(__name__)
+logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request is noise here
 
 
 def _save_progress(progress: SyncProgress) -> None:

@@ -11,11 +11,14 @@ from services.common.camelot import PITCH_CLASSES, key_to_camelot
 from services.essentia_api.analysis import ess
 
 FRAME = 4096  # at ~11 kHz: 0.37 s, 2.7 Hz bins, enough to resolve bass notes
-HOP = 4096
-# edma (Faraldo's electronic dance music profile) first; bgate and temperley as a second opinion.
+HOP = 2048
+# edma (Faraldo's electronic dance music profile) first; bgate and temperley as second opinions.
 PROFILES = ("edma", "bgate", "temperley")
-HPCP_HARMONICS = 0
+# Key's own polyphony/three-chord options double-count harmonics on a 36-bin HPCP and pushed minor
+# keys to their relative major or subdominant on our set (33/48 vs 42/48 correct without them).
 KEY_POLY = dict(usePolyphony=False, useThreeChords=False)
+# Relative major/minor are only switched when the tonic evidence is clearly stronger.
+SWITCH_MARGIN = 1.05
 _NAME_TO_PC = {n: i for i, n in enumerate(PITCH_CLASSES)} | {"A#": 10, "D#": 3, "G#": 8, "Db": 1, "Gb": 6}
 
 
@@ -27,82 +30,112 @@ class KeyResult:
     candidates: list[tuple[str, str, float]] = field(default_factory=list)
 
 
-def _chromas(*, signal: np.ndarray, sample_rate: float) -> tuple[np.ndarray, np.ndarray]:
-    """Mean HPCP (36 bins, harmonic-weighted, 100-5000 Hz) and mean bass chroma (12, 35-260 Hz)."""
+@dataclass
+class Chroma:
+    mean36: np.ndarray  # mean HPCP, 36 bins, bin 0 = A (Essentia's convention)
+    chroma12: np.ndarray  # index 0 = C, max 1
+    bass12: np.ndarray  # mean bass chroma, index 0 = C, max 1
+    bass_frames: np.ndarray  # (frames, 12) per-frame bass chroma, index 0 = C
+    frame_times: np.ndarray
+    active: np.ndarray  # frames with harmonic content
+
+
+def chromas(*, signal: np.ndarray, sample_rate: float) -> Chroma:
+    """Mean HPCP (100-5000 Hz) and bass chroma (35-260 Hz) from one pass of spectral peaks."""
     es = ess()
-    n = (len(signal) - FRAME) // HOP + 1
-    if n < 1:
+    if len(signal) < FRAME:
         signal = np.pad(signal, (0, FRAME - len(signal)))
-        n = 1
-    frames = np.lib.stride_tricks.sliding_window_view(signal, FRAME)[::HOP][:n]
+    frames = np.lib.stride_tricks.sliding_window_view(signal, FRAME)[::HOP]
     win = np.blackman(FRAME).astype(np.float32)
     mags = np.abs(np.fft.rfft(frames * win, axis=1)).astype(np.float32)
-    peaks = es.SpectralPeaks(
-        sampleRate=sample_rate, maxPeaks=60, magnitudeThreshold=1e-5, minFrequency=35, maxFrequency=5000,
-        orderBy="magnitude",
-    )
-    hpcp = es.HPCP(
-        size=36, sampleRate=sample_rate, referenceFrequency=440, harmonics=HPCP_HARMONICS, bandPreset=True,
-        minFrequency=100, maxFrequency=5000, weightType="cosine", nonLinear=False, windowSize=1.0,
-        normalized="unitMax",
-    )
-    bass = es.HPCP(
-        size=12, sampleRate=sample_rate, referenceFrequency=440, harmonics=0, bandPreset=False,
-        minFrequency=35, maxFrequency=260, weightType="cosine", windowSize=1.0, normalized="none",
-    )
-    acc = np.zeros(36)
-    bacc = np.zeros(12)
+    peaks = es.SpectralPeaks(sampleRate=sample_rate, maxPeaks=60, magnitudeThreshold=1e-5, minFrequency=35,
+                             maxFrequency=5000, orderBy="magnitude")
+    hpcp = es.HPCP(size=36, sampleRate=sample_rate, referenceFrequency=440, harmonics=0, bandPreset=True,
+                   minFrequency=100, maxFrequency=5000, weightType="cosine", nonLinear=False, windowSize=1.0,
+                   normalized="unitMax")
+    bass = es.HPCP(size=12, sampleRate=sample_rate, referenceFrequency=440, harmonics=0, bandPreset=False,
+                   minFrequency=35, maxFrequency=260, weightType="cosine", windowSize=1.0, normalized="none")
+    n = len(mags)
+    h36 = np.zeros((n, 36), np.float32)
+    b12 = np.zeros((n, 12), np.float32)
     energy = (mags**2).sum(axis=1)
-    gate = energy > 1e-4 * (energy.max() if energy.size else 0)  # skip silent frames (intros, breaks)
-    for m, ok in zip(mags, gate):
-        if not ok:
-            continue
-        f, a = peaks(m)
-        if len(f) == 0:
-            continue
-        acc += hpcp(f, a)
-        bacc += bass(f, a)
-    # HPCP bin 0 is the reference pitch A; rotate the bass chroma so index 0 is C.
-    bass12 = np.roll(bacc, 9)
-    return acc / max(acc.max(), 1e-12), bass12 / max(bass12.max(), 1e-12)
+    active = energy > 1e-4 * (energy.max() if n else 0)  # skip silent frames (intros, breaks)
+    for i in np.flatnonzero(active):
+        f, a = peaks(mags[i])
+        if len(f):
+            h36[i] = hpcp(f, a)
+            b12[i] = bass(f, a)
+    mean36 = h36[active].mean(axis=0) if active.any() else h36.mean(axis=0)
+    mean36 = mean36 / max(float(mean36.max()), 1e-12)
+    # 3 bins per semitone centred on bin 0 = A: group (-1, 0, +1), then rotate so index 0 is C.
+    c12 = np.roll(np.roll(mean36, 1).reshape(12, 3).sum(axis=1), 9)
+    b_frames = np.roll(b12, 9, axis=1)
+    bmean = b_frames[active].mean(axis=0) if active.any() else b_frames.mean(axis=0)
+    return Chroma(
+        mean36=mean36.astype(np.float32),
+        chroma12=c12 / max(float(c12.max()), 1e-12),
+        bass12=bmean / max(float(bmean.max()), 1e-12),
+        bass_frames=b_frames,
+        frame_times=(np.arange(n) * HOP + FRAME / 2) / sample_rate,
+        active=active,
+    )
 
 
-def _pc(name: str) -> int:
-    return _NAME_TO_PC[name]
+def _opening_bass(ch: Chroma, *, bar_seconds: float | None, first_beat: float) -> np.ndarray | None:
+    """Bass chroma over the first bar with harmonic content (phrases usually open on the tonic)."""
+    if not bar_seconds or not ch.active.any():
+        return None
+    loud = ch.bass_frames.sum(axis=1)
+    thresh = 0.25 * np.median(loud[ch.active]) if ch.active.any() else 0
+    start_idx = np.flatnonzero(ch.active & (loud > thresh))
+    if start_idx.size == 0:
+        return None
+    t0 = ch.frame_times[start_idx[0]] - (ch.frame_times[0] if len(ch.frame_times) else 0)  # frame start
+    # Snap to the beat grid so the window is a whole bar starting on a beat.
+    beat = bar_seconds / 4
+    t0 = first_beat + np.floor(max(t0 - first_beat, 0) / beat + 0.25) * beat
+    sel = (ch.frame_times >= t0) & (ch.frame_times < t0 + bar_seconds)
+    if not sel.any():
+        return None
+    v = ch.bass_frames[sel].mean(axis=0)
+    return v / max(float(v.max()), 1e-12)
 
 
-def analyze_key(*, signal: np.ndarray, sample_rate: float) -> KeyResult:
+def analyze_key(
+    *, signal: np.ndarray, sample_rate: float, bar_seconds: float | None = None, first_beat: float = 0.0,
+    opening_weight: float = 0.6,
+) -> KeyResult:
     es = ess()
-    chroma36, bass = _chromas(signal=signal, sample_rate=sample_rate)
-    chroma36 = chroma36.astype(np.float32)
+    ch = chromas(signal=signal, sample_rate=sample_rate)
     votes: dict[tuple[int, str], float] = {}
     strengths = []
     for profile in PROFILES:
         key, scale, strength, _ = es.Key(profileType=profile, pcpSize=36, numHarmonics=4, slope=0.6,
-                                          useMajMin=False, **KEY_POLY)(chroma36)
-        k = (_pc(key), scale)
+                                          useMajMin=False, **KEY_POLY)(ch.mean36)
+        k = (_NAME_TO_PC[key], scale)
         # The first profile's vote counts a bit more so ties go to edma.
         votes[k] = votes.get(k, 0.0) + strength * (1.2 if profile == PROFILES[0] else 1.0)
         strengths.append(strength)
     (tonic, scale), _ = max(votes.items(), key=lambda kv: kv[1])
-    # 36 bins, 3 per semitone, bin 0 centred on A: group (-1, 0, +1) around each semitone, then
-    # rotate so index 0 is C.
-    chroma12 = np.roll(np.roll(chroma36, 1).reshape(12, 3).sum(axis=1), 9)
-    chroma12 = chroma12 / max(chroma12.max(), 1e-12)
-    # Relative major/minor share all seven notes; the tonic shows in the bass line and in the
-    # tonic triad (A minor: A-C-E vs C major: C-E-G differ by A against G).
+    # Relative major/minor share all seven notes; the tonic shows in the bass line, in the tonic
+    # triad (A minor: A-C-E vs C major: C-E-G differ by A against G) and in the opening bar.
     rel_tonic, rel_scale = ((tonic + 3) % 12, "major") if scale == "minor" else ((tonic - 3) % 12, "minor")
+    opening = _opening_bass(ch, bar_seconds=bar_seconds, first_beat=first_beat) if opening_weight else None
+    bass, c12 = ch.bass12, ch.chroma12
 
-    def tonic_score(t: int, sc: str) -> float:
+    def tonic_score(t: int) -> float:
         fifth = (t + 7) % 12
-        return float(bass[t] + 0.5 * chroma12[t] + 0.25 * chroma12[fifth] + 0.25 * bass[fifth])
+        s = bass[t] + 0.5 * c12[t] + 0.25 * c12[fifth] + 0.25 * bass[fifth]
+        if opening is not None:
+            s += opening_weight * opening[t]
+        return float(s)
 
-    own, rel = tonic_score(tonic, scale), tonic_score(rel_tonic, rel_scale)
+    own, rel = tonic_score(tonic), tonic_score(rel_tonic)
     cands = [(tonic, scale, own), (rel_tonic, rel_scale, rel)]
-    for (t, sc), v in votes.items():
+    for (t, sc), _v in votes.items():
         if (t, sc) not in {(tonic, scale), (rel_tonic, rel_scale)}:
-            cands.append((t, sc, tonic_score(t, sc) * 0.5))
-    if rel > own * 1.1:
+            cands.append((t, sc, tonic_score(t) * 0.5))
+    if rel > own * SWITCH_MARGIN:
         tonic, scale = rel_tonic, rel_scale
     cands.sort(key=lambda c: -c[2])
     return KeyResult(

@@ -27,6 +27,8 @@ class AnalysisOptions:
     bpm_min: float = 70.0
     bpm_max: float = 180.0
     mood_models_dir: str | None = None
+    # Weight of the opening bar's bass in the relative major/minor decision (0 disables it).
+    key_opening_weight: float = 0.6
 
 
 @lru_cache(maxsize=4)
@@ -55,7 +57,11 @@ def analyze_file(*, path: str, options: AnalysisOptions = AnalysisOptions()) -> 
     lap("stft")
     rhythm = analyze_rhythm(st=st, duration=audio.duration, bpm_min=options.bpm_min, bpm_max=options.bpm_max)
     lap("rhythm")
-    key = analyze_key(signal=audio.mono_lo, sample_rate=audio.lo_rate)
+    key = analyze_key(
+        signal=audio.mono_lo, sample_rate=audio.lo_rate,
+        bar_seconds=4 * 60.0 / rhythm.bpm if rhythm.bpm > 0 else None, first_beat=rhythm.first_beat,
+        opening_weight=options.key_opening_weight,
+    )
     lap("key")
     dance, dance_raw = danceability(signal=audio.mono_lo, sample_rate=audio.lo_rate)
     lap("danceability")
