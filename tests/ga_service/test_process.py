@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from services.common.contracts.setbuilder import GenerateRequest
-from services.ga_service.client import SetBuilderClient, SetBuilderClientError
+from services.web.setbuilder.client import SetBuilderClient, SetBuilderClientError
 from services.ga_service.service import generate_set
 from tests.ga_service.helpers import make_tracks
 

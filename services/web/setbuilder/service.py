@@ -17,7 +17,7 @@ from services.common.contracts.setbuilder import GenerateRequest, GenerateRespon
 from services.common.models import Playlist, PlaylistVersion, Track, TrackEmbedding, User
 from services.common.settings import get_settings
 from services.common.transition import TransitionOptions, features, transition_score
-from services.ga_service.client import SetBuilderClient, SetBuilderClientError
+from services.web.setbuilder.client import SetBuilderClient, SetBuilderClientError
 from services.web.playlists.service import set_playlist_tracks, visible_tracks
 
 MOOD_THRESHOLD = 0.5  # a mood counts as a tag for similarity when its score reaches this

@@ -1,4 +1,4 @@
-"""HTTP client for the set builder, for the web app: SetBuilderClient(base_url).generate(request)."""
+"""HTTP client the web app uses to call the set builder: SetBuilderClient(base_url).generate(request)."""
 
 from __future__ import annotations
 
