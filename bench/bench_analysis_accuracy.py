@@ -21,16 +21,16 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from functools import partial
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from services.common.camelot import PITCH_CLASSES  # noqa: E402
-from tests.essentia_api.audio_fixtures import accuracy_set, encode, synth_clip, write_wav  # noqa: E402
+from services.common.camelot import PITCH_CLASSES
+from tests.essentia_api.audio_fixtures import accuracy_set, encode, render_fluidsynth, synth_clip, write_wav
 
 _PC = {n: i for i, n in enumerate(PITCH_CLASSES)} | {"A#": 10, "D#": 3, "G#": 8, "Db": 1, "Gb": 6}
 
@@ -102,21 +102,35 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=30.0)
     ap.add_argument("--format", choices=("wav", "mp3", "flac"), default="mp3")
     ap.add_argument("--seed", type=int, default=1234, help="1234 = tuning set; anything else = held-out set")
+    ap.add_argument(
+        "--synth",
+        choices=("numpy", "fluidsynth"),
+        default="numpy",
+        help="numpy synthesis, or the same arrangement as General MIDI rendered by FluidSynth",
+    )
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--no-baseline", action="store_true")
-    ap.add_argument("--opening-weight", type=float, default=None,
-                    help="override AnalysisOptions.key_opening_weight (0 = ablation without opening-bar evidence)")
-    ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "djp-bench-analysis-accuracy")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "analysis_accuracy.json")
+    ap.add_argument(
+        "--opening-weight",
+        type=float,
+        default=None,
+        help="override AnalysisOptions.key_opening_weight (0 = ablation without opening-bar evidence)",
+    )
+    ap.add_argument(
+        "--workdir", type=Path, default=Path(tempfile.gettempdir()) / "djp-bench-analysis-accuracy"
+    )
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "analysis_results" / "accuracy.json")
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     specs = accuracy_set(args.per_key, seconds=args.seconds, seed=args.seed)
     paths = []
     t = time.perf_counter()
     for i, s in enumerate(specs):
-        out = args.workdir / f"s{args.seed}_{args.seconds:g}s_clip{i:03d}_{s.bpm}_{PITCH_CLASSES[s.tonic]}{s.scale[:3]}.{args.format}"
+        name = f"{args.synth}_s{args.seed}_{args.seconds:g}s_clip{i:03d}_{s.bpm}_{PITCH_CLASSES[s.tonic]}{s.scale[:3]}"
+        out = args.workdir / f"{name}.{args.format}"
         if not out.exists():
-            wav = write_wav(args.workdir / f"tmp{i}.wav", synth_clip(s))
+            tmp = args.workdir / f"tmp{i}.wav"
+            wav = render_fluidsynth(s, tmp) if args.synth == "fluidsynth" else write_wav(tmp, synth_clip(s))
             if args.format == "wav":
                 wav.rename(out)
             else:
@@ -124,8 +138,14 @@ def main() -> None:
                 wav.unlink()
         paths.append(str(out))
     print(f"{len(specs)} clips ready in {time.perf_counter() - t:.1f} s ({args.workdir})", flush=True)
-    report: dict = {"clips": len(specs), "seconds": args.seconds, "format": args.format, "seed": args.seed,
-                    "command": "python " + " ".join([f"bench/{Path(__file__).name}", *sys.argv[1:]])}
+    report: dict = {
+        "clips": len(specs),
+        "seconds": args.seconds,
+        "format": args.format,
+        "seed": args.seed,
+        "synth": args.synth,
+        "command": "python " + " ".join([f"bench/{Path(__file__).name}", *sys.argv[1:]]),
+    }
     with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as ex:
         t = time.perf_counter()
         ours = list(ex.map(partial(_ours, opening_weight=args.opening_weight), paths))
@@ -137,11 +157,19 @@ def main() -> None:
             report["baseline"] = score(specs, base) | {"wall_seconds": round(time.perf_counter() - t, 1)}
             print("baseline", json.dumps(report["baseline"]), flush=True)
     report["misses"] = [
-        {"ref_bpm": s.bpm, "style": s.resolved_style(), "ref_key": f"{PITCH_CLASSES[s.tonic]} {s.scale}",
-         "progression": s.progression % 4, "bpm": r["bpm"], "key": f"{r['key']} {r['scale']}",
-         "tempo": tempo_class(r["bpm"], s.bpm), "key_class": key_class(_PC[r["key"]], r["scale"], s.tonic, s.scale)[0]}
+        {
+            "ref_bpm": s.bpm,
+            "style": s.resolved_style(),
+            "ref_key": f"{PITCH_CLASSES[s.tonic]} {s.scale}",
+            "progression": s.progression % 4,
+            "bpm": r["bpm"],
+            "key": f"{r['key']} {r['scale']}",
+            "tempo": tempo_class(r["bpm"], s.bpm),
+            "key_class": key_class(_PC[r["key"]], r["scale"], s.tonic, s.scale)[0],
+        }
         for s, r in zip(specs, ours)
-        if tempo_class(r["bpm"], s.bpm) != "correct" or key_class(_PC[r["key"]], r["scale"], s.tonic, s.scale)[0] != "same"
+        if tempo_class(r["bpm"], s.bpm) != "correct"
+        or key_class(_PC[r["key"]], r["scale"], s.tonic, s.scale)[0] != "same"
     ]
     for m in report["misses"]:
         print("miss", json.dumps(m))

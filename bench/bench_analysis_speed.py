@@ -25,10 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from services.essentia_api.analysis import ess, essentia_version  # noqa: E402
-from services.essentia_api.analysis.pipeline import AnalysisOptions, analyze_file  # noqa: E402
-from services.essentia_api.pool import AnalysisPool  # noqa: E402
-from tests.essentia_api.audio_fixtures import ClipSpec, encode, synth_clip, write_wav  # noqa: E402
+from services.essentia_api.analysis import ess, essentia_version
+from services.essentia_api.analysis.pipeline import AnalysisOptions, analyze_file
+from services.essentia_api.pool import AnalysisPool
+from tests.essentia_api.audio_fixtures import ClipSpec, encode, synth_clip, write_wav
 
 SECONDS = 300.0
 
@@ -51,8 +51,14 @@ def make_tracks(workdir: Path, count: int) -> list[Path]:
         ext = ".mp3" if i % 2 == 0 else ".flac"
         out = workdir / f"track{i}{ext}"
         if not out.exists():
-            spec = ClipSpec(bpm=[124, 174, 86, 140][i % 4] + i * 0.1, tonic=i % 12,
-                            scale="minor" if i % 3 else "major", seconds=SECONDS, progression=i, seed=i)
+            spec = ClipSpec(
+                bpm=[124, 174, 86, 140][i % 4] + i * 0.1,
+                tonic=i % 12,
+                scale="minor" if i % 3 else "major",
+                seconds=SECONDS,
+                progression=i,
+                seed=i,
+            )
             wav = write_wav(workdir / f"track{i}.wav", synth_clip(spec, stereo=True))
             encode(wav, out)
             wav.unlink()
@@ -77,7 +83,9 @@ async def pool_run(paths: list[Path], workers: int) -> float:
     pool.start()
     try:
         # Warm the workers (spawn + Essentia import) before timing.
-        await asyncio.gather(*(pool.analyze(path=str(paths[0]), options=AnalysisOptions()) for _ in range(workers)))
+        await asyncio.gather(
+            *(pool.analyze(path=str(paths[0]), options=AnalysisOptions()) for _ in range(workers))
+        )
         t = time.perf_counter()
         await asyncio.gather(*(pool.analyze(path=str(p), options=AnalysisOptions()) for p in paths))
         return time.perf_counter() - t
@@ -92,13 +100,17 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "djp-bench-analysis-speed")
-    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "analysis_speed.json")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "analysis_results" / "speed.json")
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     paths = make_tracks(args.workdir, max(2, args.pool_tracks))
     report: dict = {
-        "machine": {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
-                    "essentia": essentia_version()},
+        "machine": {
+            "cpu": cpu_model(),
+            "cores": os.cpu_count(),
+            "python": platform.python_version(),
+            "essentia": essentia_version(),
+        },
         "track_seconds": SECONDS,
         "command": "python " + " ".join([f"bench/{Path(__file__).name}", *sys.argv[1:]]),
     }

@@ -10,7 +10,9 @@ from services.essentia_api.app import create_app
 
 def main() -> None:
     settings = get_settings()
-    uvicorn.run(create_app(settings=settings), host=settings.bind_host, port=settings.essentia_port, log_level="info")
+    uvicorn.run(
+        create_app(settings=settings), host=settings.bind_host, port=settings.essentia_port, log_level="info"
+    )
 
 
 if __name__ == "__main__":

@@ -92,7 +92,9 @@ async def _save_upload(upload: UploadFile, *, max_bytes: int, tmp_dir: str) -> P
 
 def create_app(*, settings: Settings | None = None, pool: AnalysisPool | None = None) -> FastAPI:
     settings = settings or get_settings()
-    pool = pool or AnalysisPool(workers=settings.analysis_workers, timeout_seconds=settings.analysis_timeout_seconds)
+    pool = pool or AnalysisPool(
+        workers=settings.analysis_workers, timeout_seconds=settings.analysis_timeout_seconds
+    )
     options = AnalysisOptions(
         bpm_min=settings.analysis_bpm_min,
         bpm_max=settings.analysis_bpm_max,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 
 import httpx
 
@@ -25,13 +26,15 @@ class AnalysisServiceError(Exception):
 
 
 class AnalysisClient:
-    def __init__(self, base_url: str, *, timeout: float = 300.0, transport: httpx.BaseTransport | None = None) -> None:
+    def __init__(
+        self, base_url: str, *, timeout: float = 300.0, transport: httpx.BaseTransport | None = None
+    ) -> None:
         self._client = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport)
 
     def close(self) -> None:
         self._client.close()
 
-    def __enter__(self) -> AnalysisClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -30,7 +30,7 @@ def _run(path: str, options: AnalysisOptions) -> dict:
         return analyze_file(path=path, options=options).model_dump()
     except AnalysisError:
         raise
-    except Exception as exc:  # keep the message, drop unpicklable internals
+    except Exception as exc:  # noqa: BLE001 - keep the message, drop unpicklable internals
         raise AnalysisError(f"analysis failed: {type(exc).__name__}: {str(exc)[:300]}") from None
 
 
@@ -52,7 +52,9 @@ class AnalysisPool:
             if self._executor is None:
                 # spawn: a fresh interpreter per worker, no forked copy of uvicorn's event loop/threads.
                 ctx = mp.get_context("spawn")
-                self._executor = ProcessPoolExecutor(max_workers=self.workers, mp_context=ctx, initializer=_warm)
+                self._executor = ProcessPoolExecutor(
+                    max_workers=self.workers, mp_context=ctx, initializer=_warm
+                )
             return self._executor
 
     def _restart(self) -> None:
@@ -82,7 +84,7 @@ class AnalysisPool:
             fut = asyncio.wrap_future(self._ensure().submit(_run, path, options))
             try:
                 data = await asyncio.wait_for(fut, timeout=self.timeout_seconds)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 self.timeouts += 1
                 self._restart()
                 raise AnalysisTimeout(f"analysis took longer than {self.timeout_seconds:g} s") from None

@@ -23,6 +23,10 @@ def prepare() -> None:
     migrate(engine)
     with session_scope() as session:
         created = ensure_admin(session, settings)
+    from services.web.collection.libraries import ensure_discogs_library
+
+    with session_scope() as session:
+        ensure_discogs_library(session, settings)  # DISCOGS_USERNAME: the admin's own library exists
     if created:
         print(admin_banner(created, f"http://localhost:{settings.web_port}"), flush=True)
 

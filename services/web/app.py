@@ -14,7 +14,20 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.web.api.deps import get_current_user
-from services.web.api.routes import auth, health, libraries, playlists, setbuilder, users
+from services.web.api.routes import (
+    albums,
+    auth,
+    friends,
+    health,
+    libraries,
+    playlists,
+    setbuilder,
+    spins,
+    sync,
+    tracks,
+    users,
+)
+from services.web.collection import views as collection_views
 from services.web.ui import views as ui_views
 
 log = logging.getLogger(__name__)
@@ -84,9 +97,10 @@ def create_app() -> FastAPI:
         return await call_next(request)
 
     for router in (health.router, auth.router, users.router, libraries.router, playlists.router,
-                   setbuilder.router):
+                   setbuilder.router, sync.router, albums.router, tracks.router, friends.router, spins.router):
         app.include_router(router)
     app.include_router(ui_views.router)
+    app.include_router(collection_views.router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(get_current_user)])

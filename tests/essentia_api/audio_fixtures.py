@@ -124,7 +124,12 @@ def drum_pattern(style: str) -> dict[str, list[float]]:
     if style == "hiphop":
         return {"kick": [0, 1.75, 2.5], "snare": [1, 3], "hat": [x / 2 for x in range(8)], "ohat": []}
     if style == "techno":
-        return {"kick": [0, 1, 2, 3], "snare": [], "hat": [x / 4 for x in range(16)], "ohat": [0.5, 1.5, 2.5, 3.5]}
+        return {
+            "kick": [0, 1, 2, 3],
+            "snare": [],
+            "hat": [x / 4 for x in range(16)],
+            "ohat": [0.5, 1.5, 2.5, 3.5],
+        }
     # house: four on the floor, clap on 2 and 4, open hat on the off-beat
     return {"kick": [0, 1, 2, 3], "snare": [1, 3], "hat": [], "ohat": [0.5, 1.5, 2.5, 3.5]}
 
@@ -146,7 +151,12 @@ def synth_clip(spec: ClipSpec, *, sr: int = SR, stereo: bool = False) -> np.ndar
     bass_step = 0.5 if style in ("house", "techno") else 1.0
     for bar in range(n_bars):
         t0 = bar * 4 * beat
-        for name, sample, gain in (("kick", kick, 0.9), ("snare", snare, 0.6), ("hat", hat, 0.5), ("ohat", ohat, 0.5)):
+        for name, sample, gain in (
+            ("kick", kick, 0.9),
+            ("snare", snare, 0.6),
+            ("hat", hat, 0.5),
+            ("ohat", ohat, 0.5),
+        ):
             for pos in pattern[name]:
                 _add(drums, sample, int((t0 + pos * beat) * sr), gain * rng.uniform(0.85, 1.0))
         degree, quality = prog[bar % len(prog)]
@@ -164,13 +174,23 @@ def synth_clip(spec: ClipSpec, *, sr: int = SR, stereo: bool = False) -> np.ndar
         for iv in _TRIADS[quality]:
             m = 60 + (root_pc + iv - 60 % 12) % 12
             m = m if m <= 67 else m - 12
-            _add(keys, _tone(_midi_hz(m), chord_len, sr, harmonics=5, decay_s=6.0, bright=0.45), int(t0 * sr), 0.16)
+            _add(
+                keys,
+                _tone(_midi_hz(m), chord_len, sr, harmonics=5, decay_s=6.0, bright=0.45),
+                int(t0 * sr),
+                0.16,
+            )
         # A simple arpeggio on the chord tones, eighth notes one octave up, adds melody-like content.
         arp_len = int(0.5 * beat * sr * 0.8)
         for i in range(8):
             iv = _TRIADS[quality][i % 3]
             m = 72 + (root_pc + iv) % 12
-            _add(keys, _tone(_midi_hz(m), arp_len, sr, harmonics=3, decay_s=0.15, bright=0.3), int((t0 + i * 0.5 * beat) * sr), 0.06)
+            _add(
+                keys,
+                _tone(_midi_hz(m), arp_len, sr, harmonics=3, decay_s=0.15, bright=0.3),
+                int((t0 + i * 0.5 * beat) * sr),
+                0.06,
+            )
     mix = 0.8 * drums + 0.9 * bass + keys
     mix /= max(1e-9, float(np.max(np.abs(mix)))) / 0.7
     if not stereo:
@@ -241,7 +261,103 @@ def accuracy_set(n_per_key: int = 4, *, seconds: float = 30.0, seed: int = 1234)
         for tonic in range(12):
             for j in range(n_per_key):
                 bpm = round(float(tempi[order[i]]), 1)
-                specs.append(ClipSpec(bpm=bpm, tonic=tonic, scale=scale, seconds=seconds, progression=j + tonic,
-                                      seed=i + (0 if seed == 1234 else seed * 1000)))
+                specs.append(
+                    ClipSpec(
+                        bpm=bpm,
+                        tonic=tonic,
+                        scale=scale,
+                        seconds=seconds,
+                        progression=j + tonic,
+                        seed=i + (0 if seed == 1234 else seed * 1000),
+                    )
+                )
                 i += 1
     return specs
+
+
+SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")  # Debian package fluid-soundfont-gm
+
+
+def clip_midi(spec: ClipSpec, path: Path) -> Path:
+    """The same arrangement as synth_clip as General MIDI: drums (channel 10), synth bass, pad, lead."""
+    import mido
+
+    tpb = 480
+    mid = mido.MidiFile(ticks_per_beat=tpb)
+    style = spec.resolved_style()
+    pattern = drum_pattern(style)
+    progs = _MINOR_PROGRESSIONS if spec.scale == "minor" else _MAJOR_PROGRESSIONS
+    prog = progs[spec.progression % len(progs)]
+    n_bars = int(np.ceil(spec.seconds * spec.bpm / 240.0))
+    events: list[tuple[int, int, mido.Message]] = []  # (tick, order, msg); note-offs sort first
+
+    def note(ch: int, pitch: int, start_beats: float, dur_beats: float, vel: int) -> None:
+        t0 = round(start_beats * tpb)
+        events.append((t0, 1, mido.Message("note_on", channel=ch, note=pitch, velocity=vel)))
+        events.append(
+            (t0 + max(1, int(dur_beats * tpb)), 0, mido.Message("note_off", channel=ch, note=pitch))
+        )
+
+    rng = np.random.default_rng(spec.seed)
+    drum_notes = {"kick": 36, "snare": 38, "hat": 42, "ohat": 46}
+    bass_step = 0.5 if style in ("house", "techno") else 1.0
+    for bar in range(n_bars):
+        b0 = bar * 4
+        for name, pitch in drum_notes.items():
+            for pos in pattern[name]:
+                note(9, pitch, b0 + pos, 0.25, int(rng.integers(90, 120)))
+        degree, quality = prog[bar % len(prog)]
+        root_pc = (spec.tonic + degree) % 12
+        pos = 0.5 if bass_step == 0.5 else 0.0
+        while pos < 4:
+            note(0, 36 + root_pc, b0 + pos, bass_step * 0.9, 100)
+            pos += 2 * bass_step if bass_step == 0.5 else bass_step
+        for iv in _TRIADS[quality]:
+            m = 60 + (root_pc + iv) % 12
+            note(1, m if m <= 67 else m - 12, b0, 3.95, 70)
+        for i in range(8):
+            note(2, 72 + (root_pc + _TRIADS[quality][i % 3]) % 12, b0 + i * 0.5, 0.4, 60)
+    track = mido.MidiTrack()
+    track.append(mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(spec.bpm), time=0))
+    for ch, program in ((0, 38), (1, 89), (2, 80)):  # Synth Bass 1, Pad 2 (warm), Lead 1 (square)
+        track.append(mido.Message("program_change", channel=ch, program=program, time=0))
+    last = 0
+    for tick, _order, msg in sorted(events, key=lambda e: (e[0], e[1])):
+        track.append(msg.copy(time=tick - last))
+        last = tick
+    mid.tracks.append(track)
+    mid.save(str(path))
+    return path
+
+
+def render_fluidsynth(spec: ClipSpec, wav_path: Path, *, soundfont: Path = SOUNDFONT) -> Path:
+    """Render clip_midi with FluidSynth and the GM SoundFont, trimmed to spec.seconds."""
+    if shutil.which("fluidsynth") is None or not soundfont.exists():
+        raise RuntimeError("fluidsynth and fluid-soundfont-gm are needed (Debian packages)")
+    midi = clip_midi(spec, wav_path.with_suffix(".mid"))
+    raw = wav_path.with_suffix(".raw.wav")
+    subprocess.run(
+        ["fluidsynth", "-ni", "-q", "-g", "0.6", "-r", str(SR), "-F", str(raw), str(soundfont), str(midi)],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-i",
+            str(raw),
+            "-t",
+            f"{spec.seconds:.3f}",
+            "-c:a",
+            "pcm_s16le",
+            str(wav_path),
+        ],
+        check=True,
+    )
+    raw.unlink()
+    midi.unlink()
+    return wav_path

@@ -24,7 +24,9 @@ def audio_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("audio")
     write_wav(root / "house.wav", synth_clip(HOUSE, stereo=True))
     write_wav(root / "dnb.wav", synth_clip(DNB))
-    short = synth_clip(ClipSpec(bpm=120, tonic=0, scale="major", seconds=8, progression=1, seed=3), stereo=True)
+    short = synth_clip(
+        ClipSpec(bpm=120, tonic=0, scale="major", seconds=8, progression=1, seed=3), stereo=True
+    )
     for ext in FORMATS:
         encode(write_wav(root / "short.wav", short), root / f"short{ext}")
     write_wav(root / "silent.wav", np.zeros(44100 * 10, np.float32))

@@ -22,8 +22,17 @@ from services.essentia_api.analysis.pipeline import AnalysisOptions
 from services.essentia_api.errors import AnalysisTimeout
 from services.essentia_api.pool import AnalysisPool
 
-INPUTS = MoodInputs(path="x.wav", bpm=126, scale="major", energy_score=0.7, danceability=0.8,
-                    centroid_hz=1500, loudness_lufs=-8, onset_rate=6, flux=0.2)
+INPUTS = MoodInputs(
+    path="x.wav",
+    bpm=126,
+    scale="major",
+    energy_score=0.7,
+    danceability=0.8,
+    centroid_hz=1500,
+    loudness_lufs=-8,
+    onset_rate=6,
+    flux=0.2,
+)
 
 
 class _NoTF:
@@ -66,7 +75,9 @@ def test_tf_models_without_tf_build_fall_back(tmp_path):
 
 def test_svm_models_without_gaia_fall_back(tmp_path):
     (tmp_path / "mood_sad.history").write_bytes(b"svm")
-    backend, reason = select_mood_backend(models_dir=tmp_path, es_module=types.SimpleNamespace(MusicExtractorSVM=1))
+    backend, reason = select_mood_backend(
+        models_dir=tmp_path, es_module=types.SimpleNamespace(MusicExtractorSVM=1)
+    )
     assert backend.name == DESCRIPTOR and "Gaia" in reason
     gaia = types.SimpleNamespace(MusicExtractorSVM=1, GaiaTransform=1)
     assert isinstance(select_mood_backend(models_dir=tmp_path, es_module=gaia)[0], SvmMood)
@@ -96,8 +107,17 @@ def test_failing_model_degrades_to_descriptor(tmp_path):
 
 
 def test_descriptor_estimates_order_sensibly():
-    calm = MoodInputs(path="x", bpm=80, scale="minor", energy_score=0.2, danceability=0.3, centroid_hz=600,
-                      loudness_lufs=-20, onset_rate=1.5, flux=0.06)
+    calm = MoodInputs(
+        path="x",
+        bpm=80,
+        scale="minor",
+        energy_score=0.2,
+        danceability=0.3,
+        centroid_hz=600,
+        loudness_lufs=-20,
+        onset_rate=1.5,
+        flux=0.06,
+    )
     hot, cold = DescriptorMood().predict(inputs=INPUTS), DescriptorMood().predict(inputs=calm)
     assert hot["party"] > cold["party"] and cold["relaxed"] > hot["relaxed"] and cold["sad"] > hot["sad"]
     assert all(0 <= v <= 1 for v in hot.values())

@@ -26,10 +26,21 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def service_url(audio_dir):
     port = _free_port()
-    env = dict(os.environ, ESSENTIA_PORT=str(port), BIND_HOST="127.0.0.1", AUDIO_DIR=str(audio_dir),
-               ANALYSIS_WORKERS="1", ANALYSIS_MAX_UPLOAD_MB="5")
-    proc = subprocess.Popen([sys.executable, "-m", "services.essentia_api"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    env = dict(
+        os.environ,
+        ESSENTIA_PORT=str(port),
+        BIND_HOST="127.0.0.1",
+        AUDIO_DIR=str(audio_dir),
+        ANALYSIS_WORKERS="1",
+        ANALYSIS_MAX_UPLOAD_MB="5",
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services.essentia_api"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):

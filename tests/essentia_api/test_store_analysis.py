@@ -9,18 +9,46 @@ from services.web.analysis.service import store_analysis
 
 def _result(**overrides) -> AnalysisResult:
     base = {
-        "essentia_version": "2.1-beta6-dev", "duration_seconds": 301.5, "sample_rate": 44100, "channels": 2,
-        "bpm": 124.0, "bpm_confidence": 0.8, "bpm_raw": 124.0, "beats": [0.1, 0.584], "first_beat": 0.1,
-        "key": "A", "scale": "minor", "camelot": "8A", "open_key": "1m", "key_strength": 0.81,
-        "danceability": 0.9, "danceability_raw": 2.7, "energy": 7, "energy_score": 0.66,
-        "energy_features": {"loudness_lufs": -8.0, "rms_db": -10.0, "onset_rate": 5.0,
-                            "spectral_centroid_hz": 1500.0, "spectral_flux": 0.2, "low_energy_ratio": 0.5,
-                            "dynamic_range_db": 4.0, "bpm": 124.0, "danceability": 0.9},
-        "loudness_lufs": -8.0, "loudness_range_lu": 4.0,
+        "essentia_version": "2.1-beta6-dev",
+        "duration_seconds": 301.5,
+        "sample_rate": 44100,
+        "channels": 2,
+        "bpm": 124.0,
+        "bpm_confidence": 0.8,
+        "bpm_raw": 124.0,
+        "beats": [0.1, 0.584],
+        "first_beat": 0.1,
+        "key": "A",
+        "scale": "minor",
+        "camelot": "8A",
+        "open_key": "1m",
+        "key_strength": 0.81,
+        "danceability": 0.9,
+        "danceability_raw": 2.7,
+        "energy": 7,
+        "energy_score": 0.66,
+        "energy_features": {
+            "loudness_lufs": -8.0,
+            "rms_db": -10.0,
+            "onset_rate": 5.0,
+            "spectral_centroid_hz": 1500.0,
+            "spectral_flux": 0.2,
+            "low_energy_ratio": 0.5,
+            "dynamic_range_db": 4.0,
+            "bpm": 124.0,
+            "danceability": 0.9,
+        },
+        "loudness_lufs": -8.0,
+        "loudness_range_lu": 4.0,
         "moods": {"happy": 0.4, "sad": 0.3, "aggressive": 0.5, "relaxed": 0.2, "party": 0.8},
         "mood_model": "descriptor",
-        "waveform": {"points_per_second": 4.0, "peaks": [0.5, 1.0], "low": [1.0, 0.2], "mid": [0.3, 1.0],
-                     "high": [0.0, 1.0]},
+        "waveform": {
+            "points_per_second": 4.0,
+            "peaks": [0.5, 1.0],
+            "low": [1.0, 0.2],
+            "mid": [0.3, 1.0],
+            "high": [0.0, 1.0],
+        },
     }
     return AnalysisResult.model_validate(base | overrides)
 
@@ -46,8 +74,11 @@ def test_store_and_replace(db_session):
     assert t.analysis["beats"] == [0.1, 0.584] and t.analyzed_at is not None
     first_at = t.analyzed_at
 
-    store_analysis(session=db_session, track=t, result=_result(bpm=126.0, key="C", scale="major", camelot="8B",
-                                                                  open_key="1d", energy=5))
+    store_analysis(
+        session=db_session,
+        track=t,
+        result=_result(bpm=126.0, key="C", scale="major", camelot="8B", open_key="1d", energy=5),
+    )
     db_session.commit()
     db_session.expire_all()
     t = db_session.get(Track, track.id)

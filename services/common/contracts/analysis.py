@@ -102,7 +102,9 @@ class AnalysisResult(_Model):
     loudness_range_lu: float = Field(description="EBU R128 loudness range, LU")
 
     moods: MoodScores
-    mood_model: str = Field(description="'descriptor' for descriptor-based estimates, else the model set used")
+    mood_model: str = Field(
+        description="'descriptor' for descriptor-based estimates, else the model set used"
+    )
 
     waveform: Waveform
     timings_ms: dict[str, float] = Field(default_factory=dict)

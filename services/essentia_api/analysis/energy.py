@@ -22,9 +22,10 @@ class Loudness:
     short_term: np.ndarray
 
 
-def loudness_ebu(*, stereo: np.ndarray, sample_rate: float) -> Loudness:
+def loudness_ebu(*, stereo: np.ndarray, sample_rate: float, correction_db: float = 0.0) -> Loudness:
+    """Essentia's EBU R128 meter; correction_db restores energy lost to decimation (see loading)."""
     _m, short, integrated, lra = ess().LoudnessEBUR128(sampleRate=sample_rate, hopSize=0.1)(stereo)
-    return Loudness(float(integrated), float(lra), np.asarray(short))
+    return Loudness(float(integrated) + correction_db, float(lra), np.asarray(short) + correction_db)
 
 
 def danceability(*, signal: np.ndarray, sample_rate: float) -> tuple[float, float]:

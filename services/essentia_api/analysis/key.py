@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from services.common.camelot import PITCH_CLASSES, key_to_camelot
+from services.common.camelot import PITCH_CLASSES
 from services.essentia_api.analysis import ess
 
 FRAME = 4096  # at ~11 kHz: 0.37 s, 2.7 Hz bins, enough to resolve bass notes
@@ -16,7 +16,7 @@ HOP = 2048
 PROFILES = ("edma", "bgate", "temperley")
 # Key's own polyphony/three-chord options double-count harmonics on a 36-bin HPCP and pushed minor
 # keys to their relative major or subdominant on our set (33/48 vs 42/48 correct without them).
-KEY_POLY = dict(usePolyphony=False, useThreeChords=False)
+KEY_POLY = {"usePolyphony": False, "useThreeChords": False}
 # Relative major/minor are only switched when the tonic evidence is clearly stronger.
 SWITCH_MARGIN = 1.05
 _NAME_TO_PC = {n: i for i, n in enumerate(PITCH_CLASSES)} | {"A#": 10, "D#": 3, "G#": 8, "Db": 1, "Gb": 6}
@@ -48,13 +48,39 @@ def chromas(*, signal: np.ndarray, sample_rate: float) -> Chroma:
     frames = np.lib.stride_tricks.sliding_window_view(signal, FRAME)[::HOP]
     win = np.blackman(FRAME).astype(np.float32)
     mags = np.abs(np.fft.rfft(frames * win, axis=1)).astype(np.float32)
-    peaks = es.SpectralPeaks(sampleRate=sample_rate, maxPeaks=60, magnitudeThreshold=1e-5, minFrequency=35,
-                             maxFrequency=5000, orderBy="magnitude")
-    hpcp = es.HPCP(size=36, sampleRate=sample_rate, referenceFrequency=440, harmonics=0, bandPreset=True,
-                   minFrequency=100, maxFrequency=5000, weightType="cosine", nonLinear=False, windowSize=1.0,
-                   normalized="unitMax")
-    bass = es.HPCP(size=12, sampleRate=sample_rate, referenceFrequency=440, harmonics=0, bandPreset=False,
-                   minFrequency=35, maxFrequency=260, weightType="cosine", windowSize=1.0, normalized="none")
+    peaks = es.SpectralPeaks(
+        sampleRate=sample_rate,
+        maxPeaks=60,
+        magnitudeThreshold=1e-5,
+        minFrequency=35,
+        maxFrequency=5000,
+        orderBy="magnitude",
+    )
+    hpcp = es.HPCP(
+        size=36,
+        sampleRate=sample_rate,
+        referenceFrequency=440,
+        harmonics=0,
+        bandPreset=True,
+        minFrequency=100,
+        maxFrequency=5000,
+        weightType="cosine",
+        nonLinear=False,
+        windowSize=1.0,
+        normalized="unitMax",
+    )
+    bass = es.HPCP(
+        size=12,
+        sampleRate=sample_rate,
+        referenceFrequency=440,
+        harmonics=0,
+        bandPreset=False,
+        minFrequency=35,
+        maxFrequency=260,
+        weightType="cosine",
+        windowSize=1.0,
+        normalized="none",
+    )
     n = len(mags)
     h36 = np.zeros((n, 36), np.float32)
     b12 = np.zeros((n, 12), np.float32)
@@ -102,7 +128,11 @@ def _opening_bass(ch: Chroma, *, bar_seconds: float | None, first_beat: float) -
 
 
 def analyze_key(
-    *, signal: np.ndarray, sample_rate: float, bar_seconds: float | None = None, first_beat: float = 0.0,
+    *,
+    signal: np.ndarray,
+    sample_rate: float,
+    bar_seconds: float | None = None,
+    first_beat: float = 0.0,
     opening_weight: float = 0.6,
 ) -> KeyResult:
     es = ess()
@@ -110,8 +140,9 @@ def analyze_key(
     votes: dict[tuple[int, str], float] = {}
     strengths = []
     for profile in PROFILES:
-        key, scale, strength, _ = es.Key(profileType=profile, pcpSize=36, numHarmonics=4, slope=0.6,
-                                          useMajMin=False, **KEY_POLY)(ch.mean36)
+        key, scale, strength, _ = es.Key(
+            profileType=profile, pcpSize=36, numHarmonics=4, slope=0.6, useMajMin=False, **KEY_POLY
+        )(ch.mean36)
         k = (_NAME_TO_PC[key], scale)
         # The first profile's vote counts a bit more so ties go to edma.
         votes[k] = votes.get(k, 0.0) + strength * (1.2 if profile == PROFILES[0] else 1.0)
@@ -132,7 +163,7 @@ def analyze_key(
 
     own, rel = tonic_score(tonic), tonic_score(rel_tonic)
     cands = [(tonic, scale, own), (rel_tonic, rel_scale, rel)]
-    for (t, sc), _v in votes.items():
+    for t, sc in votes:
         if (t, sc) not in {(tonic, scale), (rel_tonic, rel_scale)}:
             cands.append((t, sc, tonic_score(t) * 0.5))
     if rel > own * SWITCH_MARGIN:
@@ -144,7 +175,3 @@ def analyze_key(
         strength=float(np.mean(strengths)),
         candidates=[(PITCH_CLASSES[t], sc, round(s, 3)) for t, sc, s in cands[:4]],
     )
-
-
-def camelot_of(*, key: str, scale: str) -> str:
-    return str(key_to_camelot(key, scale))

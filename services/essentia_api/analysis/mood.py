@@ -154,6 +154,6 @@ def predict_moods(*, backend: MoodBackend, inputs: MoodInputs) -> tuple[dict[str
         return backend.predict(inputs=inputs), DESCRIPTOR
     try:
         return backend.predict(inputs=inputs), backend.name
-    except Exception as exc:  # a broken model file must not fail the whole analysis
+    except Exception as exc:  # noqa: BLE001 - a broken model file must not fail the whole analysis
         log.warning("mood model %s failed (%s); using descriptor estimates", backend.name, exc)
         return DescriptorMood().predict(inputs=inputs), DESCRIPTOR

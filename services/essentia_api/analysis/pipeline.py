@@ -49,7 +49,9 @@ def analyze_file(*, path: str, options: AnalysisOptions = AnalysisOptions()) -> 
 
     audio = load_audio(path=path)
     lap("load")
-    loud = loudness_ebu(stereo=audio.stereo_lo, sample_rate=audio.lo_rate)
+    loud = loudness_ebu(
+        stereo=audio.stereo_lo, sample_rate=audio.lo_rate, correction_db=audio.loudness_correction_db
+    )
     if not np.isfinite(loud.integrated_lufs) or loud.integrated_lufs < -69:
         raise SilentAudio("audio is silent (below the EBU R128 absolute gate)")
     lap("loudness")
@@ -58,8 +60,10 @@ def analyze_file(*, path: str, options: AnalysisOptions = AnalysisOptions()) -> 
     rhythm = analyze_rhythm(st=st, duration=audio.duration, bpm_min=options.bpm_min, bpm_max=options.bpm_max)
     lap("rhythm")
     key = analyze_key(
-        signal=audio.mono_lo, sample_rate=audio.lo_rate,
-        bar_seconds=4 * 60.0 / rhythm.bpm if rhythm.bpm > 0 else None, first_beat=rhythm.first_beat,
+        signal=audio.mono_lo,
+        sample_rate=audio.lo_rate,
+        bar_seconds=4 * 60.0 / rhythm.bpm if rhythm.bpm > 0 else None,
+        first_beat=rhythm.first_beat,
         opening_weight=options.key_opening_weight,
     )
     lap("key")
@@ -67,8 +71,13 @@ def analyze_file(*, path: str, options: AnalysisOptions = AnalysisOptions()) -> 
     lap("danceability")
     spec = spectral_summary(st=st)
     energy, energy_score = energy_rating(
-        lufs=loud.integrated_lufs, onset_rate=rhythm.onset_rate, centroid_hz=spec.centroid_hz,
-        flux=spec.flux, bpm=rhythm.bpm, dance=dance, lra=loud.range_lu,
+        lufs=loud.integrated_lufs,
+        onset_rate=rhythm.onset_rate,
+        centroid_hz=spec.centroid_hz,
+        flux=spec.flux,
+        bpm=rhythm.bpm,
+        dance=dance,
+        lra=loud.range_lu,
     )
     short = loud.short_term[np.isfinite(loud.short_term) & (loud.short_term > -70)]
     dyn = float(np.percentile(short, 95) - np.percentile(short, 10)) if short.size else 0.0
@@ -76,8 +85,14 @@ def analyze_file(*, path: str, options: AnalysisOptions = AnalysisOptions()) -> 
     moods, mood_model = predict_moods(
         backend=_mood_backend(options.mood_models_dir),
         inputs=MoodInputs(
-            path=path, bpm=rhythm.bpm, scale=key.scale, energy_score=energy_score, danceability=dance,
-            centroid_hz=spec.centroid_hz, loudness_lufs=loud.integrated_lufs, onset_rate=rhythm.onset_rate,
+            path=path,
+            bpm=rhythm.bpm,
+            scale=key.scale,
+            energy_score=energy_score,
+            danceability=dance,
+            centroid_hz=spec.centroid_hz,
+            loudness_lufs=loud.integrated_lufs,
+            onset_rate=rhythm.onset_rate,
             flux=spec.flux,
         ),
     )
@@ -107,7 +122,8 @@ def analyze_file(*, path: str, options: AnalysisOptions = AnalysisOptions()) -> 
         open_key=cam.open_key,
         key_strength=round(key.strength, 3),
         key_candidates=[
-            {"key": k, "scale": s, "camelot": str(key_to_camelot(k, s)), "score": sc} for k, s, sc in key.candidates
+            {"key": k, "scale": s, "camelot": str(key_to_camelot(k, s)), "score": sc}
+            for k, s, sc in key.candidates
         ],
         danceability=round(dance, 3),
         danceability_raw=round(dance_raw, 4),

@@ -41,12 +41,15 @@ def onset_functions(*, st: Stft) -> dict[str, np.ndarray]:
     logmag = np.log1p(100.0 * mag)
     flux = np.maximum(np.diff(logmag, axis=0, prepend=logmag[:1]), 0).sum(axis=1)
     # Complex domain: deviation from the phase/magnitude predicted by the two previous frames.
+    # The predicted phasor e^{i(2*phi1 - phi2)} is (X1/|X1|)^2 * conj(X2/|X2|): no angle()/exp().
     spec = st.spec
-    phase = np.angle(spec)
-    pred_phase = 2 * np.roll(phase, 1, axis=0) - np.roll(phase, 2, axis=0)
-    pred = np.roll(mag, 1, axis=0) * np.exp(1j * pred_phase)
+    x1 = np.roll(spec, 1, axis=0)
+    x2 = np.roll(spec, 2, axis=0)
+    m1 = np.roll(mag, 1, axis=0)
+    m2 = np.roll(mag, 2, axis=0)
+    pred = (x1 * x1 * np.conj(x2)) / (m1 * m2 + 1e-12)
     cdev = np.abs(spec - pred)
-    cdev[mag < np.roll(mag, 1, axis=0)] = 0  # rectified: only rising energy marks an onset
+    cdev[mag < m1] = 0  # rectified: only rising energy marks an onset
     complex_ = cdev.sum(axis=1)
     mel = np.log1p(100.0 * (mag**2 @ mel_matrix(freqs=st.freqs).T))
     melflux = np.maximum(np.diff(mel, axis=0, prepend=mel[:1]), 0).sum(axis=1)
@@ -108,9 +111,7 @@ def comb_strength(*, odf: np.ndarray, frame_rate: float, period: float) -> tuple
     return float(means[best]), float(phases[best] / frame_rate)
 
 
-def analyze_rhythm(
-    *, st: Stft, duration: float, bpm_min: float, bpm_max: float
-) -> RhythmResult:
+def analyze_rhythm(*, st: Stft, duration: float, bpm_min: float, bpm_max: float) -> RhythmResult:
     es = ess()
     odfs = onset_functions(st=st)
     candidates = []
@@ -122,7 +123,9 @@ def analyze_rhythm(
     confidence = float(np.clip(conf / _MAX_AGREEMENT, 0, 1))
     # Percussive onset rate for the energy rating: peaks of the flux function above its median.
     flux = odfs["flux"]
-    is_peak = (flux[1:-1] > flux[:-2]) & (flux[1:-1] >= flux[2:]) & (flux[1:-1] > 2.5 * np.median(flux) + 0.05)
+    is_peak = (
+        (flux[1:-1] > flux[:-2]) & (flux[1:-1] >= flux[2:]) & (flux[1:-1] > 2.5 * np.median(flux) + 0.05)
+    )
     onset_rate = float(is_peak.sum() / max(duration, 1e-9))
     if len(ticks) < 4:
         return RhythmResult(0.0, 0.0, 0.0, np.zeros(0), 0.0, None, 0.0, onset_rate)

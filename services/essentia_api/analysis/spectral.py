@@ -37,7 +37,9 @@ def stft(*, signal: np.ndarray, sample_rate: float) -> Stft:
     )
 
 
-def mel_matrix(*, freqs: np.ndarray, n_mels: int = 40, fmin: float = 30.0, fmax: float = 5000.0) -> np.ndarray:
+def mel_matrix(
+    *, freqs: np.ndarray, n_mels: int = 40, fmin: float = 30.0, fmax: float = 5000.0
+) -> np.ndarray:
     def hz2mel(f):
         return 2595 * np.log10(1 + f / 700.0)
 

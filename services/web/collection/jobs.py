@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from redis.exceptions import RedisError
 from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
@@ -130,5 +131,5 @@ def scheduled_resync_at(library_id: int):
 
     try:
         return ScheduledJobRegistry(queue=sync_queue()).get_scheduled_time(job)
-    except Exception:
+    except (NoSuchJobError, RedisError, ValueError):
         return None

@@ -95,3 +95,21 @@ def library(db_session):
 
 
 _ = (os, reset_caches)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sync_queue(request):
+    """Library ids restart at 1 in every test: forget sync jobs and keys left by earlier tests."""
+    if "redis_url" not in request.fixturenames:
+        yield
+        return
+    from rq import Queue
+
+    from services.common.db import get_redis
+    from services.download_worker.queues import SYNC_QUEUE
+
+    redis = get_redis()
+    Queue(SYNC_QUEUE, connection=redis).empty()
+    for key in redis.scan_iter("djp:*sync:library:*"):
+        redis.delete(key)
+    yield

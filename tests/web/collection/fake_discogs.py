@@ -124,7 +124,7 @@ class FakeDiscogs:
             def log_message(self, *args) -> None:
                 pass
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 fake._handle(self)
 
         self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
