@@ -91,6 +91,7 @@ def main() -> None:
             samples.append((p.percent, rss_mb()))
 
         rss_start = rss_mb()
+        peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         t0 = time.perf_counter()
         with DiscogsSource.from_settings() as source:
             result = run_sync(library_id=library_id, source=source, progress=progress, batch_size=args.batch_size)
@@ -103,7 +104,7 @@ def main() -> None:
         print(f"full sync: {result.releases_done} releases, {tracks} tracks, {result.releases_fetched} fetched, "
               f"{result.releases_failed} failed")
         print(f"  wall {wall:.2f} s -> {result.releases_done / wall:.0f} releases/s, {rows / wall:.0f} rows/s")
-        print(f"  RSS start {rss_start:.0f} MB, peak {peak:.0f} MB; along the run: "
+        print(f"  RSS start {rss_start:.0f} MB (peak so far {peak_before:.0f} MB), peak {peak:.0f} MB; along the run: "
               + ", ".join(f"{pct:.0f}%:{mb:.0f}MB" for pct, mb in samples[:: max(1, len(samples) // 8)]))
 
         # Processing alone: drop the tracks, rebuild from stored raw JSON (no network, batched writes).

@@ -17,7 +17,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
 
-from services.common.contracts.analysis import ANALYZER_VERSION, AnalysisResult, ErrorBody
+from services.common.contracts.analysis import ANALYZER_VERSION, AnalysisResult, AnalyzeByPath, ErrorBody
 from services.common.settings import Settings, get_settings
 from services.essentia_api.analysis import ess, essentia_version
 from services.essentia_api.analysis.mood import select_mood_backend
@@ -132,7 +132,25 @@ def create_app(*, settings: Settings | None = None, pool: AnalysisPool | None = 
     @app.post(
         "/analyze",
         response_model=AnalysisResult,
-        responses={code: {"model": ErrorBody} for code in (400, 404, 413, 415, 422, 503, 504)},
+        responses={code: {"model": ErrorBody} for code in (400, 404, 413, 415, 422, 500, 503, 504)},
+        # The body is parsed by hand (upload or path); describe both forms for the OpenAPI docs.
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "file": {"type": "string", "format": "binary"},
+                                "path": {"type": "string", "description": "relative to AUDIO_DIR"},
+                            },
+                        }
+                    },
+                    "application/json": {"schema": AnalyzeByPath.model_json_schema()},
+                },
+            }
+        },
     )
     async def analyze(request: Request) -> AnalysisResult:
         ctype = request.headers.get("content-type", "")

@@ -74,7 +74,14 @@ class AnalysisPool:
         with self._lock:
             ex, self._executor = self._executor, None
         if ex is not None:
+            procs = list(getattr(ex, "_processes", {}).values())
             ex.shutdown(wait=False, cancel_futures=True)
+            # On SIGTERM the interpreter may exit before the executor's thread tells idle workers
+            # to stop; they would linger as orphans, so end them explicitly.
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.join(timeout=5)
 
     async def analyze(self, *, path: str, options: AnalysisOptions) -> AnalysisResult:
         if self.active >= self.max_queue:

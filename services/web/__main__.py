@@ -23,10 +23,10 @@ def prepare() -> None:
     migrate(engine)
     with session_scope() as session:
         created = ensure_admin(session, settings)
-    from services.web.collection.libraries import ensure_discogs_library
+    from services.web.collection.libraries import collection_startup
 
     with session_scope() as session:
-        ensure_discogs_library(session, settings)  # DISCOGS_USERNAME: the admin's own library exists
+        collection_startup(session, settings)  # the DISCOGS_USERNAME library; scheduled re-syncs
     if created:
         print(admin_banner(created, f"http://localhost:{settings.web_port}"), flush=True)
 

@@ -42,10 +42,13 @@ def sync_env(servers, clean_db, fake, monkeypatch, tmp_path):
         "PYTHONUNBUFFERED": "1",
     }
     from rq import Queue
+    from rq.scheduler import RQScheduler
 
     from services.download_worker.queues import SYNC_QUEUE
 
     Queue(SYNC_QUEUE, connection=get_redis()).empty()
+    # A worker killed -9 by an earlier test keeps the scheduler lock until its TTL ends: free it.
+    get_redis().delete(RQScheduler.get_locking_key(SYNC_QUEUE))
     for key in get_redis().keys("djp:sync:library:*"):
         get_redis().delete(key)
     return env
@@ -139,6 +142,7 @@ def test_job_reports_progress_in_meta(sync_env, fake, tmp_path):
         assert status.progress.percent == 100 and status.progress.stage == "finished"
         assert status.progress.releases_done == 120 and status.progress.pages_total == 2
         assert status.result["releases_fetched"] == 120
+        assert set(fake.authorization) == {f"Discogs token={TOKEN}"}  # DISCOGS_USER_TOKEN on every request
     finally:
         _stop_group(worker)
 
@@ -190,3 +194,29 @@ def test_worker_killed_mid_sync_resumes_without_refetch_or_duplicates(sync_env, 
         assert s.scalar(select(func.count()).select_from(Track)) == total * 6
         assert s.execute(text("SELECT 1 FROM tracks GROUP BY library_id, track_id HAVING count(*) > 1")).all() == []
         assert s.execute(text("SELECT 1 FROM albums GROUP BY library_id, release_id HAVING count(*) > 1")).all() == []
+
+
+def test_scheduled_resync_runs_from_rq_scheduler_and_plans_the_next(sync_env, fake, tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    from services.web.collection.jobs import JOB_FUNC, scheduled_resync_at, sync_queue
+
+    fake.set_collection("digger", [3, 2, 1])
+    library_id = _library()
+    with session_scope() as s:
+        s.get(Library, library_id).settings = {"sync_interval_hours": 1}
+    # What schedule_resync does, due in a second instead of an hour.
+    sync_queue().enqueue_in(timedelta(seconds=1), JOB_FUNC, library_id, "full", True)
+    log_path = tmp_path / "worker.log"
+    worker = _start_worker(sync_env, log_path)
+    try:
+        def finished():
+            with session_scope() as s:
+                return s.scalar(select(SyncRun.status).where(SyncRun.library_id == library_id)) == "finished"
+
+        _wait(finished, 30, "the scheduled sync", log_path)
+        next_at = _wait(lambda: scheduled_resync_at(library_id), 10, "the next re-sync", log_path)
+    finally:
+        _stop_group(worker)
+    assert abs(next_at - (datetime.now(UTC) + timedelta(hours=1))) < timedelta(minutes=1)
+    assert fake.release_requests() == 3

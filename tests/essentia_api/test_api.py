@@ -158,6 +158,14 @@ def test_bad_uploads_are_4xx(client, name, data, status):
     assert set(r.json()) == {"detail", "code"}
 
 
+def test_openapi_documents_contract_and_both_request_forms(client):
+    spec = client.get("/openapi.json").json()
+    op = spec["paths"]["/analyze"]["post"]
+    assert set(op["requestBody"]["content"]) == {"multipart/form-data", "application/json"}
+    assert "AnalysisResult" in spec["components"]["schemas"]
+    assert "422" in op["responses"] and "504" in op["responses"]
+
+
 def test_request_without_file_or_path_is_400(client):
     assert client.post("/analyze", json={"nope": 1}).status_code == 400
     assert client.post("/analyze", content=b"raw", headers={"content-type": "audio/wav"}).status_code == 400

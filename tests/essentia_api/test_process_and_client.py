@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -23,8 +24,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def service_url(audio_dir):
+def _start_service(audio_dir: Path, log_path: Path) -> tuple[subprocess.Popen, str]:
     port = _free_port()
     env = dict(
         os.environ,
@@ -34,32 +34,65 @@ def service_url(audio_dir):
         ANALYSIS_WORKERS="1",
         ANALYSIS_MAX_UPLOAD_MB="5",
     )
+    log = log_path.open("wb")
+    # Own session, so teardown can check that the server's pool workers went with it.
     proc = subprocess.Popen(
         [sys.executable, "-m", "services.essentia_api"],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        if proc.poll() is not None:
+            pytest.fail(f"service exited: {log_path.read_text()[-2000:]}")
+        try:
+            if httpx.get(url + "/health", timeout=1).status_code == 200:
+                return proc, url
+        except httpx.TransportError:
+            time.sleep(0.1)
+    _stop(proc)
+    pytest.fail("service did not come up")
+
+
+def _group_alive(pgid: int) -> bool:
     try:
-        for _ in range(300):
-            if proc.poll() is not None:
-                pytest.fail(f"service exited: {proc.stdout.read().decode()[-2000:]}")
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("service did not come up")
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _stop(proc: subprocess.Popen) -> bool:
+    """SIGTERM the server; True if it and every process it started were gone within 15 s."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    for _ in range(50):
+        if not _group_alive(proc.pid):
+            return True
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)  # never leave workers behind, even when the check fails
+    return False
+
+
+@pytest.fixture(scope="module")
+def service_url(audio_dir, tmp_path_factory):
+    proc, url = _start_service(audio_dir, tmp_path_factory.mktemp("svc") / "server.log")
+    try:
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop(proc)
+
+
+def test_sigterm_stops_server_and_pool_workers(audio_dir, tmp_path):
+    proc, url = _start_service(audio_dir, tmp_path / "server.log")
+    assert httpx.get(url + "/health", timeout=5).json()["pool"]["started"] is True
+    assert _stop(proc), "pool workers outlived the server"
 
 
 def test_real_process_health_and_analyze(service_url, audio_dir):

@@ -15,7 +15,10 @@ _MAX_AGREEMENT = 5.32
 # Octave thresholds on the symmetric ratios below (tuned on the generated benchmark set, see
 # docs/benchmarks.md; half-time DnB sits near 0.7, straight hip-hop near 0.3).
 R_MID_DOUBLE = 0.5
-R_PARITY_HALVE = 0.4
+R_PARITY_HALVE = 0.45
+# A 3:2 / 4:3 alternative must have this much more periodicity salience than the tracker's reading.
+RATIO_MARGIN_FASTER = 1.04
+RATIO_MARGIN_SLOWER = 1.15
 
 
 @dataclass
@@ -97,6 +100,25 @@ def _strength(odf: np.ndarray, frame_rate: float, times: np.ndarray) -> float:
     return float(win.max(axis=0).mean())
 
 
+def _autocorrelation(odf: np.ndarray) -> np.ndarray:
+    x = odf - odf.mean()
+    n = 1 << int(np.ceil(np.log2(2 * len(x))))
+    spec = np.fft.rfft(x, n)
+    acf = np.fft.irfft(spec * np.conj(spec), n)[: len(x)]
+    return acf / max(float(acf[0]), 1e-12)
+
+
+def _salience(acf: np.ndarray, lag: float, *, multiples: int = 4, tol: float = 0.02) -> float:
+    """Mean of the autocorrelation peaks near lag, 2*lag, ... (each searched within +-tol)."""
+    vals = []
+    for k in range(1, multiples + 1):
+        lo, hi = int(np.floor(k * lag * (1 - tol))), int(np.ceil(k * lag * (1 + tol))) + 1
+        if hi >= len(acf) or lo < 1:
+            break
+        vals.append(float(acf[lo:hi].max()))
+    return float(np.mean(vals)) if vals else 0.0
+
+
 def comb_strength(*, odf: np.ndarray, frame_rate: float, period: float) -> tuple[float, float]:
     """Best mean onset strength on a grid of this period over all phases: (strength, phase in s)."""
     p = period * frame_rate
@@ -130,20 +152,23 @@ def analyze_rhythm(*, st: Stft, duration: float, bpm_min: float, bpm_max: float)
     if len(ticks) < 4:
         return RhythmResult(0.0, 0.0, 0.0, np.zeros(0), 0.0, None, 0.0, onset_rate)
     period, phase, resid = fit_grid(ticks=ticks)
-    # Trackers sometimes lock onto a 3:2 or 4:3 pattern (dotted rhythms, 16th hats). A grid that
-    # hits clearly stronger onsets at such a ratio wins; octave ratios are decided further down.
+    # Trackers sometimes lock onto a 3:2 or 4:3 pattern (dotted rhythms, chord changes, 16th hats).
+    # Compare periodicity salience (autocorrelation at the period and its first multiples, so it
+    # does not depend on phase or on a slightly-off period) and switch when another ratio is clearly
+    # stronger; octave ratios are decided further down.
     perc = odfs["low"] + odfs["energy"]
     comb = odfs["low"] + odfs["energy"] + odfs["flux"] + odfs["complex"]
-    base, _ = comb_strength(odf=comb, frame_rate=st.frame_rate, period=period)
+    acf = _autocorrelation(comb)
+    base = _salience(acf, period * st.frame_rate)
     best_ratio, best_strength = 1.0, base
     for ratio in (2 / 3, 3 / 4, 4 / 3, 3 / 2):
-        s, ph = comb_strength(odf=comb, frame_rate=st.frame_rate, period=period * ratio)
-        # A faster grid must hit more onsets to score as well, so a small margin suffices there.
-        margin = 1.04 if ratio < 1 else 1.25
-        if s > best_strength * margin and 40 <= 60 / (period * ratio) <= 250:
-            best_ratio, best_strength, best_phase = ratio, s, ph
+        sal = _salience(acf, period * ratio * st.frame_rate)
+        # A faster reading must explain more lags to score as well, so it needs a smaller margin.
+        margin = RATIO_MARGIN_FASTER if ratio < 1 else RATIO_MARGIN_SLOWER
+        if sal > best_strength * margin and 40 <= 60 / (period * ratio) <= 250:
+            best_ratio, best_strength = ratio, sal
     if best_ratio != 1.0:
-        period, phase, resid = period * best_ratio, best_phase, 1.0
+        period, resid = period * best_ratio, 1.0
     if resid > 0.015:
         # The ticks do not sit on one grid (tracker wandered, or we switched ratio): search the
         # period within +-2% for the grid that hits the strongest onsets.

@@ -36,6 +36,21 @@ def ensure_discogs_library(session: Session, settings: Settings) -> Library | No
     return library
 
 
+def collection_startup(session: Session, settings: Settings) -> None:
+    """Web start-up: the DISCOGS_USERNAME library exists, and every library with a re-sync interval has
+    its next sync scheduled (e.g. after Redis lost its data). Redis problems are logged, not fatal."""
+    ensure_discogs_library(session, settings)
+    from services.web.collection.jobs import RESYNC_SETTING, schedule_resync, scheduled_resync_at
+
+    ids = session.scalars(select(Library.id).where(Library.settings[RESYNC_SETTING].as_float() > 0)).all()
+    for library_id in ids:
+        try:
+            if scheduled_resync_at(library_id) is None:
+                schedule_resync(library_id=library_id)
+        except Exception as exc:  # noqa: BLE001 - start-up must not fail on the job queue
+            log.warning("could not schedule the re-sync of library %s: %s", library_id, exc)
+
+
 def follow_friend(*, session: Session, user: User, username: str) -> Library:
     """A friend's public Discogs collection as a read-only library of the follower."""
     existing = session.scalar(

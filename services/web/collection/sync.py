@@ -103,20 +103,20 @@ def upsert_albums(conn: Connection, rows: list[dict[str, Any]], *, update_column
         ),
         {"lib": library_id, "rids": release_ids},
     )
-    stmt = pg_insert(albums_t)
-    set_ = {c: stmt.excluded[c] for c in update_columns}
-    set_["deleted_at"] = None
-    set_["updated_at"] = func.now()
+    names = [name for name, _ in _ALBUM_ROW_COPY]
+    cur = _copy_to_temp(conn, "_djp_album_rows_in", _ALBUM_ROW_COPY, ([r[n] for n in names] for r in rows))
+    sets = [f"{c} = EXCLUDED.{c}" for c in update_columns]
+    sets += ["deleted_at = NULL", "updated_at = now()"]
     if mark_seen:
-        set_["last_seen_run_id"] = stmt.excluded.last_seen_run_id
-    stmt = stmt.on_conflict_do_update(constraint="uq_album_library_release", set_=set_).returning(
-        albums_t.c.release_id, albums_t.c.id, text("(xmax = 0) AS inserted")
+        sets.append("last_seen_run_id = EXCLUDED.last_seen_run_id")
+    cols = ", ".join(names)
+    cur.execute(
+        f"INSERT INTO albums ({cols}) SELECT {cols} FROM _djp_album_rows_in "
+        f"ON CONFLICT ON CONSTRAINT uq_album_library_release DO UPDATE SET {', '.join(sets)} "
+        "RETURNING release_id, id, (xmax = 0) AS inserted"
     )
-    out: dict[int, tuple[int, bool]] = {}
-    for chunk_start in range(0, len(rows), 1000):
-        result = conn.execute(stmt.values(rows[chunk_start:chunk_start + 1000]))
-        for release_id, album_id, inserted in result:
-            out[release_id] = (album_id, bool(inserted))
+    out = {release_id: (album_id, bool(inserted)) for release_id, album_id, inserted in cur.fetchall()}
+    cur.close()
     return out
 
 
@@ -140,6 +140,11 @@ def track_rows(library_id: int, album_id: int, album: AlbumInfo, tracks: list[Tr
     ]
 
 
+_ALBUM_ROW_COPY = (("library_id", "int4"), ("release_id", "int8"), ("title", "text"), ("artist", "text"),
+                   ("year", "int2"), ("genres", "text[]"), ("styles", "text[]"), ("label", "text"),
+                   ("catalog_number", "text"), ("format", "text"), ("thumbnail", "text"),
+                   ("date_added", "timestamptz"), ("rating", "int2"), ("notes", "text"), ("condition", "text"),
+                   ("last_seen_run_id", "int4"))
 _TRACK_COPY = (("library_id", "int4"), ("album_id", "int4"), ("release_id", "int8"), ("track_id", "varchar"),
                ("title", "text"), ("artist", "text"), ("album", "text"), ("year", "int2"), ("position", "varchar"),
                ("duration_seconds", "float8"), ("genres", "text[]"), ("styles", "text[]"))
@@ -355,8 +360,8 @@ def _run_locked(*, library_id: int, source: MetadataSource, mode: SyncMode, job_
     except BaseException as exc:
         reason = exc.reason if isinstance(exc, SourceError) else f"{type(exc).__name__}: {exc}"
         if isinstance(exc, SourceAuthError):
-            reason = f"Discogs refused access ({exc.status}): {exc.reason}. Check DISCOGS_USER_TOKEN, " \
-                     f"or the collection is private."
+            reason = (f"Discogs refused access ({exc.status}): {exc.reason}. Check DISCOGS_USER_TOKEN, "
+                      "or the collection is private.")
         try:
             with engine.begin() as conn:
                 run.save(conn, status="failed", error=reason[:2000])
@@ -366,17 +371,40 @@ def _run_locked(*, library_id: int, source: MetadataSource, mode: SyncMode, job_
         raise
 
 
+LISTING_ATTEMPTS = 3
+
+
 def _stage_collection(run: _Run, username: str, source: MetadataSource) -> None:
+    """List every page. If the collection size changes mid-listing (a record added or removed on Discogs,
+    or since an interrupted run), pages have shifted: list again from page 1 (upserts are idempotent), so
+    the removal stage never acts on a listing that skipped a record."""
     engine = get_engine()
-    for page in source.collection_pages(username, start_page=run.pages_done + 1):
-        rows = [album_row(run.library_id, a, run_id=run.id) for a in page.albums]
-        with engine.begin() as conn:
-            upsert_albums(conn, rows)
-            run.save(conn, pages_done=max(run.pages_done, page.page), pages_total=page.pages,
-                     releases_total=page.items)
-        run.report()
+    for _attempt in range(LISTING_ATTEMPTS):
+        shifted = False
+        for page in source.collection_pages(username, start_page=run.pages_done + 1):
+            if run.pages_done and page.items != run.releases_total:
+                log.info("library %s: collection changed during listing (%s -> %s items): listing again",
+                         run.library_id, run.releases_total, page.items)
+                with engine.begin() as conn:
+                    conn.execute(update(albums_t).where(albums_t.c.library_id == run.library_id,
+                                                        albums_t.c.last_seen_run_id == run.id)
+                                 .values(last_seen_run_id=None))  # what the stale listing saw does not count
+                    run.save(conn, pages_done=0, releases_total=page.items)
+                shifted = True
+                break
+            rows = [album_row(run.library_id, a, run_id=run.id) for a in page.albums]
+            with engine.begin() as conn:
+                upsert_albums(conn, rows)
+                run.save(conn, pages_done=max(run.pages_done, page.page), pages_total=page.pages,
+                         releases_total=page.items)
+            run.report()
+        if not shifted:
+            with engine.begin() as conn:
+                run.save(conn, stage="removals", pages_done=run.pages_total or run.pages_done)
+            return
+    log.warning("library %s: collection kept changing while listing; removals skipped this time", run.library_id)
     with engine.begin() as conn:
-        run.save(conn, stage="removals", pages_done=run.pages_total or run.pages_done)
+        run.save(conn, stage="releases", pages_done=run.pages_total or run.pages_done)
 
 
 def _stage_removals(run: _Run) -> None:
@@ -384,6 +412,12 @@ def _stage_removals(run: _Run) -> None:
     engine = get_engine()
     now = _now()
     with engine.begin() as conn:
+        seen = conn.execute(select(func.count()).select_from(albums_t).where(
+            albums_t.c.library_id == run.library_id, albums_t.c.last_seen_run_id == run.id)).scalar_one()
+        if seen == 0:  # an empty listing is far likelier a glitch than a sold-off collection: keep everything
+            log.warning("library %s: the collection listing came back empty; nothing soft-deleted", run.library_id)
+            run.save(conn, stage="releases")
+            return
         gone = conn.execute(
             update(albums_t)
             .where(albums_t.c.library_id == run.library_id, albums_t.c.release_id > 0,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, File, HTTPException, Request, UploadFile
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 from redis.exceptions import RedisError
 
@@ -15,6 +15,7 @@ from services.web.api.deps import CurrentUser, SessionDep, get_visible_library, 
 from services.web.collection import jobs
 from services.web.collection.albums import library_counts, list_albums
 from services.web.collection.csv_import import CsvImportError, import_albums, parse_collection_csv
+from services.web.collection.libraries import follow_friend
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
@@ -85,6 +86,22 @@ async def upload_csv(request: Request, library_id: int, user: CurrentUser, sessi
             pass
     return HTMLResponse(f"<p>Imported {len(albums)} rows: {created} new albums, {updated} updated. "
                         f"<a href=\"/libraries/{library.id}\">Reload</a></p>")
+
+
+@router.post("/friends")
+def follow_friend_form(user: CurrentUser, session: SessionDep, username: Annotated[str, Form()]) -> RedirectResponse:
+    """Dashboard form: follow a friend, start the import, go to the friend's library page."""
+    name = username.strip()
+    if not name or len(name) > 150 or not all(ch.isalnum() or ch in "_.-" for ch in name):
+        raise HTTPException(422, "a Discogs username has letters, digits, _ . - only")
+    library = follow_friend(session=session, user=user, username=name)
+    session.commit()
+    if get_settings().discogs_user_token is not None:
+        try:
+            jobs.enqueue_sync(library_id=library.id, mode="full")
+        except RedisError:
+            pass
+    return RedirectResponse(f"/libraries/{library.id}", status_code=303)
 
 
 def _escape(text: str) -> str:

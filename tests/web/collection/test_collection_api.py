@@ -330,3 +330,26 @@ def test_library_page_shows_albums_and_live_progress(synced, discogs_env):
     bad = c.post(f"/libraries/{library_id}/import-csv", files={"file": ("x.csv", b"a,b\n", "text/csv")})
     assert bad.status_code == 422 and "missing column" in bad.text
     assert c.get("/libraries/999").status_code == 404
+
+
+def test_startup_reschedules_lost_resyncs(synced, discogs_env):
+    from services.common.db import get_redis
+    from services.common.settings import get_settings
+    from services.web.collection.jobs import scheduled_resync_at
+    from services.web.collection.libraries import collection_startup
+
+    c, library_id = synced
+    c.put(f"/api/libraries/{library_id}/sync/settings", json={"sync_interval_hours": 6})
+    get_redis().delete(f"djp:resync:library:{library_id}")  # as if Redis lost it
+    assert scheduled_resync_at(library_id) is None
+    with session_scope() as s:
+        collection_startup(s, get_settings())
+    assert scheduled_resync_at(library_id) is not None
+
+
+def test_dashboard_follow_friend_form(user_client, discogs_env):
+    assert 'action="/friends"' in user_client.get("/").text
+    r = user_client.post("/friends", data={"username": "pal"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/libraries/")
+    assert [f["username"] for f in user_client.get("/api/friends").json()] == ["pal"]
+    assert user_client.post("/friends", data={"username": "bad name"}).status_code == 422

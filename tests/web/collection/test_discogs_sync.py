@@ -187,3 +187,41 @@ def test_full_sync_needs_a_username(db_session, make_source):
     db_session.commit()
     with pytest.raises(SyncError, match="no Discogs username"):
         run_sync(library_id=lib.id, source=make_source())
+
+
+def test_malformed_collection_page_is_retried(library, make_source, fake_discogs):
+    fake_discogs.set_collection("digger", list(range(150, 0, -1)))
+    fake_discogs.fault("/users/digger/collection/folders/0/releases", "malformed")
+    result = run_sync(library_id=library.id, source=make_source())
+    assert result.status == "finished" and result.releases_done == 150
+
+
+def test_collection_changing_mid_listing_never_soft_deletes_wrongly(library, make_source, fake_discogs):
+    """A record removed on Discogs while we list shifts the pages; we list again instead of missing one."""
+    fake_discogs.set_collection("digger", list(range(250, 0, -1)))
+    run_sync(library_id=library.id, source=make_source())
+    fake_discogs.set_collection("digger", [251] + list(range(250, 0, -1)))
+    removed_mid_listing = {"done": False}
+
+    def on_progress(p):
+        if p.stage == "collection" and p.pages_done == 1 and not removed_mid_listing["done"]:
+            removed_mid_listing["done"] = True  # record 200 (on page 1) leaves the collection
+            fake_discogs.collections["digger"].remove(200)
+
+    result = run_sync(library_id=library.id, source=make_source(), progress=on_progress)
+    assert result.status == "finished"
+    assert result.releases_removed == 1  # only record 200, nothing shifted off a page
+    with session_scope() as s:
+        gone = s.scalars(select(Album.release_id).where(Album.library_id == library.id,
+                                                        Album.deleted_at.is_not(None))).all()
+    assert gone == [200]
+    assert _counts(library.id)["albums"] == 250
+
+
+def test_empty_listing_does_not_wipe_the_library(library, make_source, fake_discogs):
+    fake_discogs.set_collection("digger", [2, 1])
+    run_sync(library_id=library.id, source=make_source())
+    fake_discogs.collections["digger"] = []
+    result = run_sync(library_id=library.id, source=make_source())
+    assert result.status == "finished" and result.releases_removed == 0
+    assert _counts(library.id)["albums"] == 2

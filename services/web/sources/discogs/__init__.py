@@ -28,13 +28,26 @@ class DiscogsSource(MetadataSource):
     def concurrency(self) -> int:
         return self.client.tuning.concurrency
 
+    def _page(self, fetch) -> dict[str, Any]:
+        """A collection page is needed to go on at all: a garbled one is retried like a 5xx."""
+        for attempt in range(1, max(1, self.client.tuning.max_attempts) + 1):
+            try:
+                data = fetch()
+                if not isinstance(data.get("pagination"), dict) or not isinstance(data.get("releases"), list):
+                    raise MalformedResponse("collection page without pagination/releases")
+                return data
+            except MalformedResponse:
+                if attempt >= self.client.tuning.max_attempts:
+                    raise
+                self.client.sleep(min(self.client.tuning.backoff_base_seconds * 2 ** attempt,
+                                      self.client.tuning.backoff_max_seconds))
+        raise AssertionError("unreachable")
+
     def collection_pages(self, username: str, *, start_page: int = 1) -> Iterator[CollectionPage]:
-        data = self.client.collection_page(username, start_page)
+        data = self._page(lambda: self.client.collection_page(username, start_page))
         while True:
-            pagination = data.get("pagination")
-            releases = data.get("releases")
-            if not isinstance(pagination, dict) or not isinstance(releases, list):
-                raise MalformedResponse("collection page without pagination/releases")
+            pagination = data["pagination"]
+            releases = data["releases"]
             albums = []
             for item in releases:
                 try:
@@ -51,7 +64,7 @@ class DiscogsSource(MetadataSource):
             )
             if not next_url:
                 return
-            data = self.client.get_json(next_url)
+            data = self._page(lambda url=next_url: self.client.get_json(url))
 
     def fetch_release(self, release_id: int) -> dict[str, Any]:
         return self.client.release(release_id)
