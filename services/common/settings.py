@@ -45,6 +45,13 @@ class Settings(BaseSettings):
     discogs_username: str | None = Field(None, validation_alias="DISCOGS_USERNAME")
     discogs_api_url: str = Field("https://api.discogs.com", validation_alias="DISCOGS_API_URL")
     discogs_rate_limit_per_minute: int = Field(60, validation_alias="DISCOGS_RATE_LIMIT_PER_MINUTE")
+    discogs_timeout_seconds: float = Field(30.0, gt=0, validation_alias="DISCOGS_TIMEOUT_SECONDS")
+    discogs_max_attempts: int = Field(5, ge=1, validation_alias="DISCOGS_MAX_ATTEMPTS")
+    discogs_backoff_seconds: float = Field(1.0, ge=0, validation_alias="DISCOGS_BACKOFF_SECONDS")
+    discogs_backoff_max_seconds: float = Field(60.0, ge=0, validation_alias="DISCOGS_BACKOFF_MAX_SECONDS")
+    discogs_max_retry_after_seconds: float = Field(120.0, ge=0, validation_alias="DISCOGS_MAX_RETRY_AFTER_SECONDS")
+    discogs_concurrency: int = Field(1, ge=1, le=32, validation_alias="DISCOGS_CONCURRENCY")
+    discogs_slowdown_remaining: int = Field(5, ge=0, validation_alias="DISCOGS_SLOWDOWN_REMAINING")
 
     # Other metadata sources
     apple_music_team_id: str | None = Field(None, validation_alias="APPLE_MUSIC_TEAM_ID")

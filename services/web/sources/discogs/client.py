@@ -16,13 +16,13 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from services.common.settings import get_settings
 from services.web.sources.base import MalformedResponse, SourceAuthError, SourceError, SourceNotFound
 
 log = logging.getLogger(__name__)
@@ -30,18 +30,30 @@ log = logging.getLogger(__name__)
 USER_AGENT = "DJPlaylist/0.1 +https://github.com/dj-playlist/dj-playlist"
 
 
-class DiscogsTuning(BaseSettings):
-    """Client knobs (environment, optional). Defaults suit the real Discogs API."""
+@dataclass(frozen=True)
+class DiscogsTuning:
+    """Client knobs; defaults suit the real Discogs API (DISCOGS_* settings, see .env.example)."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    timeout_seconds: float = 30.0
+    max_attempts: int = 5
+    backoff_base_seconds: float = 1.0
+    backoff_max_seconds: float = 60.0
+    max_retry_after_seconds: float = 120.0
+    concurrency: int = 1
+    slowdown_remaining: int = 5
 
-    timeout_seconds: float = Field(30.0, validation_alias="DISCOGS_TIMEOUT_SECONDS")
-    max_attempts: int = Field(5, validation_alias="DISCOGS_MAX_ATTEMPTS")
-    backoff_base_seconds: float = Field(1.0, validation_alias="DISCOGS_BACKOFF_SECONDS")
-    backoff_max_seconds: float = Field(60.0, validation_alias="DISCOGS_BACKOFF_MAX_SECONDS")
-    max_retry_after_seconds: float = Field(120.0, validation_alias="DISCOGS_MAX_RETRY_AFTER_SECONDS")
-    concurrency: int = Field(1, ge=1, le=32, validation_alias="DISCOGS_CONCURRENCY")
-    slowdown_remaining: int = Field(5, ge=0, validation_alias="DISCOGS_SLOWDOWN_REMAINING")
+    @classmethod
+    def from_settings(cls) -> DiscogsTuning:
+        s = get_settings()
+        return cls(
+            timeout_seconds=s.discogs_timeout_seconds,
+            max_attempts=s.discogs_max_attempts,
+            backoff_base_seconds=s.discogs_backoff_seconds,
+            backoff_max_seconds=s.discogs_backoff_max_seconds,
+            max_retry_after_seconds=s.discogs_max_retry_after_seconds,
+            concurrency=s.discogs_concurrency,
+            slowdown_remaining=s.discogs_slowdown_remaining,
+        )
 
 
 class Transient(SourceError):
@@ -128,7 +140,7 @@ class DiscogsClient:
         clock: Callable[[], float] = time.monotonic,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self.tuning = tuning or DiscogsTuning()
+        self.tuning = tuning or DiscogsTuning.from_settings()
         self.base_url = base_url.rstrip("/")
         headers = {"User-Agent": USER_AGENT, "Accept": "application/vnd.discogs.v2.discogs+json"}
         if token:
