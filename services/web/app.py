@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from services.web.api.deps import get_current_user
 from services.web.api.routes import (
     albums,
+    analysis,
     auth,
     friends,
     health,
@@ -28,6 +29,7 @@ from services.web.api.routes import (
     users,
 )
 from services.web.collection import views as collection_views
+from services.web.ui import tracks as ui_tracks
 from services.web.ui import views as ui_views
 
 log = logging.getLogger(__name__)
@@ -97,8 +99,10 @@ def create_app() -> FastAPI:
         return await call_next(request)
 
     for router in (health.router, auth.router, users.router, libraries.router, playlists.router,
-                   setbuilder.router, sync.router, albums.router, tracks.router, friends.router, spins.router):
+                   setbuilder.router, sync.router, albums.router, tracks.router, friends.router, spins.router,
+                   analysis.router):
         app.include_router(router)
+    app.include_router(ui_tracks.router)
     app.include_router(ui_views.router)
     app.include_router(collection_views.router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")

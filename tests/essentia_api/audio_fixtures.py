@@ -47,6 +47,9 @@ class ClipSpec:
     style: str = "auto"  # auto | house | dnb | hiphop | techno
     progression: int = 0
     seed: int = 0
+    # Bars into the progression at which the clip starts: 0 opens on the tonic chord; 1..3 open on
+    # a later chord (a minor i-VI-III-VII with rotation 1 plays VI-III-VII-i).
+    rotation: int = 0
 
     @property
     def key_name(self) -> str:
@@ -159,7 +162,7 @@ def synth_clip(spec: ClipSpec, *, sr: int = SR, stereo: bool = False) -> np.ndar
         ):
             for pos in pattern[name]:
                 _add(drums, sample, int((t0 + pos * beat) * sr), gain * rng.uniform(0.85, 1.0))
-        degree, quality = prog[bar % len(prog)]
+        degree, quality = prog[(bar + spec.rotation) % len(prog)]
         root_pc = (spec.tonic + degree) % 12
         # Bass: root in octave 2 (MIDI 36..47); off-beat eighths for house, on the beat otherwise.
         bass_midi = 36 + root_pc
@@ -247,15 +250,20 @@ def encode(wav_path: Path, out_path: Path) -> Path:
     return out_path
 
 
-def accuracy_set(n_per_key: int = 4, *, seconds: float = 30.0, seed: int = 1234) -> list[ClipSpec]:
+def accuracy_set(
+    n_per_key: int = 4, *, seconds: float = 30.0, seed: int = 1234, rotate: bool = False
+) -> list[ClipSpec]:
     """24 keys x n_per_key tempi spread over 70..175 BPM, all styles and progressions covered.
 
     seed=1234 is the benchmark set the analysis was tuned on; other seeds give held-out sets (other
-    tempo/key pairings, drum velocities and noise)."""
+    tempo/key pairings, drum velocities and noise). rotate=True starts each clip's progression at a
+    random bar (uniform 0..3, its own random stream so the tempo/key pairing of a seed is unchanged),
+    so the first bar is usually not the tonic chord."""
     specs: list[ClipSpec] = []
     tempi = np.linspace(70, 175, 24 * n_per_key)
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(tempi))
+    rot_rng = np.random.default_rng([seed, 0x707])
     i = 0
     for scale in ("minor", "major"):
         for tonic in range(12):
@@ -269,6 +277,7 @@ def accuracy_set(n_per_key: int = 4, *, seconds: float = 30.0, seed: int = 1234)
                         seconds=seconds,
                         progression=j + tonic,
                         seed=i + (0 if seed == 1234 else seed * 1000),
+                        rotation=int(rot_rng.integers(0, 4)) if rotate else 0,
                     )
                 )
                 i += 1
@@ -306,7 +315,7 @@ def clip_midi(spec: ClipSpec, path: Path) -> Path:
         for name, pitch in drum_notes.items():
             for pos in pattern[name]:
                 note(9, pitch, b0 + pos, 0.25, int(rng.integers(90, 120)))
-        degree, quality = prog[bar % len(prog)]
+        degree, quality = prog[(bar + spec.rotation) % len(prog)]
         root_pc = (spec.tonic + degree) % 12
         pos = 0.5 if bass_step == 0.5 else 0.0
         while pos < 4:

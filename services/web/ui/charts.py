@@ -119,3 +119,27 @@ def camelot_path_svg(*, codes: Sequence[str | None], size: int = 260) -> str:
                          f'fill="{"#7fb3ff" if i == 0 else "#e4572e"}"/>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def waveform_svg(*, peaks: Sequence[float], beats: Sequence[float] = (), duration: float | None = None,
+                 width: int = 900, height: int = 90) -> str:
+    """Mirrored peak waveform with beat ticks every bar (4 beats), like a DJ deck's overview."""
+    n = len(peaks)
+    if n == 0:
+        return ""
+    mid = height / 2
+    step = width / n
+    bars = "".join(
+        f'<rect x="{i * step:.2f}" y="{mid - p * mid:.1f}" width="{max(step * 0.9, 0.5):.2f}" '
+        f'height="{max(2 * p * mid, 0.5):.1f}"/>'
+        for i, p in enumerate(peaks)
+    )
+    ticks = ""
+    if duration and beats:
+        ticks = "".join(
+            f'<line x1="{b / duration * width:.1f}" y1="0" x2="{b / duration * width:.1f}" y2="6"/>'
+            for b in beats[::4]
+        )
+    return (f'<svg class="waveform" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+            f'preserveAspectRatio="none" role="img" aria-label="Waveform">'
+            f'<g fill="#7fb3ff">{bars}</g><g stroke="#e4572e" stroke-width="1">{ticks}</g></svg>')
