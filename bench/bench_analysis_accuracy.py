@@ -55,6 +55,30 @@ def _ours(path: str, opening_weight: float | None = None) -> dict:
     return {"bpm": r.bpm, "key": r.key, "scale": r.scale, "bpm_raw": r.bpm_raw}
 
 
+def _key_sweep(path: str, weights: tuple[float, ...]) -> list[dict]:
+    """Decode and track the beat once, then run only the key stage for each opening weight."""
+    sys.path.insert(0, str(ROOT))
+    from services.essentia_api.analysis.key import analyze_key
+    from services.essentia_api.analysis.loading import load_audio
+    from services.essentia_api.analysis.rhythm import analyze_rhythm
+    from services.essentia_api.analysis.spectral import stft
+
+    audio = load_audio(path=path)
+    st = stft(signal=audio.mono_lo, sample_rate=audio.lo_rate)
+    rhythm = analyze_rhythm(st=st, duration=audio.duration, bpm_min=70.0, bpm_max=180.0)
+    out = []
+    for w in weights:
+        k = analyze_key(
+            signal=audio.mono_lo,
+            sample_rate=audio.lo_rate,
+            bar_seconds=4 * 60.0 / rhythm.bpm if rhythm.bpm > 0 else None,
+            first_beat=rhythm.first_beat,
+            opening_weight=w,
+        )
+        out.append({"bpm": rhythm.bpm, "key": k.key, "scale": k.scale})
+    return out
+
+
 def _baseline(path: str) -> dict:
     sys.path.insert(0, str(ROOT))
     from services.essentia_api.analysis import ess
@@ -136,6 +160,12 @@ def main() -> None:
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--rotate", action="store_true", help="start each progression at a random bar")
     ap.add_argument(
+        "--sweep-opening",
+        type=str,
+        default=None,
+        help="comma-separated opening weights: key-only sweep (tuning sets only), then exit",
+    )
+    ap.add_argument(
         "--ablate-opening",
         action="store_true",
         help="also run ours with key_opening_weight=0 (reported as ours_no_opening)",
@@ -180,6 +210,19 @@ def main() -> None:
         "opening_weight": args.opening_weight,
         "command": "python " + " ".join([f"bench/{Path(__file__).name}", *sys.argv[1:]]),
     }
+    if args.sweep_opening:
+        weights = tuple(float(w) for w in args.sweep_opening.split(","))
+        with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as ex:
+            per_clip = list(ex.map(partial(_key_sweep, weights=weights), paths))
+        report["sweep"] = {}
+        for j, w in enumerate(weights):
+            sc = score(specs, [r[j] for r in per_clip])
+            report["sweep"][str(w)] = {k: sc[k] for k in sc if k.startswith("key_")}
+            print(f"opening_weight={w:g}", json.dumps(report["sweep"][str(w)]), flush=True)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=2))
+        print(f"wrote {args.out}")
+        return
     with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as ex:
         t = time.perf_counter()
         ours = list(ex.map(partial(_ours, opening_weight=args.opening_weight), paths))

@@ -16,6 +16,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.contracts.analysis import ANALYZER_VERSION, AnalysisResult, AnalyzeByPath, ErrorBody
 from services.common.settings import Settings, get_settings
@@ -27,6 +28,7 @@ from services.essentia_api.pool import AnalysisPool
 
 ALLOWED_SUFFIXES = {".mp3", ".m4a", ".aac", ".mp4", ".flac", ".wav", ".aif", ".aiff", ".ogg", ".oga", ".opus"}
 _CHUNK = 1 << 20
+_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
 
 
 class RequestError(AnalysisError):
@@ -54,10 +56,14 @@ def resolve_audio_path(*, audio_dir: Path, rel_path: str) -> Path:
     if not rel_path or "://" in rel_path or rel_path.startswith(("/", "\\")) or "\x00" in rel_path:
         raise RequestError("path must be relative to AUDIO_DIR (no URLs, no absolute paths)")
     root = audio_dir.resolve()
-    target = (root / rel_path).resolve()
-    if target != root and root not in target.parents:
-        raise RequestError("path resolves outside AUDIO_DIR")
-    if not target.is_file():
+    try:
+        target = (root / rel_path).resolve()
+        if target != root and root not in target.parents:
+            raise RequestError("path resolves outside AUDIO_DIR")
+        is_file = target.is_file()
+    except (OSError, RuntimeError, ValueError) as exc:  # name too long, symlink loop, bad encoding
+        raise RequestError(f"invalid path: {type(exc).__name__}") from None
+    if not is_file:
         raise NotFound(f"no file at {rel_path!r} under AUDIO_DIR")
     _check_suffix(target.name)
     return target
@@ -114,7 +120,29 @@ def create_app(*, settings: Settings | None = None, pool: AnalysisPool | None = 
 
     @app.exception_handler(AnalysisError)
     async def _analysis_error(_request: Request, exc: AnalysisError) -> JSONResponse:
-        return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail, "code": exc.code})
+        return JSONResponse(
+            status_code=exc.status_code,
+            content={"detail": exc.detail, "code": exc.code},
+            headers=exc.headers(),
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # Starlette's own errors (malformed multipart, too many parts, 404/405 routes) in our shape.
+        code = _HTTP_CODES.get(exc.status_code, "bad_request" if exc.status_code < 500 else "error")
+        return JSONResponse(
+            status_code=exc.status_code,
+            content={"detail": str(exc.detail), "code": code},
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
+        # A bug, not bad input: still the documented body, never a plain-text 500.
+        return JSONResponse(
+            status_code=500,
+            content={"detail": f"internal error: {type(exc).__name__}", "code": "internal_error"},
+        )
 
     @app.get("/health")
     async def health() -> dict:

@@ -6,10 +6,15 @@ from __future__ import annotations
 class AnalysisError(Exception):
     status_code = 500
     code = "analysis_failed"
+    # Seconds for a Retry-After header (transient errors only).
+    retry_after: int | None = None
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+
+    def headers(self) -> dict[str, str] | None:
+        return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else None
 
 
 class UnreadableAudio(AnalysisError):
@@ -37,6 +42,24 @@ class AnalysisTimeout(AnalysisError):
     code = "timeout"
 
 
+class WorkerCrashed(AnalysisError):
+    """The worker process died on this file twice (once more on a fresh pool): a decoder or
+    Essentia crash on this input, so a client error rather than a server one."""
+
+    status_code = 422
+    code = "worker_crashed"
+
+
 class PoolBusy(AnalysisError):
     status_code = 503
     code = "busy"
+    retry_after = 5
+
+
+class PoolRestarted(AnalysisError):
+    """This request's worker was killed because of another file (a timeout or crash elsewhere
+    restarts the pool) and the one transparent retry was interrupted the same way."""
+
+    status_code = 503
+    code = "pool_restarted"
+    retry_after = 5

@@ -117,6 +117,8 @@ def test_formats(client, ext):
         ("https://example.com/track.mp3", 400, "bad_request"),
         ("sub/../../outside.wav", 400, "bad_request"),
         ("missing.wav", 404, "not_found"),
+        ("a" * 300 + ".wav", 400, "bad_request"),  # name too long: OSError in the path check
+        ("x/" * 3000 + "y.wav", 400, "bad_request"),
         ("corrupt.mp3", 422, "unreadable_audio"),
         ("empty.flac", 422, None),
         ("silent.wav", 422, "silent_audio"),
@@ -177,3 +179,24 @@ def test_server_still_healthy_after_errors(client):
     body = client.get("/health").json()
     assert body["status"] == "ok" and body["pool"]["failed"] >= 2
     assert client.post("/analyze", json={"path": "short.flac"}).status_code == 200
+
+
+def test_symlink_loop_and_unencodable_path_are_400(client, audio_dir):
+    loop = audio_dir / "loop.wav"
+    loop.symlink_to("loop.wav")
+    try:
+        r = client.post("/analyze", json={"path": "loop.wav"})
+        assert r.status_code == 400 and r.json()["code"] == "bad_request"
+    finally:
+        loop.unlink()
+    r = client.post(
+        "/analyze", content=b'{"path": "\\ud800.wav"}', headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 400 and r.json()["code"] == "bad_request"
+
+
+def test_malformed_multipart_is_400_with_code(client):
+    r = client.post("/analyze", content=b"abc", headers={"content-type": "multipart/form-data"})
+    assert r.status_code == 400 and set(r.json()) == {"detail", "code"}
+    r = client.post("/analyze", files=[("file", ("a.wav", b"1")), ("file", ("b.wav", b"2"))])
+    assert r.status_code == 400 and set(r.json()) == {"detail", "code"}

@@ -138,3 +138,60 @@ def test_pool_timeout_is_504_and_pool_recovers(audio_dir):
         pool.shutdown()
     assert res.camelot == "8B"
     assert pool.state()["timeouts"] == 1 and pool.state()["restarts"] == 1
+
+
+def test_timeout_elsewhere_does_not_fail_other_requests(audio_dir, tmp_path):
+    """One file times out and the pool restarts: the analyses that were running or queued beside it
+    are retried on the fresh pool and succeed (they used to fail with a 500)."""
+    from tests.essentia_api import pool_helpers
+
+    class HookedPool(AnalysisPool):
+        task = staticmethod(pool_helpers.run)
+
+    pool = HookedPool(workers=2, timeout_seconds=6)
+    short = str(audio_dir / "short.flac")
+
+    async def run():
+        hang = asyncio.create_task(pool.analyze(path=f"hang:{short}", options=AnalysisOptions()))
+        await asyncio.sleep(1)  # the others start later, so only "hang" reaches its deadline
+        running = asyncio.create_task(
+            pool.analyze(path=f"slowonce:{tmp_path / 'marker'}:{short}", options=AnalysisOptions())
+        )
+        queued = asyncio.create_task(pool.analyze(path=short, options=AnalysisOptions()))
+        return await asyncio.gather(hang, running, queued, return_exceptions=True)
+
+    pool.start()
+    try:
+        hang, running, queued = asyncio.run(run())
+    finally:
+        pool.shutdown()
+    assert isinstance(hang, AnalysisTimeout)
+    assert not isinstance(running, BaseException), running
+    assert not isinstance(queued, BaseException), queued
+    assert running.camelot == queued.camelot == "8B"
+    state = pool.state()
+    assert state["timeouts"] == 1 and state["restarts"] == 1 and state["retries"] == 2
+
+
+def test_request_interrupted_twice_is_503_with_retry_after(settings, monkeypatch):
+    """If the one retry is also cut short by another restart, the answer is 503 + Retry-After."""
+    from fastapi.testclient import TestClient
+
+    from services.essentia_api import pool as pool_mod
+    from services.essentia_api.app import create_app
+
+    pool = AnalysisPool(workers=1, timeout_seconds=30)
+    calls = []
+
+    async def interrupted(path, options):
+        calls.append(path)
+        raise pool_mod._Interrupted(caused_here=False)
+
+    monkeypatch.setattr(pool, "_attempt", interrupted)
+    monkeypatch.setattr(pool, "start", lambda: None)
+    with TestClient(create_app(settings=settings, pool=pool)) as c:
+        r = c.post("/analyze", json={"path": "short.flac"})
+    assert r.status_code == 503
+    assert r.json() == {"detail": r.json()["detail"], "code": "pool_restarted"}
+    assert int(r.headers["Retry-After"]) > 0
+    assert len(calls) == 2  # first try + one transparent retry

@@ -85,11 +85,13 @@ def set_curve_svg(
 def camelot_path_svg(*, codes: Sequence[str | None], size: int = 260) -> str:
     """The Camelot wheel (outer ring B/major, inner ring A/minor) with the set's key path drawn on it."""
     c = size / 2
-    r_outer, r_inner = size * 0.42, size * 0.28
+    r_outer, r_inner = size * 0.38, size * 0.27
 
-    def pos(number: int, letter: str) -> tuple[float, float]:
+    def pos(number: int, letter: str, *, label: bool = False) -> tuple[float, float]:
         angle = math.radians(-90 + (number % 12) * 30)  # 12 at the top, clockwise like the wheel
         r = r_outer if letter == "B" else r_inner
+        if label:  # labels sit just off the ring so the path's dots never hide them
+            r += 15 if letter == "B" else -15
         return c + r * math.cos(angle), c + r * math.sin(angle)
 
     parts = [
@@ -100,7 +102,7 @@ def camelot_path_svg(*, codes: Sequence[str | None], size: int = 260) -> str:
     ]
     for number in range(1, 13):
         for letter in "AB":
-            px, py = pos(number, letter)
+            px, py = pos(number, letter, label=True)
             parts.append(f'<text x="{px:.1f}" y="{py + 3:.1f}" fill="#5d6370" font-size="9" '
                          f'text-anchor="middle">{number}{letter}</text>')
     path = []
