@@ -12,7 +12,7 @@ from rq import Queue, Worker
 
 from services.common.db import get_redis
 from services.common.embedded import ConfigurationError
-from services.download_worker.queues import ALL_QUEUES
+from services.download_worker.queues import ALL_QUEUES, SYNC_QUEUE
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -32,6 +32,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: cannot reach Redis ({type(exc).__name__}): check REDIS_URL", file=sys.stderr)
         raise SystemExit(2) from None
     queues = [Queue(name, connection=connection) for name in names]
+    if SYNC_QUEUE in names:
+        # A worker killed mid-sync left a run in Postgres: finish it now rather than at the next sync.
+        from services.web.collection.jobs import resume_interrupted_syncs
+
+        resume_interrupted_syncs()
     # The scheduler runs scheduled/periodic jobs (e.g. library re-syncs) from this worker.
     Worker(queues, connection=connection).work(with_scheduler=True)
 

@@ -148,7 +148,7 @@ def test_job_reports_progress_in_meta(sync_env, fake, tmp_path):
 
 
 def test_worker_killed_mid_sync_resumes_without_refetch_or_duplicates(sync_env, fake, tmp_path):
-    from services.web.collection.jobs import enqueue_sync, job_status
+    from services.web.collection.jobs import current_job, enqueue_sync, job_status
 
     total = 300
     fake.set_collection("digger", list(range(total, 0, -1)))
@@ -158,7 +158,7 @@ def test_worker_killed_mid_sync_resumes_without_refetch_or_duplicates(sync_env, 
 
     worker = _start_worker(sync_env, log_path)
     try:
-        enqueue_sync(library_id=library_id)
+        killed_job_id = enqueue_sync(library_id=library_id)[0].id
         # Wait until at least one batch is committed and the next one is being fetched, then kill -9.
         _wait(lambda: len(_stored_releases()) >= 100 and fake.release_requests() > len(_stored_releases()) + 5,
               60, "the first committed batch", log_path)
@@ -172,13 +172,16 @@ def test_worker_killed_mid_sync_resumes_without_refetch_or_duplicates(sync_env, 
         run = s.scalar(select(SyncRun).where(SyncRun.library_id == library_id))
         assert run.status == "running"  # nobody finished it: the worker died
 
+    # Restarting a worker is enough: it finds the interrupted run and queues its resumption itself.
     worker = _start_worker(sync_env, log_path)
     try:
-        job, created = enqueue_sync(library_id=library_id)
-        assert created, job.get_status()  # the dead worker holds no lock any more
+        job = _wait(lambda: (j := current_job(library_id)) is not None and j.id != killed_job_id and j, 30,
+                    "the worker to queue the interrupted sync", log_path)
         status = _wait(lambda: (s := job_status(job)).job_status in ("finished", "failed") and s, 90,
                        "the resumed sync", log_path)
         assert status.job_status == "finished", status
+        again, created = enqueue_sync(library_id=library_id)
+        assert created  # nothing left running: a new sync may start
     finally:
         _stop_group(worker)
 

@@ -133,3 +133,26 @@ def scheduled_resync_at(library_id: int):
         return ScheduledJobRegistry(queue=sync_queue()).get_scheduled_time(job)
     except (NoSuchJobError, RedisError, ValueError):
         return None
+
+
+def resume_interrupted_syncs() -> list[int]:
+    """Queue a sync for every library whose last run was cut off (its worker died mid-sync).
+
+    Called when a worker starts: the run's state is in Postgres, so the new job picks up where the
+    dead one stopped. A run that is still alive holds the library's advisory lock and is left alone.
+    """
+    with get_engine().connect() as conn:
+        rows = conn.execute(
+            select(SyncRun.library_id, SyncRun.mode).where(SyncRun.status == "running").distinct()
+        ).all()
+    resumed = []
+    for library_id, mode in rows:
+        with get_engine().begin() as conn:
+            if sync_is_running(conn, library_id):
+                continue
+        _, created = enqueue_sync(library_id=library_id, mode=mode)
+        if created:
+            resumed.append(library_id)
+    if resumed:
+        log.info("resuming interrupted syncs of libraries %s", resumed)
+    return resumed
