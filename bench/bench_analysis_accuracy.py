@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_analysis_accuracy.py [--per-key 4] [--seconds 30] [--format wav|mp3]
                                                       [--seed N] [--synth numpy|fluidsynth] [--rotate]
-                                                      [--no-baseline] [--ablate-opening] [--workers 2]
+                                                      [--no-baseline] [--compare-opening-weight W]
 
 Clips come from tests/essentia_api/audio_fixtures.py (styles by tempo: hip-hop < 100, house < 135,
 techno < 155, drum and bass above; four progressions per mode, one of them minor i-VI-III-VII,
@@ -166,9 +166,10 @@ def main() -> None:
         help="comma-separated opening weights: key-only sweep (tuning sets only), then exit",
     )
     ap.add_argument(
-        "--ablate-opening",
-        action="store_true",
-        help="also run ours with key_opening_weight=0 (reported as ours_no_opening)",
+        "--compare-opening-weight",
+        type=float,
+        default=None,
+        help="also run ours with this key_opening_weight (reported as ours_opening_weight_<W>)",
     )
     ap.add_argument(
         "--opening-weight",
@@ -228,13 +229,12 @@ def main() -> None:
         ours = list(ex.map(partial(_ours, opening_weight=args.opening_weight), paths))
         report["ours"] = score(specs, ours) | {"wall_seconds": round(time.perf_counter() - t, 1)}
         print("ours", json.dumps(report["ours"]), flush=True)
-        if args.ablate_opening:
+        if args.compare_opening_weight is not None:
             t = time.perf_counter()
-            no_open = list(ex.map(partial(_ours, opening_weight=0.0), paths))
-            report["ours_no_opening"] = score(specs, no_open) | {
-                "wall_seconds": round(time.perf_counter() - t, 1)
-            }
-            print("ours_no_opening", json.dumps(report["ours_no_opening"]), flush=True)
+            alt = list(ex.map(partial(_ours, opening_weight=args.compare_opening_weight), paths))
+            name = f"ours_opening_weight_{args.compare_opening_weight:g}"
+            report[name] = score(specs, alt) | {"wall_seconds": round(time.perf_counter() - t, 1)}
+            print(name, json.dumps(report[name]), flush=True)
         if not args.no_baseline:
             t = time.perf_counter()
             base = list(ex.map(_baseline, paths))

@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ANALYZER_VERSION = "essentia-api/1.0"
+ANALYZER_VERSION = "essentia-api/1.1"  # 1.1: relative-key tie-break no longer weighs the opening bar
 
 MOOD_NAMES = ("happy", "sad", "aggressive", "relaxed", "party")
 

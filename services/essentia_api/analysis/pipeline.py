@@ -27,8 +27,9 @@ class AnalysisOptions:
     bpm_min: float = 70.0
     bpm_max: float = 180.0
     mood_models_dir: str | None = None
-    # Weight of the opening bar's bass in the relative major/minor decision (0 disables it).
-    key_opening_weight: float = 0.6
+    # Weight of the opening bar's bass in the relative major/minor decision (0 disables it). Off by
+    # default: it assumes tracks open on the tonic chord (see analysis/key.py, OPENING_WEIGHT).
+    key_opening_weight: float = 0.0
 
 
 @lru_cache(maxsize=4)
