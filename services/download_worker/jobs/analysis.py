@@ -9,7 +9,7 @@ from rq import get_current_job
 from services.common.db import session_scope
 from services.common.models import Track
 from services.common.settings import get_settings
-from services.essentia_api.client import AnalysisClient, AnalysisServiceError
+from services.web.analysis.client import AnalysisClient, AnalysisServiceError
 from services.web.analysis.audio import AudioPathError, relative_to_audio_dir
 from services.web.analysis.service import store_analysis
 

@@ -1,4 +1,4 @@
-"""httpx client for the analysis service, used by the web app and the download worker."""
+"""httpx client for the analysis service; lives with its callers (the web app and its worker jobs)."""
 
 from __future__ import annotations
 
