@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse
 from redis.exceptions import RedisError
 
 from services.web.analysis import jobs
 from services.web.api.deps import CurrentUser, SessionDep, get_visible_library
+from services.web.api.routes.analysis import analyze_track
 from services.web.collection.albums import album_tracks, get_album, get_track
 from services.web.ui.charts import waveform_svg
 from services.web.ui.views import templates
@@ -44,10 +45,6 @@ def track_page(request: Request, track_pk: int, user: CurrentUser, session: Sess
 @router.post("/tracks/{track_pk}/analyze", response_class=HTMLResponse)
 def track_analyze(request: Request, track_pk: int, user: CurrentUser, session: SessionDep) -> HTMLResponse:
     """Queue an analysis and return the live progress fragment (it polls itself until done)."""
-    from fastapi import HTTPException
-
-    from services.web.api.routes.analysis import analyze_track
-
     try:
         state = analyze_track(track_pk, user, session)
         error = None

@@ -13,7 +13,11 @@ from sqlalchemy import select
 from services.common.models import Library, Playlist, User
 from services.web.api.deps import CurrentUser, SessionDep, visible_library_ids
 from services.web.api.routes.auth import check_credentials, set_session_cookie
+from services.web.api.routes.setbuilder import BuildOptions, PlaylistGenerate, generate_for_playlist
 from services.web.core.security import SESSION_COOKIE
+from services.web.playlists.service import get_owned_playlist
+from services.web.setbuilder.service import local_transitions
+from services.web.ui.charts import camelot_path_svg, set_curve_svg
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).resolve().parents[1] / "templates")
@@ -87,8 +91,6 @@ def playlist_generate(
     seed: Annotated[int, Form()] = 0,
 ) -> HTMLResponse:
     """The form on the playlist page: reorder with the set builder and re-render the set panel."""
-    from services.web.api.routes.setbuilder import BuildOptions, PlaylistGenerate, generate_for_playlist
-
     error = None
     try:
         body = PlaylistGenerate(mode=mode, options=BuildOptions(energy_curve=energy_curve, seed=seed))
@@ -105,10 +107,6 @@ def playlist_generate(
 
 
 def playlist_context(session, user: User, playlist_id: int) -> dict:
-    from services.web.playlists.service import get_owned_playlist
-    from services.web.setbuilder.service import local_transitions
-    from services.web.ui.charts import camelot_path_svg, set_curve_svg
-
     session.expire_all()
     playlist = get_owned_playlist(session=session, user=user, playlist_id=playlist_id)
     tracks = [item.track for item in playlist.items]
