@@ -73,7 +73,9 @@ class Stack:
 
     def start_servers(self) -> None:
         if not self.settings.database_url:
-            print("starting embedded PostgreSQL (pgvector, pg_trgm) in", self.data_dir / "postgres", flush=True)
+            print(
+                "starting embedded PostgreSQL (pgvector, pg_trgm) in", self.data_dir / "postgres", flush=True
+            )
             self.env["DATABASE_URL"] = start_embedded_postgres(self.data_dir)
             self.started_postgres = True
         if not self.settings.redis_url:
@@ -173,7 +175,10 @@ class Stack:
             for i in range(self.workers):
                 self.spawn(f"worker{i + 1}" if self.workers > 1 else "worker", "services.download_worker")
             if self.wait_healthy():
-                print(f"\nDJ Playlist is up: http://localhost:{self.settings.web_port}  (Ctrl-C to stop)\n", flush=True)
+                print(
+                    f"\nDJ Playlist is up: http://localhost:{self.settings.web_port}  (Ctrl-C to stop)\n",
+                    flush=True,
+                )
             while not self.stopping.is_set():
                 dead = [name for name, proc in self.children.items() if proc.poll() is not None]
                 if dead:

@@ -86,7 +86,7 @@ def _ensure_database(admin_uri: str, name: str) -> None:
 def _to_sqlalchemy_url(uri: str) -> str:
     for prefix in ("postgresql://", "postgres://"):
         if uri.startswith(prefix):
-            return "postgresql+psycopg://" + uri[len(prefix):]
+            return "postgresql+psycopg://" + uri[len(prefix) :]
     return uri
 
 
@@ -133,14 +133,22 @@ def start_embedded_redis(data_dir: Path) -> str:
     subprocess.run(
         [
             redis_server_binary(),
-            "--port", "0",
-            "--unixsocket", str(sock),
-            "--unixsocketperm", "700",
-            "--dir", str(rdir),
-            "--appendonly", "yes",
-            "--daemonize", "yes",
-            "--pidfile", str(rdir / "redis.pid"),
-            "--logfile", str(rdir / "redis.log"),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(sock),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(rdir),
+            "--appendonly",
+            "yes",
+            "--daemonize",
+            "yes",
+            "--pidfile",
+            str(rdir / "redis.pid"),
+            "--logfile",
+            str(rdir / "redis.log"),
         ],
         check=True,
     )

@@ -49,7 +49,9 @@ class Settings(BaseSettings):
     discogs_max_attempts: int = Field(5, ge=1, validation_alias="DISCOGS_MAX_ATTEMPTS")
     discogs_backoff_seconds: float = Field(1.0, ge=0, validation_alias="DISCOGS_BACKOFF_SECONDS")
     discogs_backoff_max_seconds: float = Field(60.0, ge=0, validation_alias="DISCOGS_BACKOFF_MAX_SECONDS")
-    discogs_max_retry_after_seconds: float = Field(120.0, ge=0, validation_alias="DISCOGS_MAX_RETRY_AFTER_SECONDS")
+    discogs_max_retry_after_seconds: float = Field(
+        120.0, ge=0, validation_alias="DISCOGS_MAX_RETRY_AFTER_SECONDS"
+    )
     discogs_concurrency: int = Field(1, ge=1, le=32, validation_alias="DISCOGS_CONCURRENCY")
     discogs_slowdown_remaining: int = Field(5, ge=0, validation_alias="DISCOGS_SLOWDOWN_REMAINING")
 

@@ -20,7 +20,9 @@ def main(argv: list[str] | None = None) -> None:
     names = (argv if argv is not None else sys.argv[1:]) or list(ALL_QUEUES)
     unknown = sorted(set(names) - set(ALL_QUEUES))
     if unknown:
-        print(f"error: unknown queue(s) {', '.join(unknown)}; known: {', '.join(ALL_QUEUES)}", file=sys.stderr)
+        print(
+            f"error: unknown queue(s) {', '.join(unknown)}; known: {', '.join(ALL_QUEUES)}", file=sys.stderr
+        )
         raise SystemExit(2)
     try:
         connection = get_redis()

@@ -74,7 +74,9 @@ def create_app() -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse({"detail": _plain_errors(exc), "message": _validation_message(exc)}, status_code=422)
+        return JSONResponse(
+            {"detail": _plain_errors(exc), "message": _validation_message(exc)}, status_code=422
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
@@ -95,12 +97,25 @@ def create_app() -> FastAPI:
             and (origin := request.headers.get("origin"))
             and urlsplit(origin).netloc != request.headers.get("host")
         ):
-            return JSONResponse({"detail": "cross-origin request refused", "message": "cross-origin request refused"}, 403)
+            return JSONResponse(
+                {"detail": "cross-origin request refused", "message": "cross-origin request refused"}, 403
+            )
         return await call_next(request)
 
-    for router in (health.router, auth.router, users.router, libraries.router, playlists.router,
-                   setbuilder.router, sync.router, albums.router, tracks.router, friends.router, spins.router,
-                   analysis.router):
+    for router in (
+        health.router,
+        auth.router,
+        users.router,
+        libraries.router,
+        playlists.router,
+        setbuilder.router,
+        sync.router,
+        albums.router,
+        tracks.router,
+        friends.router,
+        spins.router,
+        analysis.router,
+    ):
         app.include_router(router)
     app.include_router(ui_tracks.router)
     app.include_router(ui_views.router)

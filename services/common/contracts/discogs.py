@@ -38,7 +38,9 @@ class SyncProgress(BaseModel):
     releases_fetched: int = Field(0, description="GET /releases/{id} calls made by this run")
     releases_failed: int = 0
     releases_removed: int = 0
-    failures: list[ReleaseFailure] = Field(default_factory=list, description="The first failures, with reasons")
+    failures: list[ReleaseFailure] = Field(
+        default_factory=list, description="The first failures, with reasons"
+    )
     error: str | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
@@ -59,4 +61,6 @@ class CsvImportResult(BaseModel):
     rows: int
     albums_created: int
     albums_updated: int
-    sync_job_id: str | None = Field(None, description="Tracklist fill job, enqueued when a Discogs token is set")
+    sync_job_id: str | None = Field(
+        None, description="Tracklist fill job, enqueued when a Discogs token is set"
+    )

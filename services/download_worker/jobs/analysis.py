@@ -9,8 +9,8 @@ from rq import get_current_job
 from services.common.db import session_scope
 from services.common.models import Track
 from services.common.settings import get_settings
-from services.web.analysis.client import AnalysisClient, AnalysisServiceError
 from services.web.analysis.audio import AudioPathError, relative_to_audio_dir
+from services.web.analysis.client import AnalysisClient, AnalysisServiceError
 from services.web.analysis.service import store_analysis
 
 log = logging.getLogger(__name__)

@@ -33,8 +33,13 @@ def sync_library_job(library_id: int, mode: str = "full", scheduled: bool = Fals
     job = get_current_job()
     try:
         with DiscogsSource.from_settings() as source:
-            result = run_sync(library_id=library_id, source=source, mode=mode,  # type: ignore[arg-type]
-                              job_id=job.id if job else None, progress=_save_progress)
+            result = run_sync(
+                library_id=library_id,
+                source=source,
+                mode=mode,  # type: ignore[arg-type]
+                job_id=job.id if job else None,
+                progress=_save_progress,
+            )
     except SyncAlreadyRunning as exc:
         log.info("%s", exc)
         return {"library_id": library_id, "skipped": str(exc)}

@@ -35,5 +35,7 @@ def upload_destination(*, library_id: int, track_id: str, filename: str) -> str:
     """Relative path for an uploaded file: library_<id>/<track_id><ext>."""
     ext = Path(filename).suffix.lower()
     if ext not in AUDIO_EXTENSIONS:
-        raise AudioPathError(f"unsupported audio type {ext or '(none)'}: use one of {', '.join(sorted(AUDIO_EXTENSIONS))}")
+        raise AudioPathError(
+            f"unsupported audio type {ext or '(none)'}: use one of {', '.join(sorted(AUDIO_EXTENSIONS))}"
+        )
     return f"library_{library_id}/{safe_name(track_id)}{ext}"

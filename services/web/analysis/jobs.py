@@ -18,10 +18,19 @@ JOB_TIMEOUT = 15 * 60
 
 def enqueue_analysis(*, track: Track) -> Job:
     return Queue(ANALYSIS_QUEUE, connection=get_redis()).enqueue(
-        JOB_FUNC, track.id, job_timeout=JOB_TIMEOUT, result_ttl=86400, failure_ttl=7 * 86400,
+        JOB_FUNC,
+        track.id,
+        job_timeout=JOB_TIMEOUT,
+        result_ttl=86400,
+        failure_ttl=7 * 86400,
         retry=Retry(max=2, interval=[15, 60]),  # only transient failures raise past the job's own checks
-        meta={"kind": "analysis", "track_pk": track.id, "library_id": track.library_id,
-              "stage": "queued", "percent": 0},
+        meta={
+            "kind": "analysis",
+            "track_pk": track.id,
+            "library_id": track.library_id,
+            "stage": "queued",
+            "percent": 0,
+        },
         description=f"Analyse track {track.id}",
     )
 
@@ -42,7 +51,9 @@ def analysis_job_state(job: Job) -> dict[str, Any]:
     error = meta.get("error")
     if status == "failed" and not error:
         result = job.latest_result()
-        error = (result.exc_string or "").strip().splitlines()[-1] if result and result.exc_string else "failed"
+        error = (
+            (result.exc_string or "").strip().splitlines()[-1] if result and result.exc_string else "failed"
+        )
     return {
         "job_id": job.id,
         "status": status,

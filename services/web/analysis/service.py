@@ -38,7 +38,9 @@ def store_analysis(*, session: Session, track: Track, result: AnalysisResult) ->
     return track
 
 
-def attach_audio(*, track: Track, audio_dir: Path, filename: str, chunks: Iterable[bytes], max_bytes: int) -> str:
+def attach_audio(
+    *, track: Track, audio_dir: Path, filename: str, chunks: Iterable[bytes], max_bytes: int
+) -> str:
     """Store an uploaded file as the track's audio (inside AUDIO_DIR) and return its relative path.
 
     Written to a temporary file first and renamed, so a failed or oversized upload never replaces

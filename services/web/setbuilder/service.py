@@ -17,8 +17,8 @@ from services.common.contracts.setbuilder import GenerateRequest, GenerateRespon
 from services.common.models import Playlist, PlaylistVersion, Track, TrackEmbedding, User
 from services.common.settings import get_settings
 from services.common.transition import TransitionOptions, features, transition_score
-from services.web.setbuilder.client import SetBuilderClient, SetBuilderClientError
 from services.web.playlists.service import set_playlist_tracks, visible_tracks
+from services.web.setbuilder.client import SetBuilderClient, SetBuilderClientError
 
 MOOD_THRESHOLD = 0.5  # a mood counts as a tag for similarity when its score reaches this
 
@@ -37,8 +37,11 @@ def to_set_track(track: Track, embedding: list[float] | None = None) -> SetTrack
             parse_key(camelot)
         except KeyParseError:
             camelot = None  # a hand-edited key we cannot read scores neutral rather than failing the set
-    moods = [name for name, score in (track.moods or {}).items() if isinstance(score, int | float)
-             and score >= MOOD_THRESHOLD]
+    moods = [
+        name
+        for name, score in (track.moods or {}).items()
+        if isinstance(score, int | float) and score >= MOOD_THRESHOLD
+    ]
     return SetTrack(
         id=str(track.id),
         bpm=track.bpm if track.bpm and track.bpm > 0 else None,
@@ -100,9 +103,14 @@ def generate(
     return _call_set_builder(request)
 
 
-def snapshot(*, session: Session, playlist: Playlist, reason: str, score: float | None = None) -> PlaylistVersion:
+def snapshot(
+    *, session: Session, playlist: Playlist, reason: str, score: float | None = None
+) -> PlaylistVersion:
     version = PlaylistVersion(
-        playlist_id=playlist.id, reason=reason, track_pks=[item.track_pk for item in playlist.items], score=score
+        playlist_id=playlist.id,
+        reason=reason,
+        track_pks=[item.track_pk for item in playlist.items],
+        score=score,
     )
     session.add(version)
     session.flush()
@@ -123,11 +131,27 @@ def local_transitions(tracks: list[Track]) -> list[dict]:
     feats = []
     for t in tracks:
         st = to_set_track(t)
-        feats.append(features(st.id, bpm=st.bpm, key=st.camelot_key(), energy=st.energy, artist=st.artist,
-                              album=st.album, tags=st.tags()))
+        feats.append(
+            features(
+                st.id,
+                bpm=st.bpm,
+                key=st.camelot_key(),
+                energy=st.energy,
+                artist=st.artist,
+                album=st.album,
+                tags=st.tags(),
+            )
+        )
     out = []
     for a, b in zip(feats, feats[1:], strict=False):
         br = transition_score(a, b, options=opts)
-        out.append({"score": br.total, "key_label": br.key_label, "tempo_mode": br.tempo.mode,
-                    "pitch_pct": br.tempo.pitch_pct, "neutral": list(br.neutral)})
+        out.append(
+            {
+                "score": br.total,
+                "key_label": br.key_label,
+                "tempo_mode": br.tempo.mode,
+                "pitch_pct": br.tempo.pitch_pct,
+                "neutral": list(br.neutral),
+            }
+        )
     return out

@@ -66,18 +66,26 @@ def set_curve_svg(
     ]
     if energy_targets:
         pts = [(x(i), y_energy(1 + 9 * t)) for i, t in enumerate(energy_targets[:n])]
-        parts.append(f'<polyline class="energy-target" points="{_polyline(pts)}" fill="none" '
-                     f'stroke="#e4572e" stroke-dasharray="4 4" stroke-opacity="0.6"/>')
+        parts.append(
+            f'<polyline class="energy-target" points="{_polyline(pts)}" fill="none" '
+            f'stroke="#e4572e" stroke-dasharray="4 4" stroke-opacity="0.6"/>'
+        )
     for seg in segments(bpms, y_bpm):
         parts.append(f'<polyline class="bpm" points="{seg}" fill="none" stroke="#7fb3ff" stroke-width="2"/>')
     for seg in segments(energies, y_energy):
-        parts.append(f'<polyline class="energy" points="{seg}" fill="none" stroke="#e4572e" stroke-width="2"/>')
+        parts.append(
+            f'<polyline class="energy" points="{seg}" fill="none" stroke="#e4572e" stroke-width="2"/>'
+        )
     for i, (label, b) in enumerate(zip(labels, bpms, strict=True)):
         if b is not None:
-            parts.append(f'<circle cx="{x(i):.1f}" cy="{y_bpm(b):.1f}" r="3" fill="#7fb3ff">'
-                         f'<title>{escape(label)}: {b:.2f} BPM</title></circle>')
-        parts.append(f'<text x="{x(i):.1f}" y="{height - 8}" fill="#9aa0aa" font-size="10" '
-                     f'text-anchor="middle">{i + 1}</text>')
+            parts.append(
+                f'<circle cx="{x(i):.1f}" cy="{y_bpm(b):.1f}" r="3" fill="#7fb3ff">'
+                f"<title>{escape(label)}: {b:.2f} BPM</title></circle>"
+            )
+        parts.append(
+            f'<text x="{x(i):.1f}" y="{height - 8}" fill="#9aa0aa" font-size="10" '
+            f'text-anchor="middle">{i + 1}</text>'
+        )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -103,8 +111,10 @@ def camelot_path_svg(*, codes: Sequence[str | None], size: int = 260) -> str:
     for number in range(1, 13):
         for letter in "AB":
             px, py = pos(number, letter, label=True)
-            parts.append(f'<text x="{px:.1f}" y="{py + 3:.1f}" fill="#5d6370" font-size="9" '
-                         f'text-anchor="middle">{number}{letter}</text>')
+            parts.append(
+                f'<text x="{px:.1f}" y="{py + 3:.1f}" fill="#5d6370" font-size="9" '
+                f'text-anchor="middle">{number}{letter}</text>'
+            )
     path = []
     for code in codes:
         try:
@@ -114,17 +124,27 @@ def camelot_path_svg(*, codes: Sequence[str | None], size: int = 260) -> str:
         if key is not None:
             path.append(pos(key.number, key.letter))
     if path:
-        parts.append(f'<polyline class="key-path" points="{_polyline(path)}" fill="none" stroke="#e4572e" '
-                     f'stroke-width="2" stroke-opacity="0.8"/>')
+        parts.append(
+            f'<polyline class="key-path" points="{_polyline(path)}" fill="none" stroke="#e4572e" '
+            f'stroke-width="2" stroke-opacity="0.8"/>'
+        )
         for i, (px, py) in enumerate(path):
-            parts.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="{6 if i == 0 else 4}" '
-                         f'fill="{"#7fb3ff" if i == 0 else "#e4572e"}"/>')
+            parts.append(
+                f'<circle cx="{px:.1f}" cy="{py:.1f}" r="{6 if i == 0 else 4}" '
+                f'fill="{"#7fb3ff" if i == 0 else "#e4572e"}"/>'
+            )
     parts.append("</svg>")
     return "".join(parts)
 
 
-def waveform_svg(*, peaks: Sequence[float], beats: Sequence[float] = (), duration: float | None = None,
-                 width: int = 900, height: int = 90) -> str:
+def waveform_svg(
+    *,
+    peaks: Sequence[float],
+    beats: Sequence[float] = (),
+    duration: float | None = None,
+    width: int = 900,
+    height: int = 90,
+) -> str:
     """Mirrored peak waveform with beat ticks every bar (4 beats), like a DJ deck's overview."""
     n = len(peaks)
     if n == 0:
@@ -142,6 +162,8 @@ def waveform_svg(*, peaks: Sequence[float], beats: Sequence[float] = (), duratio
             f'<line x1="{b / duration * width:.1f}" y1="0" x2="{b / duration * width:.1f}" y2="6"/>'
             for b in beats[::4]
         )
-    return (f'<svg class="waveform" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-            f'preserveAspectRatio="none" role="img" aria-label="Waveform">'
-            f'<g fill="#7fb3ff">{bars}</g><g stroke="#e4572e" stroke-width="1">{ticks}</g></svg>')
+    return (
+        f'<svg class="waveform" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+        f'preserveAspectRatio="none" role="img" aria-label="Waveform">'
+        f'<g fill="#7fb3ff">{bars}</g><g stroke="#e4572e" stroke-width="1">{ticks}</g></svg>'
+    )

@@ -61,15 +61,14 @@ def logout_form() -> RedirectResponse:
     return response
 
 
-
-
-
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request, user: CurrentUser, session: SessionDep) -> HTMLResponse:
     libraries = list(
         session.scalars(select(Library).where(Library.id.in_(visible_library_ids(user))).order_by(Library.id))
     )
-    playlists = list(session.scalars(select(Playlist).where(Playlist.owner_id == user.id).order_by(Playlist.id)))
+    playlists = list(
+        session.scalars(select(Playlist).where(Playlist.owner_id == user.id).order_by(Playlist.id))
+    )
     return templates.TemplateResponse(
         request, "dashboard.html", {"user": user, "libraries": libraries, "playlists": playlists}
     )
@@ -116,8 +115,12 @@ def playlist_context(session, user: User, playlist_id: int) -> dict:
         "playlist": playlist,
         "rows": list(zip(tracks, [None, *transitions], strict=True)),
         "curve_svg": set_curve_svg(
-            labels=[t.title for t in tracks], bpms=[t.bpm for t in tracks], energies=[t.energy for t in tracks]
-        ) if tracks else "",
+            labels=[t.title for t in tracks],
+            bpms=[t.bpm for t in tracks],
+            energies=[t.energy for t in tracks],
+        )
+        if tracks
+        else "",
         "camelot_svg": camelot_path_svg(codes=[t.camelot for t in tracks]) if tracks else "",
         "error": None,
     }

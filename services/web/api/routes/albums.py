@@ -49,7 +49,9 @@ class AlbumPage(BaseModel):
 
 class AlbumDetail(AlbumOut):
     tracks: list[TrackOut]
-    discogs: dict[str, Any] | None = Field(None, description="The raw `GET /releases/{id}` JSON, when fetched")
+    discogs: dict[str, Any] | None = Field(
+        None, description="The raw `GET /releases/{id}` JSON, when fetched"
+    )
 
 
 class AlbumUpdate(BaseModel):
@@ -91,20 +93,35 @@ def list_albums(
     user: CurrentUser,
     session: SessionDep,
     library_id: int | None = None,
-    q: Annotated[str | None, Query(max_length=200, description="Words matched in artist, title, label, cat#")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description="Words matched in artist, title, label, cat#")
+    ] = None,
     sort: service.AlbumSort = "date_added",
     order: Literal["asc", "desc"] = "desc",
-    missing: Annotated[list[service.Missing] | None, Query(
-        description="Albums with a track lacking: audio, analysis, apple (URL), youtube (URL)")] = None,
+    missing: Annotated[
+        list[service.Missing] | None,
+        Query(description="Albums with a track lacking: audio, analysis, apple (URL), youtube (URL)"),
+    ] = None,
     include_deleted: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> AlbumPage:
     """Albums in the libraries you can see."""
-    rows, total = service.list_albums(session=session, user=user, library_id=library_id, q=q, sort=sort,
-                                      order=order, missing=missing, include_deleted=include_deleted, limit=limit,
-                                      offset=offset)
-    return AlbumPage(items=[AlbumOut.model_validate(a) for a in rows], total=total, limit=limit, offset=offset)
+    rows, total = service.list_albums(
+        session=session,
+        user=user,
+        library_id=library_id,
+        q=q,
+        sort=sort,
+        order=order,
+        missing=missing,
+        include_deleted=include_deleted,
+        limit=limit,
+        offset=offset,
+    )
+    return AlbumPage(
+        items=[AlbumOut.model_validate(a) for a in rows], total=total, limit=limit, offset=offset
+    )
 
 
 def _detail(session, album) -> AlbumDetail:
@@ -121,17 +138,30 @@ def get_album(album_id: int, user: CurrentUser, session: SessionDep) -> AlbumDet
 
 @router.patch("/api/albums/{album_id}", response_model=AlbumOut)
 def update_album(album_id: int, body: AlbumUpdate, user: CurrentUser, session: SessionDep) -> AlbumOut:
-    album = service.update_album(session=session, user=user, album_id=album_id,
-                                 changes=body.model_dump(exclude_unset=True))
+    album = service.update_album(
+        session=session, user=user, album_id=album_id, changes=body.model_dump(exclude_unset=True)
+    )
     return AlbumOut.model_validate(album)
 
 
-@router.post("/api/libraries/{library_id}/albums", response_model=AlbumDetail, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/api/libraries/{library_id}/albums", response_model=AlbumDetail, status_code=status.HTTP_201_CREATED
+)
 def create_album(library_id: int, body: ManualAlbum, user: CurrentUser, session: SessionDep) -> AlbumDetail:
     """Create a record that is not on Discogs, with its tracks."""
     album = service.create_manual_album(
-        session=session, user=user, library_id=library_id, title=body.title, artist=body.artist, year=body.year,
-        label=body.label, catalog_number=body.catalog_number, format=body.format, genres=body.genres,
-        styles=body.styles, notes=body.notes, tracks=[t.model_dump() for t in body.tracks],
+        session=session,
+        user=user,
+        library_id=library_id,
+        title=body.title,
+        artist=body.artist,
+        year=body.year,
+        label=body.label,
+        catalog_number=body.catalog_number,
+        format=body.format,
+        genres=body.genres,
+        styles=body.styles,
+        notes=body.notes,
+        tracks=[t.model_dump() for t in body.tracks],
     )
     return _detail(session, album)

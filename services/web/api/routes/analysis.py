@@ -37,17 +37,25 @@ def _queue_unavailable(exc: RedisError) -> HTTPException:
     return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"job queue unavailable ({type(exc).__name__})")
 
 
-@router.post("/api/tracks/{track_pk}/audio", response_model=AudioAttached, status_code=status.HTTP_201_CREATED)
-def upload_audio(track_pk: int, file: Annotated[UploadFile, File()], user: CurrentUser,
-                 session: SessionDep) -> AudioAttached:
+@router.post(
+    "/api/tracks/{track_pk}/audio", response_model=AudioAttached, status_code=status.HTTP_201_CREATED
+)
+def upload_audio(
+    track_pk: int, file: Annotated[UploadFile, File()], user: CurrentUser, session: SessionDep
+) -> AudioAttached:
     """Attach an audio file (mp3, m4a, flac, wav, aiff, ogg, opus) to one of your tracks."""
     track = get_track(session=session, user=user, track_pk=track_pk)
     get_writable_library(session, user, track.library_id)
     settings = get_settings()
     chunks = iter(lambda: file.file.read(CHUNK), b"")  # streamed to disk, never all in memory
     try:
-        rel = attach_audio(track=track, audio_dir=settings.resolved_audio_dir, filename=file.filename or "",
-                           chunks=chunks, max_bytes=settings.analysis_max_upload_mb * 1024 * 1024)
+        rel = attach_audio(
+            track=track,
+            audio_dir=settings.resolved_audio_dir,
+            filename=file.filename or "",
+            chunks=chunks,
+            max_bytes=settings.analysis_max_upload_mb * 1024 * 1024,
+        )
     except AudioTooLarge as exc:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc)) from None
     except AudioPathError as exc:
@@ -56,7 +64,9 @@ def upload_audio(track_pk: int, file: Annotated[UploadFile, File()], user: Curre
     return AudioAttached(track_id=track.id, local_audio_path=rel)
 
 
-@router.post("/api/tracks/{track_pk}/analyze", response_model=AnalysisJobState, status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/api/tracks/{track_pk}/analyze", response_model=AnalysisJobState, status_code=status.HTTP_202_ACCEPTED
+)
 def analyze_track(track_pk: int, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     """Queue an analysis of the track's audio; a new analysis replaces the old one when it finishes."""
     track = get_track(session=session, user=user, track_pk=track_pk)
@@ -64,7 +74,9 @@ def analyze_track(track_pk: int, user: CurrentUser, session: SessionDep) -> dict
     if track.deleted_at is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, "track is deleted: restore it first")
     if not track.local_audio_path:
-        raise HTTPException(status.HTTP_409_CONFLICT, "the track has no audio yet: upload or download it first")
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, "the track has no audio yet: upload or download it first"
+        )
     try:
         return jobs.analysis_job_state(jobs.enqueue_analysis(track=track))
     except RedisError as exc:

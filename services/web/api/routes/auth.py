@@ -124,7 +124,9 @@ def create_token(user: CurrentUser, session: SessionDep, body: TokenCreate | Non
 def list_tokens(user: CurrentUser, session: SessionDep) -> list[ApiToken]:
     return list(
         session.scalars(
-            select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)).order_by(ApiToken.id)
+            select(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .order_by(ApiToken.id)
         )
     )
 

@@ -17,8 +17,9 @@ router = APIRouter(prefix="/api/friends", tags=["friends"])
 
 
 class FriendIn(BaseModel):
-    username: str = Field(min_length=1, max_length=150, pattern=r"^[A-Za-z0-9_.\-]+$",
-                          description="Their Discogs username")
+    username: str = Field(
+        min_length=1, max_length=150, pattern=r"^[A-Za-z0-9_.\-]+$", description="Their Discogs username"
+    )
 
 
 class FriendOut(BaseModel):
@@ -31,8 +32,15 @@ class FriendOut(BaseModel):
 
 @router.get("", response_model=list[FriendOut])
 def friends(user: CurrentUser, session: SessionDep) -> list[FriendOut]:
-    return [FriendOut(username=lib.discogs_username or "", library_id=lib.id, name=lib.name,
-                      last_synced_at=lib.last_synced_at) for lib in list_friends(session=session, user=user)]
+    return [
+        FriendOut(
+            username=lib.discogs_username or "",
+            library_id=lib.id,
+            name=lib.name,
+            last_synced_at=lib.last_synced_at,
+        )
+        for lib in list_friends(session=session, user=user)
+    ]
 
 
 @router.post("", response_model=FriendOut, status_code=status.HTTP_201_CREATED)
@@ -46,8 +54,13 @@ def add_friend(body: FriendIn, user: CurrentUser, session: SessionDep) -> Friend
             job_id = jobs.enqueue_sync(library_id=library.id, mode="full")[0].id
         except RedisError:
             job_id = None
-    return FriendOut(username=body.username, library_id=library.id, name=library.name,
-                     last_synced_at=library.last_synced_at, sync_job_id=job_id)
+    return FriendOut(
+        username=body.username,
+        library_id=library.id,
+        name=library.name,
+        last_synced_at=library.last_synced_at,
+        sync_job_id=job_id,
+    )
 
 
 @router.delete("/{username}", status_code=status.HTTP_204_NO_CONTENT)

@@ -11,7 +11,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from services.common.models import Library, LibraryShare, User
-from services.web.api.deps import CurrentUser, SessionDep, get_visible_library, get_writable_library, visible_library_ids
+from services.web.api.deps import (
+    CurrentUser,
+    SessionDep,
+    get_visible_library,
+    get_writable_library,
+    visible_library_ids,
+)
 
 router = APIRouter(prefix="/api/libraries", tags=["libraries"])
 
@@ -46,7 +52,9 @@ def library_out(library: Library, user: User) -> LibraryOut:
 @router.get("", response_model=list[LibraryOut])
 def list_libraries(user: CurrentUser, session: SessionDep) -> list[LibraryOut]:
     """Libraries you own, your friends' read-only imports, and libraries shared with you."""
-    rows = session.scalars(select(Library).where(Library.id.in_(visible_library_ids(user))).order_by(Library.id))
+    rows = session.scalars(
+        select(Library).where(Library.id.in_(visible_library_ids(user))).order_by(Library.id)
+    )
     return [library_out(lib, user) for lib in rows]
 
 
@@ -57,7 +65,9 @@ def create_library(body: LibraryCreate, user: CurrentUser, session: SessionDep) 
     try:
         session.flush()
     except IntegrityError:
-        raise HTTPException(status.HTTP_409_CONFLICT, "you already have a library for that Discogs username") from None
+        raise HTTPException(
+            status.HTTP_409_CONFLICT, "you already have a library for that Discogs username"
+        ) from None
     return library_out(library, user)
 
 

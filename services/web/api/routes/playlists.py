@@ -95,7 +95,9 @@ def get_playlist(playlist_id: int, user: CurrentUser, session: SessionDep) -> Pl
 
 
 @router.patch("/{playlist_id}", response_model=PlaylistDetail)
-def update_playlist(playlist_id: int, body: PlaylistUpdate, user: CurrentUser, session: SessionDep) -> PlaylistDetail:
+def update_playlist(
+    playlist_id: int, body: PlaylistUpdate, user: CurrentUser, session: SessionDep
+) -> PlaylistDetail:
     playlist = get_owned_playlist(session=session, user=user, playlist_id=playlist_id)
     for field, value in body.model_dump(exclude_unset=True).items():
         setattr(playlist, field, value)
@@ -104,7 +106,9 @@ def update_playlist(playlist_id: int, body: PlaylistUpdate, user: CurrentUser, s
 
 
 @router.put("/{playlist_id}/tracks", response_model=PlaylistDetail)
-def replace_tracks(playlist_id: int, body: TrackIds, user: CurrentUser, session: SessionDep) -> PlaylistDetail:
+def replace_tracks(
+    playlist_id: int, body: TrackIds, user: CurrentUser, session: SessionDep
+) -> PlaylistDetail:
     """Set the playlist's tracks to exactly this order."""
     playlist = get_owned_playlist(session=session, user=user, playlist_id=playlist_id)
     set_playlist_tracks(session=session, user=user, playlist=playlist, track_pks=body.track_ids)

@@ -69,23 +69,38 @@ class TopTrack(BaseModel):
 
 @router.post("", response_model=SpinSessionOut, status_code=status.HTTP_201_CREATED)
 def log_spins(body: SpinSessionIn, user: CurrentUser, session: SessionDep) -> SpinSessionOut:
-    spin_session = service.log_session(session=session, user=user, items=[i.model_dump() for i in body.items],
-                                       started_at=body.started_at, notes=body.notes)
+    spin_session = service.log_session(
+        session=session,
+        user=user,
+        items=[i.model_dump() for i in body.items],
+        started_at=body.started_at,
+        notes=body.notes,
+    )
     return SpinSessionOut.model_validate(spin_session)
 
 
 @router.get("", response_model=SpinHistory)
-def spin_history(user: CurrentUser, session: SessionDep, limit: Annotated[int, Query(ge=1, le=200)] = 20,
-                 offset: Annotated[int, Query(ge=0)] = 0) -> SpinHistory:
+def spin_history(
+    user: CurrentUser,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> SpinHistory:
     rows, total = service.history(session=session, user=user, limit=limit, offset=offset)
     return SpinHistory(items=[SpinSessionOut.model_validate(r) for r in rows], total=total)
 
 
 @router.get("/top-tracks", response_model=list[TopTrack])
-def top_tracks(user: CurrentUser, session: SessionDep, limit: Annotated[int, Query(ge=1, le=200)] = 20,
-               since: datetime | None = None) -> list[TopTrack]:
-    return [TopTrack(plays=n, track=TrackOut.model_validate(t))
-            for t, n in service.top_tracks(session=session, user=user, limit=limit, since=since)]
+def top_tracks(
+    user: CurrentUser,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    since: datetime | None = None,
+) -> list[TopTrack]:
+    return [
+        TopTrack(plays=n, track=TrackOut.model_validate(t))
+        for t, n in service.top_tracks(session=session, user=user, limit=limit, since=since)
+    ]
 
 
 @router.delete("/{session_id}", status_code=status.HTTP_204_NO_CONTENT)

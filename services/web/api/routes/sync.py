@@ -24,7 +24,9 @@ router = APIRouter(tags=["sync"])
 class SyncState(BaseModel):
     library_id: int
     job: SyncJobStatus | None = Field(None, description="The latest sync job enqueued for this library")
-    last_run: SyncProgress | None = Field(None, description="The latest sync run, durable (survives restarts)")
+    last_run: SyncProgress | None = Field(
+        None, description="The latest sync run, durable (survives restarts)"
+    )
     next_scheduled_sync: datetime | None = None
     counts: dict[str, int]
 
@@ -32,7 +34,11 @@ class SyncState(BaseModel):
 class SyncSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sync_interval_hours: float | None = Field(
-        None, ge=1, le=24 * 30, description="Re-sync from Discogs every N hours (RQ scheduler); null turns it off")
+        None,
+        ge=1,
+        le=24 * 30,
+        description="Re-sync from Discogs every N hours (RQ scheduler); null turns it off",
+    )
 
 
 def _syncable(session, user: User, library_id: int) -> Library:
@@ -45,12 +51,16 @@ def _syncable(session, user: User, library_id: int) -> Library:
 
 def _require_token() -> None:
     if get_settings().discogs_user_token is None:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST,
-                            "DISCOGS_USER_TOKEN is not set: set it to sync from Discogs, or upload a CSV export")
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            "DISCOGS_USER_TOKEN is not set: set it to sync from Discogs, or upload a CSV export",
+        )
 
 
 def _redis_unavailable(exc: Exception) -> HTTPException:
-    return HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"job queue unavailable (Redis): {type(exc).__name__}")
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE, f"job queue unavailable (Redis): {type(exc).__name__}"
+    )
 
 
 def _state(session, library: Library) -> SyncState:
@@ -62,13 +72,22 @@ def _state(session, library: Library) -> SyncState:
         next_at = jobs.scheduled_resync_at(library.id)
     except RedisError:
         pass
-    return SyncState(library_id=library.id, job=job_state, last_run=jobs.latest_progress(session, library.id),
-                     next_scheduled_sync=next_at, counts=library_counts(session=session, library=library))
+    return SyncState(
+        library_id=library.id,
+        job=job_state,
+        last_run=jobs.latest_progress(session, library.id),
+        next_scheduled_sync=next_at,
+        counts=library_counts(session=session, library=library),
+    )
 
 
-@router.post("/api/libraries/{library_id}/sync", response_model=SyncState, status_code=status.HTTP_202_ACCEPTED)
+@router.post(
+    "/api/libraries/{library_id}/sync", response_model=SyncState, status_code=status.HTTP_202_ACCEPTED
+)
 def start_sync(
-    library_id: int, user: CurrentUser, session: SessionDep,
+    library_id: int,
+    user: CurrentUser,
+    session: SessionDep,
     mode: Literal["full", "refresh", "tracklists"] = "full",
 ) -> SyncState:
     """Enqueue a Discogs sync (returns the running one if there is one). `refresh` refetches every release;
@@ -76,8 +95,10 @@ def start_sync(
     library = _syncable(session, user, library_id)
     _require_token()
     if mode != "tracklists" and not library.discogs_username:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST,
-                            "library has no Discogs username: upload a CSV export, or sync mode=tracklists")
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            "library has no Discogs username: upload a CSV export, or sync mode=tracklists",
+        )
     try:
         jobs.enqueue_sync(library_id=library.id, mode=mode)
     except RedisError as exc:
@@ -105,7 +126,9 @@ def job_state(job_id: str, user: CurrentUser, session: SessionDep) -> SyncJobSta
 
 
 @router.put("/api/libraries/{library_id}/sync/settings", response_model=SyncState)
-def set_sync_settings(library_id: int, body: SyncSettings, user: CurrentUser, session: SessionDep) -> SyncState:
+def set_sync_settings(
+    library_id: int, body: SyncSettings, user: CurrentUser, session: SessionDep
+) -> SyncState:
     """Scheduled re-sync: every `sync_interval_hours` (stored in the library's settings)."""
     library = _syncable(session, user, library_id)
     if body.sync_interval_hours and not library.discogs_username:
@@ -119,10 +142,17 @@ def set_sync_settings(library_id: int, body: SyncSettings, user: CurrentUser, se
     return _state(session, library)
 
 
-@router.post("/api/libraries/{library_id}/import/csv", response_model=CsvImportResult,
-             status_code=status.HTTP_201_CREATED)
-async def import_csv(library_id: int, user: CurrentUser, session: SessionDep,
-                     file: Annotated[UploadFile, File(description="Discogs collection CSV export")]) -> CsvImportResult:
+@router.post(
+    "/api/libraries/{library_id}/import/csv",
+    response_model=CsvImportResult,
+    status_code=status.HTTP_201_CREATED,
+)
+async def import_csv(
+    library_id: int,
+    user: CurrentUser,
+    session: SessionDep,
+    file: Annotated[UploadFile, File(description="Discogs collection CSV export")],
+) -> CsvImportResult:
     """Albums from a Discogs collection export, created at once; tracklists are then filled by a sync
     (mode=tracklists) when a Discogs token is set."""
     library = get_writable_library(session, user, library_id)
@@ -139,5 +169,10 @@ async def import_csv(library_id: int, user: CurrentUser, session: SessionDep,
             job_id = jobs.enqueue_sync(library_id=library.id, mode="tracklists")[0].id
         except RedisError:
             job_id = None
-    return CsvImportResult(library_id=library.id, rows=len(albums), albums_created=created, albums_updated=updated,
-                           sync_job_id=job_id)
+    return CsvImportResult(
+        library_id=library.id,
+        rows=len(albums),
+        albums_created=created,
+        albums_updated=updated,
+        sync_job_id=job_id,
+    )

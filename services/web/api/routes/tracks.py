@@ -98,13 +98,18 @@ class TrackIds(BaseModel):
 @router.post("/batch", response_model=list[TrackOut])
 def batch(body: TrackIds, user: CurrentUser, session: SessionDep) -> list[TrackOut]:
     """Tracks by primary key, in the order asked; ids you cannot see are left out."""
-    rows = service.tracks_by_ids(session=session, user=user, ids=body.ids, include_deleted=body.include_deleted)
+    rows = service.tracks_by_ids(
+        session=session, user=user, ids=body.ids, include_deleted=body.include_deleted
+    )
     return [TrackOut.model_validate(t) for t in rows]
 
 
 @router.get("", response_model=list[TrackOut])
-def batch_get(user: CurrentUser, session: SessionDep,
-              ids: Annotated[str, Query(pattern=r"^\d+(,\d+){0,499}$", description="Comma-separated ids")]) -> list[TrackOut]:
+def batch_get(
+    user: CurrentUser,
+    session: SessionDep,
+    ids: Annotated[str, Query(pattern=r"^\d+(,\d+){0,499}$", description="Comma-separated ids")],
+) -> list[TrackOut]:
     rows = service.tracks_by_ids(session=session, user=user, ids=[int(i) for i in ids.split(",")])
     return [TrackOut.model_validate(t) for t in rows]
 
