@@ -29,7 +29,7 @@ from services.common.embedded import (  # noqa: E402
     stop_embedded_postgres,
     stop_embedded_redis,
 )
-from services.common.settings import get_settings  # noqa: E402
+from services.common.settings import get_settings, service_token  # noqa: E402
 
 COLORS = ["\033[36m", "\033[35m", "\033[33m", "\033[32m", "\033[34m"]
 RESET = "\033[0m"
@@ -82,7 +82,9 @@ class Stack:
             print("starting embedded redis-server in", self.data_dir / "redis", flush=True)
             self.env["REDIS_URL"] = start_embedded_redis(self.data_dir)
             self.started_redis = True
-        os.environ.update({k: v for k, v in self.env.items() if k in ("DATABASE_URL", "REDIS_URL")})
+        # Resolved once here so every child gets the same token without racing to create the file.
+        self.env["SERVICE_TOKEN"] = service_token(self.settings)
+        os.environ.update({k: v for k, v in self.env.items() if k in ("DATABASE_URL", "REDIS_URL", "SERVICE_TOKEN")})
         get_settings.cache_clear()
 
     def prepare_database(self) -> None:

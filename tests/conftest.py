@@ -22,6 +22,8 @@ os.environ["AUDIO_DIR"] = str(_SESSION_DIR / "data" / "audio")
 os.environ.pop("ADMIN_PASSWORD", None)
 os.environ.pop("ADMIN_USERNAME", None)
 os.environ.setdefault("SECRET_KEY", "test-secret-key")
+os.environ.setdefault("SERVICE_TOKEN", "test-service-token")  # inherited by service processes
+SERVICE_HEADERS = {"Authorization": f"Bearer {os.environ['SERVICE_TOKEN']}"}
 
 from services.common import db as common_db  # noqa: E402
 from services.common.embedded import (  # noqa: E402

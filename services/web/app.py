@@ -6,11 +6,13 @@ import logging
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psycopg
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.web.api.deps import get_current_user
@@ -77,6 +79,24 @@ def create_app() -> FastAPI:
         return JSONResponse(
             {"detail": _plain_errors(exc), "message": _validation_message(exc)}, status_code=422
         )
+
+    @app.exception_handler(DataError)
+    @app.exception_handler(psycopg.DataError)
+    async def data_error(request: Request, exc: Exception) -> JSONResponse:
+        # Postgres refused a value the schema let through (an id past bigint, a number out of range).
+        message = "a value in the request is out of range or malformed (e.g. an id too large, a NUL character)"
+        return JSONResponse({"detail": message, "message": message}, status_code=422)
+
+    @app.exception_handler(IntegrityError)
+    async def integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
+        # Routes check what they can; a constraint that still trips means the data conflicts.
+        message = "the change conflicts with existing data or leaves a required field empty"
+        return JSONResponse({"detail": message, "message": message}, status_code=409)
+
+    @app.exception_handler(Exception)
+    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return JSONResponse({"detail": "internal error", "message": "internal error"}, status_code=500)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from services.common.settings import Settings
 from services.essentia_api.app import create_app
+from tests.conftest import SERVICE_HEADERS
 from tests.essentia_api.audio_fixtures import ClipSpec, encode, synth_clip, write_wav
 
 # 124 BPM house in A minor (i i VI VII: tonic clearly established) and 174 BPM drum and bass in F#
@@ -45,7 +46,7 @@ def settings(audio_dir: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def client(settings: Settings):
-    with TestClient(create_app(settings=settings)) as c:
+    with TestClient(create_app(settings=settings), headers=SERVICE_HEADERS) as c:
         yield c
 
 

@@ -200,3 +200,14 @@ def test_malformed_multipart_is_400_with_code(client):
     assert r.status_code == 400 and set(r.json()) == {"detail", "code"}
     r = client.post("/analyze", files=[("file", ("a.wav", b"1")), ("file", ("b.wav", b"2"))])
     assert r.status_code == 400 and set(r.json()) == {"detail", "code"}
+
+
+def test_analyze_needs_the_service_token(settings):
+    from fastapi.testclient import TestClient
+
+    from services.essentia_api.app import create_app
+
+    anonymous = TestClient(create_app(settings=settings))  # no `with`: the pool never starts
+    r = anonymous.post("/analyze", json={"path": "x.wav"})
+    assert r.status_code == 401
+    assert r.json()["code"] == "unauthorized"

@@ -21,6 +21,7 @@ from services.essentia_api.analysis.mood import (
 from services.essentia_api.analysis.pipeline import AnalysisOptions
 from services.essentia_api.errors import AnalysisTimeout
 from services.essentia_api.pool import AnalysisPool
+from tests.conftest import SERVICE_HEADERS
 
 INPUTS = MoodInputs(
     path="x.wav",
@@ -189,7 +190,7 @@ def test_request_interrupted_twice_is_503_with_retry_after(settings, monkeypatch
 
     monkeypatch.setattr(pool, "_attempt", interrupted)
     monkeypatch.setattr(pool, "start", lambda: None)
-    with TestClient(create_app(settings=settings, pool=pool)) as c:
+    with TestClient(create_app(settings=settings, pool=pool), headers=SERVICE_HEADERS) as c:
         r = c.post("/analyze", json={"path": "short.flac"})
     assert r.status_code == 503
     assert r.json() == {"detail": r.json()["detail"], "code": "pool_restarted"}

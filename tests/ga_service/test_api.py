@@ -9,13 +9,14 @@ from fastapi.testclient import TestClient
 
 from services.common.settings import get_settings
 from services.ga_service.app import create_app
+from tests.conftest import SERVICE_HEADERS
 from tests.ga_service.helpers import make_tracks
 
 
 @pytest.fixture(scope="module")
 def client():
     # No `with`: the lifespan (process pool) does not start, islands run in-process.
-    return TestClient(create_app())
+    return TestClient(create_app(), headers=SERVICE_HEADERS)
 
 
 def post(client, mode="order", tracks=None, **options):
@@ -149,9 +150,19 @@ def test_too_many_tracks_is_422(monkeypatch):
     monkeypatch.setenv("GA_MAX_TRACKS", "5")
     get_settings.cache_clear()
     try:
-        small = TestClient(create_app())
+        small = TestClient(create_app(), headers=SERVICE_HEADERS)
         r = small.post("/generate", json={"tracks": make_tracks(6, 1)})
     finally:
         get_settings.cache_clear()
     assert r.status_code == 422
     assert "maximum of 5" in r.text
+
+
+def test_generate_needs_the_service_token():
+    anonymous = TestClient(create_app())
+    assert anonymous.get("/health").status_code == 200
+    r = anonymous.post("/generate", json={"tracks": make_tracks(4, 1)})
+    assert r.status_code == 401
+    wrong = TestClient(create_app(), headers={"Authorization": "Bearer nope"})
+    assert wrong.post("/generate", json={"tracks": make_tracks(4, 1)}).status_code == 401
+    assert anonymous.get("/openapi.json").status_code == 401

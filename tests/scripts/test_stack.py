@@ -30,7 +30,8 @@ BANNER_PASSWORD = re.compile(r"Generated password \(shown once, change it after 
 
 class RunningStack:
     def __init__(self, data_dir: Path, ports: dict[str, int]) -> None:
-        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY")}
+        env = {k: v for k, v in os.environ.items()
+               if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "SERVICE_TOKEN")}
         env.update(
             DATA_DIR=str(data_dir),
             WEB_PORT=str(ports["web"]),
@@ -107,6 +108,15 @@ def test_make_up_serves_persists_and_stops_cleanly(tmp_path):
     while not Worker.all(connection=conn) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert len(Worker.all(connection=conn)) == 1
+
+    # Internal services want the token generated in DATA_DIR; without it they answer 401.
+    token_file = data_dir / "service_token"
+    assert token_file.stat().st_mode & 0o777 == 0o600
+    ga = f"http://127.0.0.1:{ports['ga']}/generate"
+    assert httpx.post(ga, json={"tracks": [{"id": "a"}]}).status_code == 401
+    authorized = httpx.post(ga, json={"tracks": [{"id": "a"}, {"id": "b"}]},
+                            headers={"Authorization": f"Bearer {token_file.read_text().strip()}"})
+    assert authorized.status_code == 200
 
     web = f"http://127.0.0.1:{ports['web']}"
     login = httpx.post(f"{web}/api/auth/login", json={"username": "admin", "password": password})

@@ -161,3 +161,19 @@ def test_only_admins_create_users(user_client, make_user):
     assert user_client.post("/api/users", json={"username": "ivy", "password": "long-enough-pw"}).status_code == 409
     plain = make_user("jack")
     assert plain.post("/api/users", json={"username": "kim", "password": "long-enough-pw"}).status_code == 403
+
+
+def test_out_of_range_and_malformed_values_are_4xx_not_500(user_client):
+    """Found by fuzzing the OpenAPI schema: values Postgres refuses must not become 500s."""
+    assert user_client.get(f"/api/libraries/{2**62}").status_code in (404, 422)
+    assert user_client.delete(f"/api/libraries/{2**40}/shares/x").status_code in (404, 422)
+    assert user_client.post("/api/tracks/batch", json={"ids": [2**63 - 1]}).status_code in (200, 404, 422)
+    assert user_client.get("/api/analysis/jobs/%C2%A7").status_code == 404
+    assert user_client.get("/api/sync/jobs/%C2%A7").status_code == 404
+    pid = user_client.post("/api/playlists", json={"name": "x"}).json()["id"]
+    r = user_client.patch(f"/api/playlists/{pid}", json={"name": None})
+    assert r.status_code == 422
+    lib = user_client.post("/api/libraries", json={"name": "L"}).json()["id"]
+    r = user_client.post(f"/api/libraries/{lib}/albums", json={"title": "a\u0000b", "artist": "x"})
+    assert r.status_code == 422
+    assert "NUL" in r.json()["message"]

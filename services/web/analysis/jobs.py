@@ -38,7 +38,7 @@ def enqueue_analysis(*, track: Track) -> Job:
 def fetch_analysis_job(job_id: str) -> Job | None:
     try:
         job = Job.fetch(job_id, connection=get_redis())
-    except NoSuchJobError:
+    except (NoSuchJobError, ValueError):  # ValueError: not a valid RQ job id at all
         return None
     return job if (job.meta or {}).get("kind") == "analysis" else None
 

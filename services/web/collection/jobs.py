@@ -87,7 +87,7 @@ def job_status(job: Job) -> SyncJobStatus:
 def fetch_job(job_id: str) -> Job | None:
     try:
         return Job.fetch(job_id, connection=get_redis())
-    except NoSuchJobError:
+    except (NoSuchJobError, ValueError):  # ValueError: not a valid RQ job id at all
         return None
 
 

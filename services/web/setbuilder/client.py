@@ -7,6 +7,7 @@ from typing import Self
 import httpx
 
 from services.common.contracts.setbuilder import GenerateRequest, GenerateResponse
+from services.common.settings import get_settings, service_token
 
 
 class SetBuilderClientError(RuntimeError):
@@ -19,9 +20,11 @@ class SetBuilderClientError(RuntimeError):
 
 
 class SetBuilderClient:
-    def __init__(self, base_url: str, *, timeout: float = 330.0, client: httpx.Client | None = None):
+    def __init__(self, base_url: str, *, timeout: float = 330.0, client: httpx.Client | None = None,
+                 token: str | None = None):
         # The default timeout sits above the largest time budget (300 s) the service accepts.
-        self._client = client or httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
+        headers = {"Authorization": f"Bearer {token or service_token(get_settings())}"}
+        self._client = client or httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, headers=headers)
 
     def generate(self, request: GenerateRequest | dict) -> GenerateResponse:
         body = request.model_dump(mode="json") if isinstance(request, GenerateRequest) else request
