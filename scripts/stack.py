@@ -29,7 +29,8 @@ from services.common.embedded import (  # noqa: E402
     stop_embedded_postgres,
     stop_embedded_redis,
 )
-from services.common.settings import get_settings, service_token  # noqa: E402
+from services.common.service_auth import service_token  # noqa: E402
+from services.common.settings import get_settings  # noqa: E402
 
 COLORS = ["\033[36m", "\033[35m", "\033[33m", "\033[32m", "\033[34m"]
 RESET = "\033[0m"

@@ -7,9 +7,6 @@ When DATABASE_URL / REDIS_URL are unset, services start embedded servers under D
 
 from __future__ import annotations
 
-import hmac
-import os
-import secrets
 from functools import lru_cache
 from pathlib import Path
 
@@ -95,32 +92,3 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
-
-
-def service_token(settings: Settings) -> str:
-    """The token services use between themselves: SERVICE_TOKEN, else one generated once in DATA_DIR.
-
-    Every local process (and every container sharing the /data volume) reads the same file; it is
-    created atomically so processes starting together never see a half-written token.
-    """
-    if settings.service_token:
-        return settings.service_token.get_secret_value()
-    path = settings.data_dir / "service_token"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".service_token.{os.getpid()}")
-        tmp.write_text(secrets.token_urlsafe(32))
-        tmp.chmod(0o600)
-        try:
-            os.link(tmp, path)  # atomic, and fails if another process won the race
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink(missing_ok=True)
-    return path.read_text().strip()
-
-
-def bearer_matches(header: str | None, token: str) -> bool:
-    """Constant-time check of an `Authorization: Bearer ...` header against the service token."""
-    scheme, _, value = (header or "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode())

@@ -19,7 +19,8 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.contracts.analysis import ANALYZER_VERSION, AnalysisResult, AnalyzeByPath, ErrorBody
-from services.common.settings import Settings, bearer_matches, get_settings, service_token
+from services.common.service_auth import require_service_token
+from services.common.settings import Settings, get_settings
 from services.essentia_api.analysis import ess, essentia_version
 from services.essentia_api.analysis.mood import select_mood_backend
 from services.essentia_api.analysis.pipeline import AnalysisOptions
@@ -118,15 +119,7 @@ def create_app(*, settings: Settings | None = None, pool: AnalysisPool | None = 
     app.state.pool = pool
     app.state.settings = settings
 
-    token = service_token(settings)
-
-    @app.middleware("http")
-    async def _require_service_token(request: Request, call_next):
-        # Only the web app and the worker call this service: everything but /health needs the token.
-        if request.url.path != "/health" and not bearer_matches(request.headers.get("authorization"), token):
-            return JSONResponse(status_code=401, content={"detail": "missing or wrong service token (SERVICE_TOKEN)",
-                                                          "code": "unauthorized"})
-        return await call_next(request)
+    require_service_token(app, settings)
 
     @app.exception_handler(AnalysisError)
     async def _analysis_error(_request: Request, exc: AnalysisError) -> JSONResponse:

@@ -11,7 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from services.common.contracts.setbuilder import GenerateRequest, GenerateResponse
-from services.common.settings import bearer_matches, get_settings, service_token
+from services.common.service_auth import require_service_token
+from services.common.settings import get_settings
 from services.ga_service.pool import PoolManager
 from services.ga_service.service import SetBuilderError, generate_set
 
@@ -42,15 +43,7 @@ def create_app(*, workers: int | None = None, start_pool: bool = True) -> FastAP
     app = FastAPI(title="DJ Playlist set builder", version="0.1.0", lifespan=lifespan)
     app.state.pool = pool
 
-    token = service_token(settings)
-
-    @app.middleware("http")
-    async def _require_service_token(request: Request, call_next):
-        # Only the web app and the worker call this service: everything but /health needs the token.
-        if request.url.path != "/health" and not bearer_matches(request.headers.get("authorization"), token):
-            return JSONResponse(status_code=401, content={"detail": "missing or wrong service token (SERVICE_TOKEN)",
-                                                          "code": "unauthorized"})
-        return await call_next(request)
+    require_service_token(app, settings)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -23,7 +23,6 @@ from services.common.transition import (
     TrackFeatures,
     TransitionOptions,
     Weights,
-    features,
     transition_score,
 )
 from services.ga_service.genetic import GAParams, IslandResult, run_island
@@ -52,19 +51,7 @@ class _Solved:
 
 
 def track_features(request: GenerateRequest) -> list[TrackFeatures]:
-    return [
-        features(
-            t.id,
-            bpm=t.bpm,
-            key=t.camelot_key(),
-            energy=t.energy,
-            artist=t.artist,
-            album=t.album,
-            tags=t.tags(),
-            embedding=t.embedding,
-        )
-        for t in request.tracks
-    ]
+    return [t.features() for t in request.tracks]
 
 
 def transition_options(o: SetOptions) -> TransitionOptions:

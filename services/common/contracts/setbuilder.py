@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.common.camelot import CamelotKey, KeyParseError, key_to_camelot, parse_key
+from services.common.transition import TrackFeatures, features
 
 Mode = Literal["order", "select", "greedy"]
 CurveName = Literal["none", "flat", "rising", "peak", "wave"]
@@ -87,6 +88,19 @@ class SetTrack(BaseModel):
 
     def tags(self) -> list[str]:
         return [*self.genres, *self.styles, *self.moods]
+
+    def features(self) -> TrackFeatures:
+        """What the transition score needs from this track."""
+        return features(
+            self.id,
+            bpm=self.bpm,
+            key=self.camelot_key(),
+            energy=self.energy,
+            artist=self.artist,
+            album=self.album,
+            tags=self.tags(),
+            embedding=self.embedding,
+        )
 
 
 class EnergyPoint(BaseModel):

@@ -8,7 +8,7 @@ from typing import Self
 import httpx
 
 from services.common.contracts.analysis import AnalysisResult
-from services.common.settings import get_settings, service_token
+from services.common.service_auth import service_auth_headers
 
 
 class AnalysisServiceError(Exception):
@@ -28,12 +28,17 @@ class AnalysisServiceError(Exception):
 
 class AnalysisClient:
     def __init__(
-        self, base_url: str, *, timeout: float = 300.0, transport: httpx.BaseTransport | None = None,
+        self,
+        base_url: str,
+        *,
+        timeout: float = 300.0,
+        transport: httpx.BaseTransport | None = None,
         token: str | None = None,
     ) -> None:
-        headers = {"Authorization": f"Bearer {token or service_token(get_settings())}"}
-        self._client = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, transport=transport,
-                                    headers=headers)
+        headers = service_auth_headers(token)
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/"), timeout=timeout, transport=transport, headers=headers
+        )
 
     def close(self) -> None:
         self._client.close()

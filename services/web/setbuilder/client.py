@@ -7,7 +7,7 @@ from typing import Self
 import httpx
 
 from services.common.contracts.setbuilder import GenerateRequest, GenerateResponse
-from services.common.settings import get_settings, service_token
+from services.common.service_auth import service_auth_headers
 
 
 class SetBuilderClientError(RuntimeError):
@@ -20,10 +20,16 @@ class SetBuilderClientError(RuntimeError):
 
 
 class SetBuilderClient:
-    def __init__(self, base_url: str, *, timeout: float = 330.0, client: httpx.Client | None = None,
-                 token: str | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 330.0,
+        client: httpx.Client | None = None,
+        token: str | None = None,
+    ):
         # The default timeout sits above the largest time budget (300 s) the service accepts.
-        headers = {"Authorization": f"Bearer {token or service_token(get_settings())}"}
+        headers = service_auth_headers(token)
         self._client = client or httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout, headers=headers)
 
     def generate(self, request: GenerateRequest | dict) -> GenerateResponse:

@@ -16,7 +16,7 @@ from services.common.camelot import KeyParseError, parse_key
 from services.common.contracts.setbuilder import GenerateRequest, GenerateResponse, SetOptions, SetTrack
 from services.common.models import Playlist, PlaylistVersion, Track, TrackEmbedding, User
 from services.common.settings import get_settings
-from services.common.transition import TransitionOptions, features, transition_score
+from services.common.transition import TransitionOptions, transition_score
 from services.web.playlists.service import set_playlist_tracks, visible_tracks
 from services.web.setbuilder.client import SetBuilderClient, SetBuilderClientError
 
@@ -128,20 +128,7 @@ def restore_version(*, session: Session, user: User, playlist: Playlist, version
 def local_transitions(tracks: list[Track]) -> list[dict]:
     """Per-transition quality for display, computed with the shared transition score."""
     opts = TransitionOptions()
-    feats = []
-    for t in tracks:
-        st = to_set_track(t)
-        feats.append(
-            features(
-                st.id,
-                bpm=st.bpm,
-                key=st.camelot_key(),
-                energy=st.energy,
-                artist=st.artist,
-                album=st.album,
-                tags=st.tags(),
-            )
-        )
+    feats = [to_set_track(t).features() for t in tracks]
     out = []
     for a, b in zip(feats, feats[1:], strict=False):
         br = transition_score(a, b, options=opts)
