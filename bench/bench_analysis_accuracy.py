@@ -10,7 +10,8 @@ which shares its chords with the relative major's vi-IV-I-V). Every clip opens o
 unless --rotate: then each clip starts its progression at a random bar, so most open on another
 chord (the opening-bar tie-break in the key estimator gets no free help).
 
-Metrics: tempo Acc1 (within 4%) and Acc2 (also x2, x3, /2, /3), key exact and the MIREX weighted
+Metrics: tempo Acc1 (within 4%) and Acc2 (also x2, x3, /2, /3), beat F-measure (+-70 ms, as
+mir_eval) and beat phase (on the beat / half a beat off), key exact and the MIREX weighted
 score as mir_eval computes it (same 1.0, estimate a fifth above 0.5, relative 0.3, parallel 0.2).
 The baseline is plain Essentia: RhythmExtractor2013(multifeature) + KeyExtractor(edma) at 44.1 kHz.
 """
@@ -28,6 +29,8 @@ from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from multiprocessing import get_context
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -52,20 +55,22 @@ def _ours(path: str, opening_weight: float | None = None) -> dict:
 
     opts = AnalysisOptions() if opening_weight is None else AnalysisOptions(key_opening_weight=opening_weight)
     r = analyze_file(path=path, options=opts)
-    return {"bpm": r.bpm, "key": r.key, "scale": r.scale, "bpm_raw": r.bpm_raw}
+    return {"bpm": r.bpm, "key": r.key, "scale": r.scale, "bpm_raw": r.bpm_raw, "beats": r.beats}
 
 
-def _key_sweep(path: str, weights: tuple[float, ...]) -> list[dict]:
-    """Decode and track the beat once, then run only the key stage for each opening weight."""
+def _key_sweep(path: str, weights: tuple[float, ...], param: str = "opening") -> list[dict]:
+    """Decode and track the beat once, then run only the key stage for each opening (or phrase) weight."""
     sys.path.insert(0, str(ROOT))
     from services.essentia_api.analysis.key import analyze_key
     from services.essentia_api.analysis.loading import load_audio
+    from services.essentia_api.analysis.phrase import find_phrases
     from services.essentia_api.analysis.rhythm import analyze_rhythm
     from services.essentia_api.analysis.spectral import stft
 
     audio = load_audio(path=path)
     st = stft(signal=audio.mono_lo, sample_rate=audio.lo_rate)
     rhythm = analyze_rhythm(st=st, duration=audio.duration, bpm_min=70.0, bpm_max=180.0)
+    phrases = find_phrases(st=st, beats=rhythm.beats)
     out = []
     for w in weights:
         k = analyze_key(
@@ -73,9 +78,11 @@ def _key_sweep(path: str, weights: tuple[float, ...]) -> list[dict]:
             sample_rate=audio.lo_rate,
             bar_seconds=4 * 60.0 / rhythm.bpm if rhythm.bpm > 0 else None,
             first_beat=rhythm.first_beat,
-            opening_weight=w,
+            phrase_starts=phrases.starts if phrases else None,
+            phrase_confidence=phrases.confidence if phrases else 0.0,
+            **({"phrase_weight": w} if param == "phrase" else {"opening_weight": w}),
         )
-        out.append({"bpm": rhythm.bpm, "key": k.key, "scale": k.scale})
+        out.append({"bpm": rhythm.bpm, "key": k.key, "scale": k.scale, "beats": list(rhythm.beats)})
     return out
 
 
@@ -85,9 +92,9 @@ def _baseline(path: str) -> dict:
 
     es = ess()
     audio = es.MonoLoader(filename=path, sampleRate=44100)()
-    bpm = es.RhythmExtractor2013(method="multifeature")(audio)[0]
+    bpm, ticks, *_ = es.RhythmExtractor2013(method="multifeature")(audio)
     key, scale, _ = es.KeyExtractor(profileType="edma")(audio)
-    return {"bpm": float(bpm), "key": key, "scale": scale}
+    return {"bpm": float(bpm), "key": key, "scale": scale, "beats": [float(t) for t in ticks]}
 
 
 def tempo_class(est: float, ref: float) -> str:
@@ -97,6 +104,36 @@ def tempo_class(est: float, ref: float) -> str:
         if abs(est - ref * f) <= 0.04 * ref * f:
             return name
     return "other"
+
+
+def beat_f_measure(est: list[float], ref_bpm: float, seconds: float, *, window: float = 0.07) -> float:
+    """mir_eval's beat F-measure (+-70 ms, beats before 5 s ignored) against the clip's own grid:
+    every clip has a beat at t = 0 and then one each 60/bpm s."""
+    ref = np.arange(0.0, seconds, 60.0 / ref_bpm)
+    ref = ref[ref >= 5.0]
+    est_a = np.asarray([b for b in est if b >= 5.0])
+    if ref.size == 0 or est_a.size == 0:
+        return 0.0
+    dist = np.abs(est_a[:, None] - ref[None, :])
+    # Greedy one-to-one matching is exact here: both sequences are sorted and the window is far
+    # below half a beat.
+    hits = int((dist.min(axis=1) <= window).sum())
+    hits = min(hits, int((dist.min(axis=0) <= window).sum()))
+    precision, recall = hits / est_a.size, hits / ref.size
+    return 0.0 if hits == 0 else 2 * precision * recall / (precision + recall)
+
+
+def beat_phase_class(est: list[float], ref_bpm: float) -> str:
+    """Where the estimated beats sit within the true beat: on it, or half a beat off (off-beat)."""
+    est_a = np.asarray([b for b in est if b >= 5.0])
+    if est_a.size == 0:
+        return "none"
+    period = 60.0 / ref_bpm
+    frac = np.mod(est_a / period, 1.0)
+    off = float(np.median(np.minimum(frac, 1 - frac)))  # 0 = on the beat, 0.5 = off-beat
+    if off * period <= 0.07:
+        return "on_beat"
+    return "off_beat" if abs(off - 0.5) * period <= 0.07 else "other"
 
 
 def key_class(est_pc: int, est_scale: str, ref_pc: int, ref_scale: str) -> tuple[str, float]:
@@ -123,6 +160,8 @@ def opens_on_tonic(spec) -> bool:
 
 def score(specs, results) -> dict:
     tempo = Counter(tempo_class(r["bpm"], s.bpm) for s, r in zip(specs, results))
+    beat_f = [beat_f_measure(r["beats"], s.bpm, s.seconds) for s, r in zip(specs, results)]
+    phase = Counter(beat_phase_class(r["beats"], s.bpm) for s, r in zip(specs, results))
     keys = [key_class(_PC[r["key"]], r["scale"], s.tonic, s.scale) for s, r in zip(specs, results)]
     n = len(specs)
     return {
@@ -130,6 +169,8 @@ def score(specs, results) -> dict:
         "tempo_acc1": round(tempo["correct"] / n, 4),
         "tempo_acc2": round((n - tempo["other"]) / n, 4),
         "tempo_errors": {k: v for k, v in tempo.items() if k != "correct"},
+        "beat_f_measure": round(float(np.mean(beat_f)), 4),
+        "beat_phase": dict(phase),
         "key_exact": round(sum(1 for c, _ in keys if c == "same") / n, 4),
         "key_mirex": round(sum(w for _, w in keys) / n, 4),
         "key_confusions": dict(Counter(c for c, _ in keys if c != "same")),
@@ -160,10 +201,21 @@ def main() -> None:
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--rotate", action="store_true", help="start each progression at a random bar")
     ap.add_argument(
+        "--phrase-crash",
+        action="store_true",
+        help="mark every phrase start (the progression's first bar) with a crash cymbal",
+    )
+    ap.add_argument(
         "--sweep-opening",
         type=str,
         default=None,
         help="comma-separated opening weights: key-only sweep (tuning sets only), then exit",
+    )
+    ap.add_argument(
+        "--sweep-phrase",
+        type=str,
+        default=None,
+        help="comma-separated phrase-start weights: key-only sweep (tuning sets only), then exit",
     )
     ap.add_argument(
         "--compare-opening-weight",
@@ -183,11 +235,13 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "analysis_results" / "accuracy.json")
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
-    specs = accuracy_set(args.per_key, seconds=args.seconds, seed=args.seed, rotate=args.rotate)
+    specs = accuracy_set(
+        args.per_key, seconds=args.seconds, seed=args.seed, rotate=args.rotate, phrase_crash=args.phrase_crash
+    )
     paths = []
     t = time.perf_counter()
     for i, s in enumerate(specs):
-        rot = f"_rot{s.rotation}" if args.rotate else ""
+        rot = (f"_rot{s.rotation}" if args.rotate else "") + ("_crash" if args.phrase_crash else "")
         name = f"{args.synth}_s{args.seed}_{args.seconds:g}s_clip{i:03d}_{s.bpm}_{PITCH_CLASSES[s.tonic]}{s.scale[:3]}{rot}"
         out = args.workdir / f"{name}.{args.format}"
         if not out.exists():
@@ -207,19 +261,21 @@ def main() -> None:
         "seed": args.seed,
         "synth": args.synth,
         "rotate": args.rotate,
+        "phrase_crash": args.phrase_crash,
         "opening_on_tonic": sum(opens_on_tonic(s) for s in specs),
         "opening_weight": args.opening_weight,
         "command": "python " + " ".join([f"bench/{Path(__file__).name}", *sys.argv[1:]]),
     }
-    if args.sweep_opening:
-        weights = tuple(float(w) for w in args.sweep_opening.split(","))
+    if args.sweep_opening or args.sweep_phrase:
+        param = "phrase" if args.sweep_phrase else "opening"
+        weights = tuple(float(w) for w in (args.sweep_phrase or args.sweep_opening).split(","))
         with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as ex:
-            per_clip = list(ex.map(partial(_key_sweep, weights=weights), paths))
-        report["sweep"] = {}
+            per_clip = list(ex.map(partial(_key_sweep, weights=weights, param=param), paths))
+        report["sweep"] = {"param": f"{param}_weight"}
         for j, w in enumerate(weights):
             sc = score(specs, [r[j] for r in per_clip])
             report["sweep"][str(w)] = {k: sc[k] for k in sc if k.startswith("key_")}
-            print(f"opening_weight={w:g}", json.dumps(report["sweep"][str(w)]), flush=True)
+            print(f"{param}_weight={w:g}", json.dumps(report["sweep"][str(w)]), flush=True)
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(report, indent=2))
         print(f"wrote {args.out}")
@@ -249,12 +305,14 @@ def main() -> None:
             "rotation": s.rotation,
             "opens_on_tonic": opens_on_tonic(s),
             "bpm": r["bpm"],
+            "beat_phase": beat_phase_class(r["beats"], s.bpm),
             "key": f"{r['key']} {r['scale']}",
             "tempo": tempo_class(r["bpm"], s.bpm),
             "key_class": key_class(_PC[r["key"]], r["scale"], s.tonic, s.scale)[0],
         }
         for s, r in zip(specs, ours)
         if tempo_class(r["bpm"], s.bpm) != "correct"
+        or beat_phase_class(r["beats"], s.bpm) != "on_beat"
         or key_class(_PC[r["key"]], r["scale"], s.tonic, s.scale)[0] != "same"
     ]
     for m in report["misses"]:

@@ -79,7 +79,10 @@ def _wait_job(client, job_id: str, seconds: float = 120) -> dict:
     pytest.fail("analysis job did not finish")
 
 
-GROOVE = wav_bytes(synth_clip(ClipSpec(bpm=124.0, tonic=9, scale="minor", seconds=20.0, style="house", seed=3)))
+# A crash marks each 4-bar phrase, so the track page draws phrase markers.
+GROOVE = wav_bytes(
+    synth_clip(ClipSpec(bpm=124.0, tonic=9, scale="minor", seconds=20.0, style="house", seed=3, phrase_crash=True))
+)
 
 
 def test_upload_analyse_store_and_reanalyse(make_user, analysis_stack):
@@ -108,6 +111,7 @@ def test_upload_analyse_store_and_reanalyse(make_user, analysis_stack):
 
     page = alice.get(f"/tracks/{pk}")
     assert "8A" in page.text and 'class="waveform"' in page.text
+    assert full["phrase_starts"] and page.text.count('class="phrase"') == len(full["phrase_starts"])
     assert "not a trained classifier" in page.text
 
     # Re-analysis replaces the stored result.

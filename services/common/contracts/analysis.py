@@ -12,7 +12,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-ANALYZER_VERSION = "essentia-api/1.1"  # 1.1: relative-key tie-break no longer weighs the opening bar
+# 1.1: relative-key tie-break no longer weighs the opening bar.
+# 1.2: beat grid moved onto the beat when the tracker locked to the off-beat; phrase starts found
+#      and used to tell a minor key from its relative major.
+ANALYZER_VERSION = "essentia-api/1.2"
 
 MOOD_NAMES = ("happy", "sad", "aggressive", "relaxed", "party")
 
@@ -83,6 +86,12 @@ class AnalysisResult(_Model):
     bpm_alternative: TempoAlternative | None = None
     beats: list[float] = Field(description="Beat positions in seconds (constant grid fitted to the beats)")
     first_beat: float
+    phrase_starts: list[float] = Field(
+        default_factory=list,
+        description="Downbeats where a phrase (16 beats) starts, found from cymbal marks such as a crash; "
+        "empty when the track has no clear marks",
+    )
+    phrase_confidence: float = Field(0.0, description="0..1; 0 when no phrase grid was found")
 
     key: str = Field(description="Tonic, e.g. 'A', 'F#', 'Eb'")
     scale: Literal["major", "minor"]

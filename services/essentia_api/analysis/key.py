@@ -25,6 +25,9 @@ SWITCH_MARGIN = 1.2
 # its tonic chord and costs as much when it opens on the relative's tonic (a major I-V-vi-IV loop
 # that starts on vi); on clips with random phrase starts it lowered key accuracy.
 OPENING_WEIGHT = 0.0
+# Weight of the bass at marked phrase starts (analysis/phrase.py), scaled by the phrase confidence.
+# Unlike the opening bar it does not depend on where the file starts.
+PHRASE_WEIGHT = 3.0
 _NAME_TO_PC = {n: i for i, n in enumerate(PITCH_CLASSES)} | {"A#": 10, "D#": 3, "G#": 8, "Db": 1, "Gb": 6}
 
 
@@ -133,6 +136,21 @@ def _opening_bass(ch: Chroma, *, bar_seconds: float | None, first_beat: float) -
     return v / max(float(v.max()), 1e-12)
 
 
+def _phrase_bass(ch: Chroma, *, starts: np.ndarray, bar_seconds: float | None) -> np.ndarray | None:
+    """Bass chroma over the first bar of every phrase."""
+    if not bar_seconds or len(starts) == 0:
+        return None
+    t = ch.frame_times
+    sel = np.zeros(len(t), bool)
+    for s in starts:
+        sel |= (t >= s) & (t < s + bar_seconds)
+    sel &= ch.active
+    if not sel.any():
+        return None
+    v = ch.bass_frames[sel].mean(axis=0)
+    return v / max(float(v.max()), 1e-12)
+
+
 def analyze_key(
     *,
     signal: np.ndarray,
@@ -140,6 +158,9 @@ def analyze_key(
     bar_seconds: float | None = None,
     first_beat: float = 0.0,
     opening_weight: float = OPENING_WEIGHT,
+    phrase_starts: np.ndarray | None = None,
+    phrase_confidence: float = 0.0,
+    phrase_weight: float = PHRASE_WEIGHT,
 ) -> KeyResult:
     es = ess()
     ch = chromas(signal=signal, sample_rate=sample_rate)
@@ -158,6 +179,11 @@ def analyze_key(
     # triad (A minor: A-C-E vs C major: C-E-G differ by A against G) and in the opening bar.
     rel_tonic, rel_scale = ((tonic + 3) % 12, "major") if scale == "minor" else ((tonic - 3) % 12, "minor")
     opening = _opening_bass(ch, bar_seconds=bar_seconds, first_beat=first_beat) if opening_weight else None
+    phrase = (
+        _phrase_bass(ch, starts=phrase_starts, bar_seconds=bar_seconds)
+        if phrase_starts is not None and phrase_weight and phrase_confidence > 0
+        else None
+    )
     bass, c12 = ch.bass12, ch.chroma12
 
     def tonic_score(t: int) -> float:
@@ -165,6 +191,8 @@ def analyze_key(
         s = bass[t] + 0.5 * c12[t] + 0.25 * c12[fifth] + 0.25 * bass[fifth]
         if opening is not None:
             s += opening_weight * opening[t]
+        if phrase is not None:
+            s += phrase_weight * phrase_confidence * phrase[t]
         return float(s)
 
     own, rel = tonic_score(tonic), tonic_score(rel_tonic)

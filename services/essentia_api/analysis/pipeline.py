@@ -13,9 +13,10 @@ from services.common.camelot import key_to_camelot
 from services.common.contracts.analysis import AnalysisResult
 from services.essentia_api.analysis import ess, essentia_version
 from services.essentia_api.analysis.energy import danceability, energy_rating, loudness_ebu, spectral_summary
-from services.essentia_api.analysis.key import analyze_key
+from services.essentia_api.analysis.key import PHRASE_WEIGHT, analyze_key
 from services.essentia_api.analysis.loading import load_audio
 from services.essentia_api.analysis.mood import MoodInputs, predict_moods, select_mood_backend
+from services.essentia_api.analysis.phrase import find_phrases
 from services.essentia_api.analysis.rhythm import analyze_rhythm
 from services.essentia_api.analysis.spectral import stft
 from services.essentia_api.analysis.waveform import waveform
@@ -30,6 +31,8 @@ class AnalysisOptions:
     # Weight of the opening bar's bass in the relative major/minor decision (0 disables it). Off by
     # default: it assumes tracks open on the tonic chord (see analysis/key.py, OPENING_WEIGHT).
     key_opening_weight: float = 0.0
+    # Weight of the bass at marked phrase starts in the same decision (0 disables it).
+    key_phrase_weight: float = PHRASE_WEIGHT
 
 
 @lru_cache(maxsize=4)
@@ -59,6 +62,7 @@ def analyze_file(*, path: str, options: AnalysisOptions = AnalysisOptions()) -> 
     st = stft(signal=audio.mono_lo, sample_rate=audio.lo_rate)
     lap("stft")
     rhythm = analyze_rhythm(st=st, duration=audio.duration, bpm_min=options.bpm_min, bpm_max=options.bpm_max)
+    phrases = find_phrases(st=st, beats=rhythm.beats)
     lap("rhythm")
     key = analyze_key(
         signal=audio.mono_lo,
@@ -66,6 +70,9 @@ def analyze_file(*, path: str, options: AnalysisOptions = AnalysisOptions()) -> 
         bar_seconds=4 * 60.0 / rhythm.bpm if rhythm.bpm > 0 else None,
         first_beat=rhythm.first_beat,
         opening_weight=options.key_opening_weight,
+        phrase_starts=phrases.starts if phrases else None,
+        phrase_confidence=phrases.confidence if phrases else 0.0,
+        phrase_weight=options.key_phrase_weight,
     )
     lap("key")
     dance, dance_raw = danceability(signal=audio.mono_lo, sample_rate=audio.lo_rate)
@@ -117,6 +124,8 @@ def analyze_file(*, path: str, options: AnalysisOptions = AnalysisOptions()) -> 
         ),
         beats=[round(float(b), 3) for b in rhythm.beats],
         first_beat=round(rhythm.first_beat, 3),
+        phrase_starts=[round(float(t), 3) for t in phrases.starts] if phrases else [],
+        phrase_confidence=round(phrases.confidence, 3) if phrases else 0.0,
         key=key.key,
         scale=key.scale,
         camelot=str(cam),

@@ -215,7 +215,18 @@ def analyze_rhythm(*, st: Stft, duration: float, bpm_min: float, bpm_max: float)
         phase += period  # keep the stronger (kick) beats when halving
     grid_start = phase % new_period
     beats = grid_start + new_period * np.arange(int((duration - grid_start) / new_period) + 1)
-    if 0.04 < resid < 1.0 and factor == 1:
+    steady = not (0.04 < resid < 1.0 and factor == 1)
+    shifted = False
+    if steady:
+        # Trackers can lock onto the off-beat (house bass and open hats sit there). Kick and snare
+        # attacks are sharper than off-beat hats and bass notes in the complex-domain function, so
+        # the grid goes where its onsets are stronger (docs/benchmarks.md, beat phase).
+        on = _strength(odfs["complex"], st.frame_rate, beats)
+        off = _strength(odfs["complex"], st.frame_rate, beats + new_period / 2)
+        if off > on:
+            grid_start, shifted = (grid_start + new_period / 2) % new_period, True
+            beats = grid_start + new_period * np.arange(int((duration - grid_start) / new_period) + 1)
+    if not steady:
         # Not a steady grid (live drummer, tempo change): report the tracker's own beats.
         beats = ticks
     alt_bpm = raw_bpm * alt_factor if factor != alt_factor else raw_bpm * factor * 2
@@ -230,5 +241,10 @@ def analyze_rhythm(*, st: Stft, duration: float, bpm_min: float, bpm_max: float)
         alternative_bpm=round(alt_bpm, 2) if alt_bpm else None,
         alternative_score=float(np.clip(alt_score, 0, 1)),
         onset_rate=onset_rate,
-        evidence={"r_mid": round(r_mid, 3), "r_parity": round(r_parity, 3), "ratio": best_ratio},
+        evidence={
+            "r_mid": round(r_mid, 3),
+            "r_parity": round(r_parity, 3),
+            "ratio": best_ratio,
+            "half_beat_shift": shifted,
+        },
     )

@@ -141,11 +141,13 @@ def waveform_svg(
     *,
     peaks: Sequence[float],
     beats: Sequence[float] = (),
+    phrase_starts: Sequence[float] = (),
     duration: float | None = None,
     width: int = 900,
     height: int = 90,
 ) -> str:
-    """Mirrored peak waveform with beat ticks every bar (4 beats), like a DJ deck's overview."""
+    """Mirrored peak waveform with beat ticks every bar (4 beats) and full-height phrase markers,
+    like a DJ deck's overview."""
     n = len(peaks)
     if n == 0:
         return ""
@@ -162,8 +164,16 @@ def waveform_svg(
             f'<line x1="{b / duration * width:.1f}" y1="0" x2="{b / duration * width:.1f}" y2="6"/>'
             for b in beats[::4]
         )
+    phrases = ""
+    if duration and phrase_starts:
+        phrases = "".join(
+            f'<line class="phrase" x1="{t / duration * width:.1f}" y1="0" x2="{t / duration * width:.1f}" '
+            f'y2="{height}"><title>Phrase start {int(t // 60)}:{t % 60:04.1f}</title></line>'
+            for t in phrase_starts
+        )
     return (
         f'<svg class="waveform" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
         f'preserveAspectRatio="none" role="img" aria-label="Waveform">'
-        f'<g fill="#7fb3ff">{bars}</g><g stroke="#e4572e" stroke-width="1">{ticks}</g></svg>'
+        f'<g fill="#7fb3ff">{bars}</g><g stroke="#e4572e" stroke-width="1">{ticks}</g>'
+        f'<g stroke="#ffd166" stroke-width="1.5">{phrases}</g></svg>'
     )

@@ -43,6 +43,7 @@ def _track_context(session, user, track_pk: int) -> dict:
         "waveform": waveform_svg(
             peaks=wave.get("peaks") or [],
             beats=analysis.get("beats") or [],
+            phrase_starts=analysis.get("phrase_starts") or [],
             duration=analysis.get("duration_seconds"),
         ),
     }
