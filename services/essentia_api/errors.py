@@ -32,6 +32,13 @@ class TooShort(AnalysisError):
     code = "too_short"
 
 
+class TooLong(AnalysisError):
+    """Longer than ANALYSIS_MAX_DURATION_MINUTES: the whole decode is held in memory."""
+
+    status_code = 413
+    code = "too_long"
+
+
 class SilentAudio(AnalysisError):
     status_code = 422
     code = "silent_audio"

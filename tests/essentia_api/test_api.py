@@ -6,6 +6,7 @@ import pytest
 
 from services.common.camelot import key_to_camelot
 from services.common.contracts.analysis import AnalysisResult
+from tests.conftest import SERVICE_HEADERS
 from tests.essentia_api.conftest import DNB, FORMATS, HOUSE
 
 
@@ -211,3 +212,43 @@ def test_analyze_needs_the_service_token(settings):
     r = anonymous.post("/analyze", json={"path": "x.wav"})
     assert r.status_code == 401
     assert r.json()["code"] == "unauthorized"
+
+
+def test_audio_longer_than_the_limit_is_413_before_decoding(audio_dir, settings):
+    from fastapi.testclient import TestClient
+
+    from services.essentia_api.app import create_app
+
+    short_limit = settings.model_copy(update={"analysis_max_duration_minutes": 0.25})  # 15 s
+    with TestClient(create_app(settings=short_limit), headers=SERVICE_HEADERS) as c:
+        r = c.post("/analyze", json={"path": "house.wav"})  # 20 s
+        assert r.status_code == 413, r.text
+        assert r.json()["code"] == "too_long" and "ANALYSIS_MAX_DURATION_MINUTES" in r.json()["detail"]
+        with open(audio_dir / "house.wav", "rb") as fh:
+            r = c.post("/analyze", files={"file": ("house.wav", fh, "audio/wav")})
+        assert r.status_code == 413 and r.json()["code"] == "too_long"
+        # Within the limit the same service analyses normally.
+        assert c.post("/analyze", json={"path": "short.mp3"}).status_code == 200
+
+
+def test_duration_limit_is_checked_from_the_header_without_decoding(audio_dir, monkeypatch):
+    from services.essentia_api.analysis import loading
+    from services.essentia_api.errors import TooLong
+
+    def no_decode(path):
+        raise AssertionError("decoded a file that is over the limit")
+
+    monkeypatch.setattr(loading, "_essentia_load", no_decode)
+    with pytest.raises(TooLong, match="ANALYSIS_MAX_DURATION_MINUTES"):
+        loading.load_audio(path=str(audio_dir / "house.wav"), max_seconds=15.0)
+
+
+def test_duration_limit_also_applies_after_decoding(audio_dir, monkeypatch):
+    from services.essentia_api.analysis import loading
+    from services.essentia_api.errors import TooLong
+
+    # A header without a usable duration (e.g. a raw stream) is caught by the decoded length.
+    monkeypatch.setattr(loading, "_declared_seconds", lambda path: None)
+    with pytest.raises(TooLong):
+        loading.load_audio(path=str(audio_dir / "house.wav"), max_seconds=15.0)
+    assert loading.load_audio(path=str(audio_dir / "house.wav"), max_seconds=30.0).duration > 19

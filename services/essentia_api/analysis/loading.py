@@ -12,7 +12,7 @@ import numpy as np
 from scipy.signal import firwin, freqz, resample_poly
 
 from services.essentia_api.analysis import ess
-from services.essentia_api.errors import EmptyAudio, SilentAudio, TooShort, UnreadableAudio
+from services.essentia_api.errors import EmptyAudio, SilentAudio, TooLong, TooShort, UnreadableAudio
 
 # Rhythm, key, danceability and spectral features run on a ~11 kHz mono mix: everything they use
 # lies below 5 kHz, and a quarter of the samples is what makes 100x real time reachable.
@@ -158,9 +158,30 @@ def _needs_ffmpeg(path: str) -> bool:
     return b"OpusHead" in head or head.startswith(b"\x1a\x45\xdf\xa3")
 
 
-def load_audio(*, path: str) -> LoadedAudio:
+def _declared_seconds(path: str) -> float | None:
+    """Duration from the container's header (TagLib via Essentia's MetadataReader), before decoding."""
     try:
-        if _needs_ffmpeg(path):
+        return float(ess().MetadataReader(filename=path, failOnError=True)()[8])
+    except (RuntimeError, IndexError, TypeError, ValueError):
+        return None
+
+
+def _too_long(seconds: float, max_seconds: float) -> TooLong:
+    return TooLong(
+        f"audio is {seconds / 60:.0f} min long; the limit is {max_seconds / 60:.0f} min "
+        "(ANALYSIS_MAX_DURATION_MINUTES)"
+    )
+
+
+def load_audio(*, path: str, max_seconds: float | None = None) -> LoadedAudio:
+    needs_ffmpeg = _needs_ffmpeg(path)
+    if max_seconds and not needs_ffmpeg:
+        # Refuse before decoding: a decode holds every sample in memory (~1.3 GB per stereo hour).
+        declared = _declared_seconds(path)
+        if declared is not None and declared > max_seconds:
+            raise _too_long(declared, max_seconds)
+    try:
+        if needs_ffmpeg:
             raise UnreadableAudio("Unsupported codec (opus/matroska)")
         audio, sr, channels, _md5, _bitrate, codec = _essentia_load(path)
     except UnreadableAudio as exc:
@@ -176,6 +197,8 @@ def load_audio(*, path: str) -> LoadedAudio:
     if audio.size == 0 or sr <= 0:
         raise EmptyAudio("the file contains no audio samples")
     duration = audio.shape[0] / sr
+    if max_seconds and duration > max_seconds:
+        raise _too_long(duration, max_seconds)
     if duration < MIN_SECONDS:
         raise TooShort(f"audio is {duration:.2f} s long; at least {MIN_SECONDS:.0f} s is needed")
     # Decimate each channel once (contiguous copies filter ~3x faster than the strided view); the

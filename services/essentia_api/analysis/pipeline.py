@@ -33,6 +33,7 @@ class AnalysisOptions:
     key_opening_weight: float = 0.0
     # Weight of the bass at marked phrase starts in the same decision (0 disables it).
     key_phrase_weight: float = PHRASE_WEIGHT
+    max_seconds: float | None = None  # longer files are refused (413) before decoding
 
 
 @lru_cache(maxsize=4)
@@ -51,7 +52,7 @@ def analyze_file(*, path: str, options: AnalysisOptions = AnalysisOptions()) -> 
         timings[name] = round((now - t) * 1000, 1)
         t = now
 
-    audio = load_audio(path=path)
+    audio = load_audio(path=path, max_seconds=options.max_seconds)
     lap("load")
     loud = loudness_ebu(
         stereo=audio.stereo_lo, sample_rate=audio.lo_rate, correction_db=audio.loudness_correction_db
