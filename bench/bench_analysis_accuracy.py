@@ -78,8 +78,7 @@ def _key_sweep(path: str, weights: tuple[float, ...], param: str = "opening") ->
             sample_rate=audio.lo_rate,
             bar_seconds=4 * 60.0 / rhythm.bpm if rhythm.bpm > 0 else None,
             first_beat=rhythm.first_beat,
-            phrase_starts=phrases.starts if phrases else None,
-            phrase_confidence=phrases.confidence if phrases else 0.0,
+            phrases=phrases,
             **({"phrase_weight": w} if param == "phrase" else {"opening_weight": w}),
         )
         out.append({"bpm": rhythm.bpm, "key": k.key, "scale": k.scale, "beats": list(rhythm.beats)})

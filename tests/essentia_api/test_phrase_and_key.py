@@ -3,6 +3,7 @@ plus the beat grid's phase (on the beat, not the off-beat)."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -39,7 +40,7 @@ MAJOR_FROM_BAR_3 = ClipSpec(
 
 
 def _marked(spec: ClipSpec) -> ClipSpec:
-    return ClipSpec(**{**spec.__dict__, "phrase_crash": True})
+    return dataclasses.replace(spec, phrase_crash=True)
 
 
 def _analyze(tmp_path: Path, name: str, signal: np.ndarray):

@@ -9,6 +9,7 @@ import numpy as np
 
 from services.common.camelot import PITCH_CLASSES
 from services.essentia_api.analysis import ess
+from services.essentia_api.analysis.phrase import Phrases
 
 FRAME = 4096  # at ~11 kHz: 0.37 s, 2.7 Hz bins, enough to resolve bass notes
 HOP = 2048
@@ -129,11 +130,7 @@ def _opening_bass(ch: Chroma, *, bar_seconds: float | None, first_beat: float) -
     # Snap to the beat grid so the window is a whole bar starting on a beat.
     beat = bar_seconds / 4
     t0 = first_beat + np.floor(max(t0 - first_beat, 0) / beat + 0.25) * beat
-    sel = (ch.frame_times >= t0) & (ch.frame_times < t0 + bar_seconds)
-    if not sel.any():
-        return None
-    v = ch.bass_frames[sel].mean(axis=0)
-    return v / max(float(v.max()), 1e-12)
+    return _mean_bass(ch, (ch.frame_times >= t0) & (ch.frame_times < t0 + bar_seconds))
 
 
 def _phrase_bass(ch: Chroma, *, starts: np.ndarray, bar_seconds: float | None) -> np.ndarray | None:
@@ -144,7 +141,11 @@ def _phrase_bass(ch: Chroma, *, starts: np.ndarray, bar_seconds: float | None) -
     sel = np.zeros(len(t), bool)
     for s in starts:
         sel |= (t >= s) & (t < s + bar_seconds)
-    sel &= ch.active
+    return _mean_bass(ch, sel & ch.active)
+
+
+def _mean_bass(ch: Chroma, sel: np.ndarray) -> np.ndarray | None:
+    """Mean bass chroma of the selected frames, max 1 (None when nothing is selected)."""
     if not sel.any():
         return None
     v = ch.bass_frames[sel].mean(axis=0)
@@ -158,8 +159,7 @@ def analyze_key(
     bar_seconds: float | None = None,
     first_beat: float = 0.0,
     opening_weight: float = OPENING_WEIGHT,
-    phrase_starts: np.ndarray | None = None,
-    phrase_confidence: float = 0.0,
+    phrases: Phrases | None = None,
     phrase_weight: float = PHRASE_WEIGHT,
 ) -> KeyResult:
     es = ess()
@@ -180,8 +180,8 @@ def analyze_key(
     rel_tonic, rel_scale = ((tonic + 3) % 12, "major") if scale == "minor" else ((tonic - 3) % 12, "minor")
     opening = _opening_bass(ch, bar_seconds=bar_seconds, first_beat=first_beat) if opening_weight else None
     phrase = (
-        _phrase_bass(ch, starts=phrase_starts, bar_seconds=bar_seconds)
-        if phrase_starts is not None and phrase_weight and phrase_confidence > 0
+        _phrase_bass(ch, starts=phrases.starts, bar_seconds=bar_seconds)
+        if phrases and phrase_weight
         else None
     )
     bass, c12 = ch.bass12, ch.chroma12
@@ -192,7 +192,7 @@ def analyze_key(
         if opening is not None:
             s += opening_weight * opening[t]
         if phrase is not None:
-            s += phrase_weight * phrase_confidence * phrase[t]
+            s += phrase_weight * phrases.confidence * phrase[t]
         return float(s)
 
     own, rel = tonic_score(tonic), tonic_score(rel_tonic)

@@ -24,9 +24,7 @@ MIN_NOVELTY = 0.15  # log10 units: a ~1.4x rise of high-band energy over the sam
 
 @dataclass
 class Phrases:
-    first_start: float  # seconds of the first phrase start in the track
     starts: np.ndarray  # every phrase start (seconds), one each BEATS_PER_PHRASE beats
-    beat_index: int  # index in beats of first_start
     confidence: float  # 0..1, from how clearly that beat position stands out
 
 
@@ -66,10 +64,7 @@ def find_phrases(*, st: Stft, beats: np.ndarray, beats_per_phrase: int = BEATS_P
     contrast = float(folded[best] / runner_up)
     if folded[best] < MIN_NOVELTY or contrast < MIN_CONTRAST:
         return None
-    idx = np.arange(best, len(beats), beats_per_phrase)
     return Phrases(
-        first_start=float(beats[best]),
-        starts=beats[idx],
-        beat_index=best,
+        starts=beats[best::beats_per_phrase],
         confidence=float(np.clip((contrast - 1.0) / 2.0, 0.0, 1.0)),  # 0.5 at MIN_CONTRAST, 1 at 3x
     )

@@ -71,8 +71,7 @@ def analyze_file(*, path: str, options: AnalysisOptions = AnalysisOptions()) -> 
         bar_seconds=4 * 60.0 / rhythm.bpm if rhythm.bpm > 0 else None,
         first_beat=rhythm.first_beat,
         opening_weight=options.key_opening_weight,
-        phrase_starts=phrases.starts if phrases else None,
-        phrase_confidence=phrases.confidence if phrases else 0.0,
+        phrases=phrases,
         phrase_weight=options.key_phrase_weight,
     )
     lap("key")

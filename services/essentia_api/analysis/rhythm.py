@@ -100,6 +100,10 @@ def _strength(odf: np.ndarray, frame_rate: float, times: np.ndarray) -> float:
     return float(win.max(axis=0).mean())
 
 
+def _grid(*, start: float, period: float, duration: float) -> np.ndarray:
+    return start + period * np.arange(int((duration - start) / period) + 1)
+
+
 def _autocorrelation(odf: np.ndarray) -> np.ndarray:
     x = odf - odf.mean()
     n = 1 << int(np.ceil(np.log2(2 * len(x))))
@@ -156,7 +160,6 @@ def analyze_rhythm(*, st: Stft, duration: float, bpm_min: float, bpm_max: float)
     # Compare periodicity salience (autocorrelation at the period and its first multiples, so it
     # does not depend on phase or on a slightly-off period) and switch when another ratio is clearly
     # stronger; octave ratios are decided further down.
-    perc = odfs["low"] + odfs["energy"]
     comb = odfs["low"] + odfs["energy"] + odfs["flux"] + odfs["complex"]
     acf = _autocorrelation(comb)
     base = _salience(acf, period * st.frame_rate)
@@ -194,8 +197,6 @@ def analyze_rhythm(*, st: Stft, duration: float, bpm_min: float, bpm_max: float)
         odd = _strength(f, st.frame_rate, grid[1::2])
         r_pars.append(min(even, odd) / max(even, odd, 1e-9))
     r_mid, r_parity = float(np.mean(r_mids)), float(np.mean(r_pars))
-    even = _strength(perc, st.frame_rate, grid[0::2])
-    odd = _strength(perc, st.frame_rate, grid[1::2])
     factor = 1.0
     lo_ok, hi_ok = bpm_min * 0.98, bpm_max * 1.02  # a reading at 69.99 is "70", not a reason to double
     if r_mid >= R_MID_DOUBLE and raw_bpm * 2 <= hi_ok:
@@ -211,24 +212,22 @@ def analyze_rhythm(*, st: Stft, duration: float, bpm_min: float, bpm_max: float)
     while raw_bpm * factor > hi_ok and raw_bpm * factor / 2 >= lo_ok * 0.97:
         factor /= 2
     new_period = period / factor
-    if factor < 1 and even < odd:
-        phase += period  # keep the stronger (kick) beats when halving
-    grid_start = phase % new_period
-    beats = grid_start + new_period * np.arange(int((duration - grid_start) / new_period) + 1)
-    steady = not (0.04 < resid < 1.0 and factor == 1)
     shifted = False
-    if steady:
-        # Trackers can lock onto the off-beat (house bass and open hats sit there). Kick and snare
-        # attacks are sharper than off-beat hats and bass notes in the complex-domain function, so
-        # the grid goes where its onsets are stronger (docs/benchmarks.md, beat phase).
-        on = _strength(odfs["complex"], st.frame_rate, beats)
-        off = _strength(odfs["complex"], st.frame_rate, beats + new_period / 2)
-        if off > on:
-            grid_start, shifted = (grid_start + new_period / 2) % new_period, True
-            beats = grid_start + new_period * np.arange(int((duration - grid_start) / new_period) + 1)
-    if not steady:
+    if 0.04 < resid < 1.0 and factor == 1:
         # Not a steady grid (live drummer, tempo change): report the tracker's own beats.
         beats = ticks
+    else:
+        beats = _grid(start=phase % new_period, period=new_period, duration=duration)
+        # Trackers can lock onto the off-beat (house bass and open hats sit there), and halving
+        # leaves two candidate phases a new half-beat apart. Kick and snare attacks are sharper than
+        # off-beat hats and bass notes in the complex-domain function, so the grid goes where its
+        # onsets are stronger (docs/benchmarks.md, beat phase).
+        on = _strength(odfs["complex"], st.frame_rate, beats)
+        shifted = _strength(odfs["complex"], st.frame_rate, beats + new_period / 2) > on
+        if shifted:
+            beats = _grid(
+                start=(beats[0] + new_period / 2) % new_period, period=new_period, duration=duration
+            )
     alt_bpm = raw_bpm * alt_factor if factor != alt_factor else raw_bpm * factor * 2
     if not bpm_min * 0.5 <= alt_bpm <= bpm_max * 2:
         alt_bpm = None

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from services.common.contracts.discogs import SyncJobStatus, SyncMode, SyncProgress
 from services.common.db import get_engine, get_redis, session_scope
 from services.common.models import Library, SyncRun
+from services.common.settings import get_settings
 from services.download_worker.queues import SYNC_QUEUE
 from services.web.collection.sync import run_to_progress, sync_is_running
 
@@ -62,6 +63,18 @@ def enqueue_sync(*, library_id: int, mode: SyncMode = "full") -> tuple[Job, bool
     )
     get_redis().set(_CURRENT_KEY.format(library_id), job.id, ex=8 * 86400)
     return job, True
+
+
+def start_sync_after_import(*, library_id: int, mode: SyncMode) -> str | None:
+    """Best-effort background sync after a CSV import or a new friend: the id of the queued job, or
+    None when the server has no Discogs token or Redis is down (the import itself is already saved;
+    the user can sync later)."""
+    if get_settings().discogs_user_token is None:
+        return None
+    try:
+        return enqueue_sync(library_id=library_id, mode=mode)[0].id
+    except RedisError:
+        return None
 
 
 def job_status(job: Job) -> SyncJobStatus:

@@ -79,11 +79,7 @@ async def upload_csv(request: Request, library_id: int, user: CurrentUser, sessi
         return HTMLResponse(f'<p class="error">Import failed: {_escape(str(exc))}</p>', status_code=422)
     created, updated = import_albums(session.connection(), library.id, albums)
     session.commit()
-    if get_settings().discogs_user_token is not None:
-        try:
-            jobs.enqueue_sync(library_id=library.id, mode="tracklists")
-        except RedisError:
-            pass
+    jobs.start_sync_after_import(library_id=library.id, mode="tracklists")
     return HTMLResponse(f"<p>Imported {len(albums)} rows: {created} new albums, {updated} updated. "
                         f"<a href=\"/libraries/{library.id}\">Reload</a></p>")
 
@@ -96,11 +92,7 @@ def follow_friend_form(user: CurrentUser, session: SessionDep, username: Annotat
         raise HTTPException(422, "a Discogs username has letters, digits, _ . - only")
     library = follow_friend(session=session, user=user, username=name)
     session.commit()
-    if get_settings().discogs_user_token is not None:
-        try:
-            jobs.enqueue_sync(library_id=library.id, mode="full")
-        except RedisError:
-            pass
+    jobs.start_sync_after_import(library_id=library.id, mode="full")
     return RedirectResponse(f"/libraries/{library.id}", status_code=303)
 
 

@@ -6,9 +6,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
-from redis.exceptions import RedisError
 
-from services.common.settings import get_settings
 from services.web.api.deps import CurrentUser, SessionDep
 from services.web.collection import jobs
 from services.web.collection.libraries import follow_friend, list_friends, unfollow_friend
@@ -48,12 +46,7 @@ def add_friend(body: FriendIn, user: CurrentUser, session: SessionDep) -> Friend
     """Follow; the import starts at once in the background (with the server's Discogs token)."""
     library = follow_friend(session=session, user=user, username=body.username)
     session.commit()
-    job_id = None
-    if get_settings().discogs_user_token is not None:
-        try:
-            job_id = jobs.enqueue_sync(library_id=library.id, mode="full")[0].id
-        except RedisError:
-            job_id = None
+    job_id = jobs.start_sync_after_import(library_id=library.id, mode="full")
     return FriendOut(
         username=body.username,
         library_id=library.id,

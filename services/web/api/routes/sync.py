@@ -163,12 +163,7 @@ async def import_csv(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     created, updated = import_albums(session.connection(), library.id, albums)
     session.commit()
-    job_id = None
-    if get_settings().discogs_user_token is not None:
-        try:
-            job_id = jobs.enqueue_sync(library_id=library.id, mode="tracklists")[0].id
-        except RedisError:
-            job_id = None
+    job_id = jobs.start_sync_after_import(library_id=library.id, mode="tracklists")
     return CsvImportResult(
         library_id=library.id,
         rows=len(albums),
