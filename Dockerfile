@@ -58,9 +58,9 @@ RUN pip install --no-cache-dir "/app[analysis]" && pip uninstall --yes dj-playli
 FROM deps AS deps-ga-service
 RUN pip install --no-cache-dir "/app[ga]" && pip uninstall --yes dj-playlist
 
-# The worker runs jobs that import services.web (library sync) and analyse downloads in-process.
+# The worker runs the domain's jobs (library sync, analysis through the analysis service).
 FROM deps AS deps-download-worker
-RUN pip install --no-cache-dir "/app[worker,web,analysis]" && pip uninstall --yes dj-playlist
+RUN pip install --no-cache-dir "/app[worker]" && pip uninstall --yes dj-playlist
 
 # ---------------------------------------------------------------------------------------------------
 # source: the project itself, run from /app (PYTHONPATH) rather than installed: the web app finds

@@ -69,9 +69,9 @@ def main() -> None:
 
         from services.common.db import get_engine, session_scope
         from services.common.models import Album, Library, Track, User
-        from services.web.collection.sync import run_sync
-        from services.web.core.bootstrap import migrate
-        from services.web.sources.discogs import DiscogsSource
+        from services.domain.collection.sync import run_sync
+        from services.domain.startup import migrate
+        from services.domain.sources.discogs import DiscogsSource
 
         migrate(get_engine())
         with session_scope() as s:

@@ -32,7 +32,7 @@ from services.common.contracts.setbuilder import GenerateRequest
 from services.ga_service.exact import held_karp
 from services.ga_service.pool import PoolManager
 from services.ga_service.scoring import build_problem
-from services.ga_service.service import _curve, generate_set, track_features, transition_options
+from services.ga_service.service import _curve, generate_set, track_features
 
 KEYS = [f"{n}{letter}" for n in range(1, 13) for letter in "AB"]
 GENRES = ["house", "deep house", "tech house", "techno", "disco", "electro", "breaks", "garage"]
@@ -85,9 +85,7 @@ def bench_exact(sizes, instances, executor):
             t = time.perf_counter()
             resp = generate_set(request=req, executor=executor)
             ga_t.append(time.perf_counter() - t)
-            problem, _ = build_problem(
-                track_features(req), transition_options(req.options), length=n, curve=_curve(req.options)
-            )
+            problem, _ = build_problem(track_features(req), req.options, length=n, curve=_curve(req.options))
             t = time.perf_counter()
             _, opt = held_karp(problem)
             hk_t.append(time.perf_counter() - t)

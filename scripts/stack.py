@@ -89,9 +89,11 @@ class Stack:
         get_settings.cache_clear()
 
     def prepare_database(self) -> None:
-        from services.web.__main__ import prepare
+        from services.domain.startup import admin_banner, prepare
 
-        prepare()
+        created = prepare()
+        if created:
+            print(admin_banner(created, f"http://localhost:{self.settings.web_port}"), flush=True)
 
     def spawn(self, name: str, module: str, *args: str) -> None:
         proc = subprocess.Popen(

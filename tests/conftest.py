@@ -35,6 +35,7 @@ from services.common.embedded import (  # noqa: E402
 from services.common.settings import get_settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+pytest_plugins = ["tests.fakes.discogs_fixtures"]
 TEST_PASSWORD = "correct horse battery"
 
 
@@ -68,7 +69,7 @@ def database_url(data_dir: Path) -> Iterator[str]:
     url = external or start_embedded_postgres(data_dir)
     os.environ["DATABASE_URL"] = url
     reset_caches()
-    from services.web.core.bootstrap import migrate
+    from services.domain.startup import migrate
 
     migrate(common_db.get_engine())
     yield url
@@ -143,7 +144,7 @@ def make_user(app) -> Callable:
     from fastapi.testclient import TestClient
 
     from services.common.models import User
-    from services.web.core.security import hash_password
+    from services.domain.accounts.security import hash_password
 
     clients: list[TestClient] = []
 

@@ -95,12 +95,18 @@ class CamelotKey:
         return f"{self.number}{self.letter}"
 
 
+def pitch_class(note: str) -> int:
+    """'C' -> 0, 'F#' / 'gb' / 'G♭' -> 6: a note name's pitch class (C = 0). Accepts sharps and flats
+    in any case; KeyParseError for anything else."""
+    pc = _NOTE_TO_PC.get(note.strip().replace("♯", "#").replace("♭", "b").upper())
+    if pc is None:
+        raise KeyParseError(f"unknown key {note!r}")
+    return pc
+
+
 def key_to_camelot(key: str, scale: str) -> CamelotKey:
     """'A', 'minor' -> 8A. Accepts sharps and flats in any case."""
-    norm = key.strip().replace("♯", "#").replace("♭", "b")
-    pc = _NOTE_TO_PC.get(norm.upper())
-    if pc is None:
-        raise KeyParseError(f"unknown key {key!r}")
+    pc = pitch_class(key)
     scale_norm = scale.strip().lower()
     if scale_norm in ("minor", "min", "m"):
         return CamelotKey((7 * pc + 5) % 12 or 12, "A")
@@ -133,9 +139,10 @@ def parse_key(text: str) -> CamelotKey:
             scale = "major"
         else:
             raise KeyParseError(f"unknown key {text!r}")
-        pc = _NOTE_TO_PC.get(note)
-        if pc is None:
-            raise KeyParseError(f"unknown key {text!r}")
+        try:
+            pc = pitch_class(note)
+        except KeyParseError:
+            raise KeyParseError(f"unknown key {text!r}") from None
         return key_to_camelot(PITCH_CLASSES[pc], scale)
     raise KeyParseError(f"unknown key {text!r}")
 

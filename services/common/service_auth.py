@@ -1,7 +1,8 @@
 """The token the web app and worker present to the internal services (analysis, set builder).
 
 One mechanism for all of them: `service_token()` resolves it, clients send `service_auth_headers()`,
-and each service installs `require_service_token()` so everything but /health needs it.
+and each service installs `services.common.http.require_service_token()` so everything but
+/health needs it.
 """
 
 from __future__ import annotations
@@ -9,9 +10,6 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
-
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 
 from services.common.settings import Settings, get_settings
 
@@ -48,17 +46,3 @@ def bearer_matches(header: str | None, token: str) -> bool:
 def service_auth_headers(token: str | None = None) -> dict[str, str]:
     """Headers for a client of an internal service."""
     return {"Authorization": f"Bearer {token or service_token(get_settings())}"}
-
-
-def require_service_token(app: FastAPI, settings: Settings) -> None:
-    """Refuse every request but /health that lacks the service token (401 JSON)."""
-    token = service_token(settings)
-
-    @app.middleware("http")
-    async def _require_service_token(request: Request, call_next):
-        if request.url.path != "/health" and not bearer_matches(request.headers.get("authorization"), token):
-            return JSONResponse(
-                status_code=401,
-                content={"detail": "missing or wrong service token (SERVICE_TOKEN)", "code": "unauthorized"},
-            )
-        return await call_next(request)

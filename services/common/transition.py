@@ -4,7 +4,7 @@ A set's objective (what services/ga_service maximizes) is
 
     score = sum over transitions a->b of  transition_score(a, b).total
           + sum over positions k of        w_energy * energy_fit(track_k, target(k / (L - 1)))
-          - sum over pairs at distance d in 2..window of  repeat_penalty(a, b) / d
+          - sum over pairs at distance d in 2..artist_window of  repeat_penalty(a, b) / d
 
 Per-transition terms (raw values in [0, 1] unless noted, multiplied by their weight):
 
@@ -17,7 +17,7 @@ Per-transition terms (raw values in [0, 1] unless noted, multiplied by their wei
 * similarity cosine of embeddings mapped to [0, 1] when both tracks have one, else the Jaccard index
              of genres + styles + moods.
 * artist / album  -1 when the two tracks share an artist (album); the same penalty, divided by the
-             distance d, applies to tracks up to `window` slots apart.
+             distance d, applies to tracks up to `artist_window` slots apart.
 
 A term that cannot be computed because a track lacks analysis (no BPM, no key, no tags, no energy)
 gets the neutral raw value 0.5 and is listed in `neutral`, so callers can report it.
@@ -30,8 +30,10 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import pairwise
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.common.camelot import CamelotKey, KeyMove, describe_move, key_move
 
@@ -49,29 +51,41 @@ KEY_MOVE_SCORES: dict[KeyMove, float] = {
     KeyMove.CLASH: 0.0,
 }
 
-# Shapes on [0, 1] x [0, 1]; mapped onto the energy range of the tracks at hand (see energy_targets).
-ENERGY_CURVES = ("flat", "rising", "peak", "wave")
+
+def must_be_finite(v: float | None) -> float | None:
+    """Body of the option models' field validators: refuse NaN and infinities (not JSON; `gt`/`le`
+    limits catch only some of them)."""
+    if v is not None and not math.isfinite(v):
+        raise ValueError("must be a finite number")
+    return v
 
 
-@dataclass(frozen=True, slots=True)
-class Weights:
-    tempo: float = 1.0
-    key: float = 1.0
-    energy: float = 1.0
-    similarity: float = 0.5
-    artist: float = 1.0
-    album: float = 0.5
+# The models below are also the set builder's JSON contract (contracts/setbuilder.py builds on them):
+# no class docstrings, so the published schema carries no model descriptions.
+class Weights(BaseModel):
+    tempo: float = Field(1.0, ge=0.0)
+    key: float = Field(1.0, ge=0.0)
+    energy: float = Field(1.0, ge=0.0)
+    similarity: float = Field(0.5, ge=0.0)
+    artist: float = Field(1.0, ge=0.0)
+    album: float = Field(0.5, ge=0.0)
 
 
-@dataclass(frozen=True, slots=True)
-class TransitionOptions:
-    pitch_range_pct: float = 8.0
+class TransitionOptions(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_bpm_step: float | None = Field(None, ge=0, description="largest effective BPM step between tracks")
+    pitch_range_pct: float = Field(8.0, gt=0, le=50, description="tempo matching range, e.g. 6 or 8 (%)")
     allow_half_double: bool = True
-    max_bpm_step: float | None = None
     allow_energy_boost: bool = True
     allow_semitone: bool = True
-    window: int = 3  # same artist/album penalised up to this many slots apart
-    weights: Weights = field(default_factory=Weights)
+    artist_window: int = Field(3, ge=0, le=10, description="penalise same artist/album up to N slots apart")
+    weights: Weights = Field(default_factory=Weights)
+
+    @field_validator("max_bpm_step", "pitch_range_pct")
+    @classmethod
+    def _finite(cls, v: float | None) -> float | None:
+        return must_be_finite(v)
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,7 +235,7 @@ def transition_score(
         a.key, b.key, allow_energy_boost=options.allow_energy_boost, allow_semitone=options.allow_semitone
     )
     s_raw, s_src = similarity(a, b)
-    artist, album = repeat_penalty(a, b, w) if options.window >= 1 else (0.0, 0.0)
+    artist, album = repeat_penalty(a, b, w) if options.artist_window >= 1 else (0.0, 0.0)
     terms = {
         "tempo": w.tempo * tempo.score,
         "key": w.key * k_raw,

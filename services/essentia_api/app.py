@@ -8,6 +8,7 @@ GET  /health   Essentia version, pool state, mood backend. Service-internal, no 
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from contextlib import asynccontextmanager
@@ -16,53 +17,36 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.common.audio_files import AudioPathError, check_audio_extension, resolve_inside
 from services.common.contracts.analysis import ANALYZER_VERSION, AnalysisResult, AnalyzeByPath, ErrorBody
-from services.common.service_auth import require_service_token
+from services.common.http import error_response, install_error_handling, require_service_token
 from services.common.settings import Settings, get_settings
 from services.essentia_api.analysis import ess, essentia_version
 from services.essentia_api.analysis.mood import select_mood_backend
 from services.essentia_api.analysis.pipeline import AnalysisOptions
-from services.essentia_api.errors import AnalysisError, EmptyAudio
+from services.essentia_api.errors import (
+    AnalysisError,
+    EmptyAudio,
+    NotFound,
+    RequestError,
+    TooLarge,
+    UnsupportedType,
+)
 from services.essentia_api.pool import AnalysisPool
 
-ALLOWED_SUFFIXES = {".mp3", ".m4a", ".aac", ".mp4", ".flac", ".wav", ".aif", ".aiff", ".ogg", ".oga", ".opus"}
+log = logging.getLogger(__name__)
 _CHUNK = 1 << 20
-_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "too_large"}
-
-
-class RequestError(AnalysisError):
-    status_code = 400
-    code = "bad_request"
-
-
-class NotFound(AnalysisError):
-    status_code = 404
-    code = "not_found"
-
-
-class TooLarge(AnalysisError):
-    status_code = 413
-    code = "too_large"
-
-
-class UnsupportedType(AnalysisError):
-    status_code = 415
-    code = "unsupported_type"
 
 
 def resolve_audio_path(*, audio_dir: Path, rel_path: str) -> Path:
     """Resolve rel_path inside audio_dir; anything that escapes it (.., absolute, symlink out) is 400."""
-    if not rel_path or "://" in rel_path or rel_path.startswith(("/", "\\")) or "\x00" in rel_path:
-        raise RequestError("path must be relative to AUDIO_DIR (no URLs, no absolute paths)")
-    root = audio_dir.resolve()
     try:
-        target = (root / rel_path).resolve()
-        if target != root and root not in target.parents:
-            raise RequestError("path resolves outside AUDIO_DIR")
+        target = resolve_inside(audio_dir, rel_path)
         is_file = target.is_file()
-    except (OSError, RuntimeError, ValueError) as exc:  # name too long, symlink loop, bad encoding
+    except AudioPathError as exc:
+        raise RequestError(str(exc)) from None
+    except (OSError, ValueError) as exc:  # name too long, bad encoding
         raise RequestError(f"invalid path: {type(exc).__name__}") from None
     if not is_file:
         raise NotFound(f"no file at {rel_path!r} under AUDIO_DIR")
@@ -71,9 +55,11 @@ def resolve_audio_path(*, audio_dir: Path, rel_path: str) -> Path:
 
 
 def _check_suffix(name: str) -> None:
-    suffix = Path(name).suffix.lower()
-    if suffix and suffix not in ALLOWED_SUFFIXES:
-        raise UnsupportedType(f"unsupported file type {suffix!r}; expected one of {sorted(ALLOWED_SUFFIXES)}")
+    """415 for a type we do not read; a name without an extension (a browser upload) is let through."""
+    try:
+        check_audio_extension(name, required=False)
+    except AudioPathError as exc:
+        raise UnsupportedType(str(exc)) from None
 
 
 async def _save_upload(upload: UploadFile, *, max_bytes: int, tmp_dir: str) -> Path:
@@ -121,32 +107,11 @@ def create_app(*, settings: Settings | None = None, pool: AnalysisPool | None = 
     app.state.settings = settings
 
     require_service_token(app, settings)
+    install_error_handling(app, log=log)
 
     @app.exception_handler(AnalysisError)
     async def _analysis_error(_request: Request, exc: AnalysisError) -> JSONResponse:
-        return JSONResponse(
-            status_code=exc.status_code,
-            content={"detail": exc.detail, "code": exc.code},
-            headers=exc.headers(),
-        )
-
-    @app.exception_handler(StarletteHTTPException)
-    async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        # Starlette's own errors (malformed multipart, too many parts, 404/405 routes) in our shape.
-        code = _HTTP_CODES.get(exc.status_code, "bad_request" if exc.status_code < 500 else "error")
-        return JSONResponse(
-            status_code=exc.status_code,
-            content={"detail": str(exc.detail), "code": code},
-            headers=getattr(exc, "headers", None),
-        )
-
-    @app.exception_handler(Exception)
-    async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-        # A bug, not bad input: still the documented body, never a plain-text 500.
-        return JSONResponse(
-            status_code=500,
-            content={"detail": f"internal error: {type(exc).__name__}", "code": "internal_error"},
-        )
+        return error_response(exc.status_code, exc.detail, exc.code, headers=exc.headers())
 
     @app.get("/health")
     async def health() -> dict:

@@ -17,6 +17,28 @@ class AnalysisError(Exception):
         return {"Retry-After": str(self.retry_after)} if self.retry_after is not None else None
 
 
+class RequestError(AnalysisError):
+    """The request itself is malformed (no file or path, a path outside AUDIO_DIR)."""
+
+    status_code = 400
+    code = "bad_request"
+
+
+class NotFound(AnalysisError):
+    status_code = 404
+    code = "not_found"
+
+
+class TooLarge(AnalysisError):
+    status_code = 413
+    code = "too_large"
+
+
+class UnsupportedType(AnalysisError):
+    status_code = 415
+    code = "unsupported_type"
+
+
 class UnreadableAudio(AnalysisError):
     status_code = 422
     code = "unreadable_audio"

@@ -2,30 +2,19 @@
 
 from __future__ import annotations
 
-import math
+import logging
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, HTTPException, Request
-from fastapi.encoders import jsonable_encoder
-from fastapi.exceptions import RequestValidationError
+from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from services.common.contracts.setbuilder import GenerateRequest, GenerateResponse
-from services.common.service_auth import require_service_token
+from services.common.http import error_response, install_error_handling, require_service_token
 from services.common.settings import get_settings
 from services.ga_service.pool import PoolManager
 from services.ga_service.service import SetBuilderError, generate_set
 
-
-def _finite(value):
-    """NaN/inf are not valid JSON: echoing a NaN bpm back in the error would turn a 422 into a 500."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
+log = logging.getLogger(__name__)
 
 
 def create_app(*, workers: int | None = None, start_pool: bool = True) -> FastAPI:
@@ -44,10 +33,11 @@ def create_app(*, workers: int | None = None, start_pool: bool = True) -> FastAP
     app.state.pool = pool
 
     require_service_token(app, settings)
+    install_error_handling(app, log=log)
 
-    @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(status_code=422, content={"detail": _finite(jsonable_encoder(exc.errors()))})
+    @app.exception_handler(SetBuilderError)
+    async def _set_builder_error(_request: Request, exc: SetBuilderError) -> JSONResponse:
+        return error_response(422, str(exc), "invalid")
 
     @app.get("/health")
     def health() -> dict:
@@ -61,14 +51,11 @@ def create_app(*, workers: int | None = None, start_pool: bool = True) -> FastAP
     # A plain `def`: FastAPI runs it in its threadpool, so the event loop stays free while we compute.
     @app.post("/generate", response_model=GenerateResponse)
     def generate(request: GenerateRequest) -> GenerateResponse:
-        try:
-            return generate_set(
-                request=request,
-                executor=pool.executor,
-                max_tracks=settings.ga_max_tracks,
-                on_broken_pool=pool.mark_broken,
-            )
-        except SetBuilderError as exc:
-            raise HTTPException(status_code=422, detail=str(exc)) from exc
+        return generate_set(
+            request=request,
+            executor=pool.executor,
+            max_tracks=settings.ga_max_tracks,
+            on_broken_pool=pool.mark_broken,
+        )
 
     return app

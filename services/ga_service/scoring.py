@@ -219,9 +219,9 @@ def build_problem(
     same_artist, same_album = repeat_matrices(feats)
     repeat = w.artist * same_artist + w.album * same_album
     T = w.tempo * tempo + w.key * key + w.similarity * sim
-    if options.window >= 1:
+    if options.artist_window >= 1:
         T = T - repeat
-    S = repeat.astype(np.float64) if options.window >= 2 and repeat.any() else None
+    S = repeat.astype(np.float64) if options.artist_window >= 2 and repeat.any() else None
 
     targets = energy_targets(curve, length, [f.energy for f in feats])
     if targets is None or w.energy == 0:
@@ -231,7 +231,7 @@ def build_problem(
         en = np.array([np.nan if f.energy is None else f.energy for f in feats])
         fit = np.maximum(0.0, 1.0 - np.abs(en[:, None] - tgt[None, :]))
         E = w.energy * np.where(np.isnan(en)[:, None], NEUTRAL, fit)
-    problem = Problem(T=T, E=E, S=S, window=options.window, length=length, first=first, last=last)
+    problem = Problem(T=T, E=E, S=S, window=options.artist_window, length=length, first=first, last=last)
     return problem, targets
 
 

@@ -19,12 +19,7 @@ from services.common.contracts.setbuilder import (
     SetOptions,
     Transition,
 )
-from services.common.transition import (
-    TrackFeatures,
-    TransitionOptions,
-    Weights,
-    transition_score,
-)
+from services.common.transition import TrackFeatures, TransitionOptions, transition_score
 from services.ga_service.genetic import GAParams, IslandResult, run_island
 from services.ga_service.greedy import greedy_solve
 from services.ga_service.local_search import local_search
@@ -52,18 +47,6 @@ class _Solved:
 
 def track_features(request: GenerateRequest) -> list[TrackFeatures]:
     return [t.features() for t in request.tracks]
-
-
-def transition_options(o: SetOptions) -> TransitionOptions:
-    return TransitionOptions(
-        pitch_range_pct=o.pitch_range_pct,
-        allow_half_double=o.allow_half_double,
-        max_bpm_step=o.max_bpm_step,
-        allow_energy_boost=o.allow_energy_boost,
-        allow_semitone=o.allow_semitone,
-        window=o.artist_window,
-        weights=Weights(**o.weights.model_dump()),
-    )
 
 
 def _curve(o: SetOptions):
@@ -118,7 +101,6 @@ def generate_set(
 
     feats_all = track_features(request)
     feats = [feats_all[i] for i in pool]
-    topts = transition_options(o)
     curve = _curve(o)
     local = {ids[g]: k for k, g in enumerate(pool)}
     first = local.get(o.first_id) if o.first_id else None
@@ -126,7 +108,7 @@ def generate_set(
     budget_end = t0 + o.time_budget_s
 
     def solve(length: int) -> tuple[_Solved, Problem, list[float] | None]:
-        problem, targets = build_problem(feats, topts, length=length, curve=curve, first=first, last=last)
+        problem, targets = build_problem(feats, o, length=length, curve=curve, first=first, last=last)
         if request.mode == "greedy":
             res = greedy_solve(problem, deadline=budget_end)
             info = SearchInfo(
@@ -151,7 +133,7 @@ def generate_set(
     L = problem.length
     perm = solved.perm[:L]
     order_idx = [pool[int(k)] for k in perm]
-    resp = _response(request, feats_all, order_idx, problem, perm, targets, topts, warnings)
+    resp = _response(request, feats_all, order_idx, problem, perm, targets, o, warnings)
     solved.info.elapsed_s = round(time.perf_counter() - t0, 4)
     resp.search = solved.info
     return resp

@@ -6,16 +6,14 @@ import logging
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import psycopg
 from fastapi import Depends, FastAPI, Request
-from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy.exc import DataError, IntegrityError
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.common.http import error_response, install_error_handling
 from services.web.api.deps import get_current_user
+from services.web.api.errors import install_domain_errors
 from services.web.api.routes import (
     albums,
     analysis,
@@ -30,37 +28,17 @@ from services.web.api.routes import (
     tracks,
     users,
 )
-from services.web.collection import views as collection_views
+from services.web.ui import libraries as ui_libraries
+from services.web.ui import pages as ui_pages
+from services.web.ui import playlists as ui_playlists
 from services.web.ui import tracks as ui_tracks
-from services.web.ui import views as ui_views
 
 log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parent
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-
-
-def _validation_message(exc: RequestValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
-        parts.append(f"{where}: {err.get('msg', 'invalid')}")
-    return "; ".join(parts) or "invalid request"
-
-
-def _plain_errors(exc: RequestValidationError) -> list[dict]:
-    """Validation errors as JSON: drop the echoed input, stringify exception objects in `ctx`."""
-    plain = []
-    for err in exc.errors():
-        item = {k: v for k, v in err.items() if k not in ("input", "ctx", "url")}
-        if "ctx" in err:
-            item["ctx"] = {k: str(v) for k, v in err["ctx"].items()}
-        plain.append(item)
-    return plain
-
-
-def _wants_html(request: Request) -> bool:
-    return not request.url.path.startswith("/api") and "text/html" in request.headers.get("accept", "")
+API_ROUTERS = (health, auth, users, libraries, playlists, setbuilder, sync, albums, tracks, friends, spins, analysis)
+UI_ROUTERS = (ui_tracks, ui_pages, ui_libraries, ui_playlists)
 
 
 def create_app() -> FastAPI:
@@ -68,45 +46,14 @@ def create_app() -> FastAPI:
         title="DJ Playlist",
         version="0.1.0",
         description="Self-hosted DJ library: Discogs import, analysis, search and set building. "
-        "Authenticate with the session cookie (POST /api/auth/login) or `Authorization: Bearer <token>`.",
+        "Authenticate with the session cookie (POST /api/auth/login) or `Authorization: Bearer <token>`. "
+        'Errors are `{"detail": "...", "code": "..."}`.',
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
     )
-
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        return JSONResponse(
-            {"detail": _plain_errors(exc), "message": _validation_message(exc)}, status_code=422
-        )
-
-    @app.exception_handler(DataError)
-    @app.exception_handler(psycopg.DataError)
-    async def data_error(request: Request, exc: Exception) -> JSONResponse:
-        # Postgres refused a value the schema let through (an id past bigint, a number out of range).
-        message = "a value in the request is out of range or malformed (e.g. an id too large, a NUL character)"
-        return JSONResponse({"detail": message, "message": message}, status_code=422)
-
-    @app.exception_handler(IntegrityError)
-    async def integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:
-        # Routes check what they can; a constraint that still trips means the data conflicts.
-        message = "the change conflicts with existing data or leaves a required field empty"
-        return JSONResponse({"detail": message, "message": message}, status_code=409)
-
-    @app.exception_handler(Exception)
-    async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse({"detail": "internal error", "message": "internal error"}, status_code=500)
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException):
-        if exc.status_code == 401 and _wants_html(request):
-            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
-        return JSONResponse(
-            {"detail": exc.detail, "message": str(exc.detail)},
-            status_code=exc.status_code,
-            headers=getattr(exc, "headers", None),
-        )
+    install_error_handling(app, log=log)
+    install_domain_errors(app)
 
     @app.middleware("http")
     async def same_origin_for_cookie_writes(request: Request, call_next):
@@ -117,29 +64,11 @@ def create_app() -> FastAPI:
             and (origin := request.headers.get("origin"))
             and urlsplit(origin).netloc != request.headers.get("host")
         ):
-            return JSONResponse(
-                {"detail": "cross-origin request refused", "message": "cross-origin request refused"}, 403
-            )
+            return error_response(403, "cross-origin request refused", "cross_origin")
         return await call_next(request)
 
-    for router in (
-        health.router,
-        auth.router,
-        users.router,
-        libraries.router,
-        playlists.router,
-        setbuilder.router,
-        sync.router,
-        albums.router,
-        tracks.router,
-        friends.router,
-        spins.router,
-        analysis.router,
-    ):
-        app.include_router(router)
-    app.include_router(ui_tracks.router)
-    app.include_router(ui_views.router)
-    app.include_router(collection_views.router)
+    for module in (*API_ROUTERS, *UI_ROUTERS):
+        app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(get_current_user)])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from services.common.camelot import (
+    PITCH_CLASSES,
     CamelotKey,
     KeyMove,
     KeyParseError,
@@ -13,6 +14,7 @@ from services.common.camelot import (
     key_move,
     key_to_camelot,
     parse_key,
+    pitch_class,
     wheel_steps,
 )
 
@@ -60,3 +62,24 @@ def test_wheel_and_moves():
     assert parse_key("8A").transposed(1) == parse_key("3A")
     assert key_move(parse_key("8A"), parse_key("8A").transposed(1)) is KeyMove.SEMITONE_UP
     assert describe_move(parse_key("8A"), parse_key("9A")) == "8A → 9A (+1)"
+
+
+def test_pitch_class_names():
+    # Every name Essentia's Key algorithm reports (and the enharmonics analysis/key.py used to list).
+    expected = {
+        **{"C": 0, "C#": 1, "Db": 1, "D": 2, "D#": 3, "Eb": 3, "E": 4, "F": 5, "F#": 6},
+        **{"Gb": 6, "G": 7, "G#": 8, "Ab": 8, "A": 9, "A#": 10, "Bb": 10, "B": 11},
+    }
+    for name, pc in expected.items():
+        assert pitch_class(name) == pc
+        assert pitch_class(name.lower()) == pc
+        assert pitch_class(name.upper()) == pc
+    for i, name in enumerate(PITCH_CLASSES):
+        assert pitch_class(name) == i
+    assert pitch_class(" f♯ ") == 6 and pitch_class("E♭") == 3 and pitch_class("Cb") == 11
+
+
+@pytest.mark.parametrize("note", ["", "H", "Am", "C##", "8A"])
+def test_pitch_class_rejects(note):
+    with pytest.raises(KeyParseError):
+        pitch_class(note)

@@ -89,7 +89,7 @@ def test_artists_and_repeats():
     b = features("b", bpm=124, key=parse_key("8A"), artist="Sam Smith", album="settle")
     br = transition_score(a, b, options=TransitionOptions())
     assert br.terms["artist"] == -1.0 and br.terms["album"] == -0.5
-    no_window = transition_score(a, b, options=TransitionOptions(window=0))
+    no_window = transition_score(a, b, options=TransitionOptions(artist_window=0))
     assert no_window.terms["artist"] == 0.0
 
 

@@ -14,7 +14,7 @@ from sqlalchemy import func, select, text
 
 from services.common.db import get_redis, session_scope
 from services.common.models import Album, DiscogsRelease, Library, SyncRun, Track, User
-from tests.web.collection.fake_discogs import FakeDiscogs
+from tests.fakes.discogs import FakeDiscogs
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "worker-test-token"
@@ -44,7 +44,7 @@ def sync_env(servers, clean_db, fake, monkeypatch, tmp_path):
     from rq import Queue
     from rq.scheduler import RQScheduler
 
-    from services.download_worker.queues import SYNC_QUEUE
+    from services.domain.jobs import SYNC_QUEUE
 
     Queue(SYNC_QUEUE, connection=get_redis()).empty()
     # A worker killed -9 by an earlier test keeps the scheduler lock until its TTL ends: free it.
@@ -125,7 +125,7 @@ def _stored_releases() -> set[int]:
 
 
 def test_job_reports_progress_in_meta(sync_env, fake, tmp_path):
-    from services.web.collection.jobs import enqueue_sync, job_status
+    from services.domain.collection.jobs import enqueue_sync, job_status
 
     fake.set_collection("digger", list(range(120, 0, -1)))
     library_id = _library()
@@ -148,7 +148,7 @@ def test_job_reports_progress_in_meta(sync_env, fake, tmp_path):
 
 
 def test_worker_killed_mid_sync_resumes_without_refetch_or_duplicates(sync_env, fake, tmp_path):
-    from services.web.collection.jobs import current_job, enqueue_sync, job_status
+    from services.domain.collection.jobs import current_job, enqueue_sync, job_status
 
     total = 300
     fake.set_collection("digger", list(range(total, 0, -1)))
@@ -202,14 +202,15 @@ def test_worker_killed_mid_sync_resumes_without_refetch_or_duplicates(sync_env, 
 def test_scheduled_resync_runs_from_rq_scheduler_and_plans_the_next(sync_env, fake, tmp_path):
     from datetime import UTC, datetime, timedelta
 
-    from services.web.collection.jobs import JOB_FUNC, scheduled_resync_at, sync_queue
+    from services.domain.collection.jobs import scheduled_resync_at, sync_library_job
+    from services.domain.jobs import SYNC_QUEUE, queue
 
     fake.set_collection("digger", [3, 2, 1])
     library_id = _library()
     with session_scope() as s:
         s.get(Library, library_id).settings = {"sync_interval_hours": 1}
     # What schedule_resync does, due in a second instead of an hour.
-    sync_queue().enqueue_in(timedelta(seconds=1), JOB_FUNC, library_id, "full", True)
+    queue(SYNC_QUEUE).enqueue_in(timedelta(seconds=1), sync_library_job, library_id, "full", True)
     log_path = tmp_path / "worker.log"
     worker = _start_worker(sync_env, log_path)
     try:

@@ -252,3 +252,36 @@ def test_duration_limit_also_applies_after_decoding(audio_dir, monkeypatch):
     with pytest.raises(TooLong):
         loading.load_audio(path=str(audio_dir / "house.wav"), max_seconds=15.0)
     assert loading.load_audio(path=str(audio_dir / "house.wav"), max_seconds=30.0).duration > 19
+
+
+def test_unexpected_error_is_logged_with_its_request_id(settings, caplog):
+    from fastapi.testclient import TestClient
+
+    from services.essentia_api.app import create_app
+
+    class BrokenPool:
+        def start(self):
+            pass
+
+        def shutdown(self):
+            pass
+
+        def state(self):
+            return {}
+
+        async def analyze(self, *, path, options):
+            raise RuntimeError("bug in the pool")
+
+    app = create_app(settings=settings, pool=BrokenPool())
+    broken = TestClient(app, headers=SERVICE_HEADERS, raise_server_exceptions=False)
+    with caplog.at_level("ERROR", logger="services.essentia_api.app"):
+        r = broken.post("/analyze", json={"path": "house.wav"}, headers={"X-Request-ID": "req-42"})
+    assert r.status_code == 500
+    assert r.json() == {
+        "detail": "internal error (request id req-42)",
+        "code": "internal_error",
+        "request_id": "req-42",
+    }
+    assert any("req-42" in rec.getMessage() and rec.exc_info for rec in caplog.records)
+    # A browser upload without an extension is accepted (and reaches the pool).
+    assert broken.post("/analyze", files={"file": ("recording", b"RIFF")}).status_code == 500

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from services.web.analysis.client import AnalysisClient, AnalysisServiceError
+from services.domain.analysis.client import AnalysisClient, AnalysisServiceError
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -72,6 +72,11 @@ def random_problem(
             )
         )
     problem, _ = build_problem(
-        feats, TransitionOptions(window=window), length=length or n, curve=curve, first=first, last=last
+        feats,
+        TransitionOptions(artist_window=window),
+        length=length or n,
+        curve=curve,
+        first=first,
+        last=last,
     )
     return problem

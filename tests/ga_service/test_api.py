@@ -144,6 +144,8 @@ def test_nan_bpm_is_422(client):
     r = client.post("/generate", content=body, headers={"content-type": "application/json"})
     assert r.status_code == 422
     assert "finite" in r.text.lower()
+    body = r.json()
+    assert body["code"] == "invalid" and body["errors"][0]["loc"] == ["body", "tracks", 0, "bpm"]
 
 
 def test_too_many_tracks_is_422(monkeypatch):
@@ -155,7 +157,7 @@ def test_too_many_tracks_is_422(monkeypatch):
     finally:
         get_settings.cache_clear()
     assert r.status_code == 422
-    assert "maximum of 5" in r.text
+    assert r.json() == {"detail": "6 tracks is more than the maximum of 5 (GA_MAX_TRACKS)", "code": "invalid"}
 
 
 def test_generate_needs_the_service_token():

@@ -14,7 +14,7 @@ import pytest
 
 from services.common.contracts.setbuilder import GenerateRequest
 from services.ga_service.service import generate_set
-from services.web.setbuilder.client import SetBuilderClient, SetBuilderClientError
+from services.domain.setbuilder.client import SetBuilderClient, SetBuilderClientError
 from tests.ga_service.helpers import make_tracks
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -39,11 +39,11 @@ def _feats(seed: int, n: int = 25):
     "opts",
     [
         TransitionOptions(),
-        TransitionOptions(pitch_range_pct=6, allow_half_double=False, max_bpm_step=4, window=1),
+        TransitionOptions(pitch_range_pct=6, allow_half_double=False, max_bpm_step=4, artist_window=1),
         TransitionOptions(
             allow_energy_boost=False,
             allow_semitone=False,
-            window=0,
+            artist_window=0,
             weights=Weights(tempo=2, key=0.5, similarity=1, artist=3, album=0),
         ),
     ],

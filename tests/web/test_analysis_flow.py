@@ -140,7 +140,7 @@ def test_bad_uploads_and_requests(make_user, monkeypatch):
     pk = _track(alice.user_id)
     assert alice.post(f"/api/tracks/{pk}/analyze").status_code == 409  # no audio yet
     r = alice.post(f"/api/tracks/{pk}/audio", files={"file": ("notes.txt", b"hello", "text/plain")})
-    assert r.status_code == 422 and "unsupported audio type" in r.json()["message"]
+    assert r.status_code == 422 and "unsupported audio type" in r.json()["detail"]
     assert alice.post(f"/api/tracks/{pk}/audio", files={"file": ("x.wav", b"", "audio/wav")}).status_code == 422
     r = alice.post(f"/api/tracks/{pk}/audio", files={"file": ("../../etc/passwd.wav", b"RIFF0000", "audio/wav")})
     assert r.status_code == 201

@@ -23,10 +23,10 @@ def test_wrong_password_is_401(client, make_user):
 def test_malformed_body_is_422_with_message(client):
     r = client.post("/api/auth/login", content=b"{not json", headers={"content-type": "application/json"})
     assert r.status_code == 422
-    assert "JSON" in r.json()["message"]
+    assert "JSON" in r.json()["detail"]
     r = client.post("/api/auth/login", json={"username": "bob"})
     assert r.status_code == 422
-    assert "password" in r.json()["message"]
+    assert "password" in r.json()["detail"]
 
 
 def test_cookie_login_and_me(make_user):
@@ -176,4 +176,4 @@ def test_out_of_range_and_malformed_values_are_4xx_not_500(user_client):
     lib = user_client.post("/api/libraries", json={"name": "L"}).json()["id"]
     r = user_client.post(f"/api/libraries/{lib}/albums", json={"title": "a\u0000b", "artist": "x"})
     assert r.status_code == 422
-    assert "NUL" in r.json()["message"]
+    assert "NUL" in r.json()["detail"]

@@ -24,7 +24,7 @@ def _library_with_track(owner_id: int, name: str = "Crates") -> tuple[int, int]:
 def test_other_users_playlist_is_404(make_user):
     alice, bob = make_user("alice"), make_user("bob")
     _, track_pk = _library_with_track(alice.user_id)
-    r = alice.post("/api/playlists", json={"name": "Warm-up", "track_ids": [track_pk]})
+    r = alice.post("/api/playlists", json={"name": "Warm-up", "track_pks": [track_pk]})
     assert r.status_code == 201
     pid = r.json()["id"]
     assert r.json()["items"][0]["bpm"] == 111.96
@@ -32,7 +32,7 @@ def test_other_users_playlist_is_404(make_user):
     assert bob.delete(f"/api/playlists/{pid}").status_code == 404
     assert bob.get("/api/playlists").json() == []
     # Bob cannot put Alice's track into his own playlist either.
-    r = bob.post("/api/playlists", json={"name": "Mine", "track_ids": [track_pk]})
+    r = bob.post("/api/playlists", json={"name": "Mine", "track_pks": [track_pk]})
     assert r.status_code == 404
 
 
@@ -47,7 +47,7 @@ def test_library_visibility_and_shares(make_user):
     assert shared.json()["read_only"] is True
     assert bob.delete(f"/api/libraries/{lib_id}").status_code == 403
     # A shared track can go into Bob's own playlist.
-    assert bob.post("/api/playlists", json={"name": "Mine", "track_ids": [track_pk]}).status_code == 201
+    assert bob.post("/api/playlists", json={"name": "Mine", "track_pks": [track_pk]}).status_code == 201
     assert alice.delete(f"/api/libraries/{lib_id}/shares/bob").status_code == 204
     assert bob.get(f"/api/libraries/{lib_id}").status_code == 404
 
@@ -60,11 +60,11 @@ def test_playlist_reorder_and_append(make_user):
         s.add(t2)
         s.flush()
         t2 = t2.id
-    pid = alice.post("/api/playlists", json={"name": "Set", "track_ids": [t1, t2]}).json()["id"]
-    r = alice.put(f"/api/playlists/{pid}/tracks", json={"track_ids": [t2, t1]})
-    assert [i["track_id"] for i in r.json()["items"]] == [t2, t1]
-    r = alice.post(f"/api/playlists/{pid}/tracks", json={"track_ids": [t2]})
-    assert [i["track_id"] for i in r.json()["items"]] == [t2, t1, t2]
+    pid = alice.post("/api/playlists", json={"name": "Set", "track_pks": [t1, t2]}).json()["id"]
+    r = alice.put(f"/api/playlists/{pid}/tracks", json={"track_pks": [t2, t1]})
+    assert [i["track_pk"] for i in r.json()["items"]] == [t2, t1]
+    r = alice.post(f"/api/playlists/{pid}/tracks", json={"track_pks": [t2]})
+    assert [i["track_pk"] for i in r.json()["items"]] == [t2, t1, t2]
     assert [i["position"] for i in r.json()["items"]] == [0, 1, 2]
     assert alice.patch(f"/api/playlists/{pid}", json={"name": ""}).status_code == 422
     assert alice.patch(f"/api/playlists/{pid}", json={"name": "Peak"}).json()["name"] == "Peak"

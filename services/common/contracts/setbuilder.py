@@ -17,7 +17,21 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.common.camelot import CamelotKey, KeyParseError, key_to_camelot, parse_key
-from services.common.transition import TrackFeatures, features
+from services.common.transition import TrackFeatures, TransitionOptions, Weights, features, must_be_finite
+
+__all__ = [
+    "BuildOptions",
+    "CurveName",
+    "EnergyPoint",
+    "GenerateRequest",
+    "GenerateResponse",
+    "Mode",
+    "SearchInfo",
+    "SetOptions",
+    "SetTrack",
+    "Transition",
+    "Weights",
+]
 
 Mode = Literal["order", "select", "greedy"]
 CurveName = Literal["none", "flat", "rising", "peak", "wave"]
@@ -51,9 +65,7 @@ class SetTrack(BaseModel):
     @field_validator("bpm", "energy", "danceability", "duration")
     @classmethod
     def _finite(cls, v: float | None) -> float | None:
-        if v is not None and not math.isfinite(v):
-            raise ValueError("must be a finite number")
-        return v
+        return must_be_finite(v)
 
     @field_validator("bpm")
     @classmethod
@@ -108,55 +120,52 @@ class EnergyPoint(BaseModel):
     energy: float = Field(ge=0.0, le=1.0)
 
 
-class Weights(BaseModel):
-    tempo: float = Field(1.0, ge=0.0)
-    key: float = Field(1.0, ge=0.0)
-    energy: float = Field(1.0, ge=0.0)
-    similarity: float = Field(0.5, ge=0.0)
-    artist: float = Field(1.0, ge=0.0)
-    album: float = Field(0.5, ge=0.0)
-
-
-class SetOptions(BaseModel):
+# BuildOptions: what a DJ tunes (the web app derives its public options from it); SetOptions adds
+# what one request to the set builder picks (size, fixed ends). The score options, their defaults
+# and limits come from TransitionOptions: one definition for the service, the web app and the API.
+class BuildOptions(TransitionOptions):
     model_config = ConfigDict(extra="forbid")
 
-    count: int | None = Field(None, ge=1, description="select mode: number of tracks")
-    minutes: float | None = Field(None, gt=0, description="select mode: minimum total duration")
-    first_id: str | None = None
-    last_id: str | None = None
     energy_curve: CurveName | list[EnergyPoint] = "none"
     bpm_min: float | None = Field(None, gt=0)
     bpm_max: float | None = Field(None, gt=0)
-    max_bpm_step: float | None = Field(None, ge=0, description="largest effective BPM step between tracks")
-    pitch_range_pct: float = Field(8.0, gt=0, le=50, description="tempo matching range, e.g. 6 or 8 (%)")
-    allow_half_double: bool = True
-    allow_energy_boost: bool = True
-    allow_semitone: bool = True
-    artist_window: int = Field(3, ge=0, le=10, description="penalise same artist/album up to N slots apart")
-    weights: Weights = Field(default_factory=Weights)
     seed: int = 0
     time_budget_s: float = Field(10.0, gt=0, le=300)
     islands: int = Field(2, ge=1, le=16, description="independent GA runs (parallel on the process pool)")
     population: int | None = Field(None, ge=4, le=2000)
     max_generations: int | None = Field(None, ge=1, le=100000)
 
-    @field_validator("bpm_min", "bpm_max", "max_bpm_step", "minutes", "pitch_range_pct", "time_budget_s")
+    @field_validator("bpm_min", "bpm_max", "time_budget_s")
     @classmethod
-    def _finite(cls, v: float | None) -> float | None:
-        if v is not None and not math.isfinite(v):
-            raise ValueError("must be a finite number")
-        return v
+    def _finite_build(cls, v: float | None) -> float | None:
+        return must_be_finite(v)
 
     @model_validator(mode="after")
-    def _consistent(self) -> SetOptions:
+    def _consistent(self) -> BuildOptions:
         if self.bpm_min is not None and self.bpm_max is not None and self.bpm_min > self.bpm_max:
             raise ValueError("bpm_min must be <= bpm_max")
+        if isinstance(self.energy_curve, list) and not self.energy_curve:
+            raise ValueError("energy_curve points must not be empty")
+        return self
+
+
+class SetOptions(BuildOptions):
+    count: int | None = Field(None, ge=1, description="select mode: number of tracks")
+    minutes: float | None = Field(None, gt=0, description="select mode: minimum total duration")
+    first_id: str | None = None
+    last_id: str | None = None
+
+    @field_validator("minutes")
+    @classmethod
+    def _finite_minutes(cls, v: float | None) -> float | None:
+        return must_be_finite(v)
+
+    @model_validator(mode="after")
+    def _selection_consistent(self) -> SetOptions:
         if self.first_id is not None and self.first_id == self.last_id:
             raise ValueError("first_id and last_id must be different tracks")
         if self.count is not None and self.minutes is not None:
             raise ValueError("give count or minutes, not both")
-        if isinstance(self.energy_curve, list) and not self.energy_curve:
-            raise ValueError("energy_curve points must not be empty")
         return self
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from services.common.camelot import PITCH_CLASSES
+from services.common.camelot import PITCH_CLASSES, pitch_class
 from services.essentia_api.analysis import ess
 from services.essentia_api.analysis.phrase import Phrases
 
@@ -29,7 +29,6 @@ OPENING_WEIGHT = 0.0
 # Weight of the bass at marked phrase starts (analysis/phrase.py), scaled by the phrase confidence.
 # Unlike the opening bar it does not depend on where the file starts.
 PHRASE_WEIGHT = 3.0
-_NAME_TO_PC = {n: i for i, n in enumerate(PITCH_CLASSES)} | {"A#": 10, "D#": 3, "G#": 8, "Db": 1, "Gb": 6}
 
 
 @dataclass
@@ -170,7 +169,7 @@ def analyze_key(
         key, scale, strength, _ = es.Key(
             profileType=profile, pcpSize=36, numHarmonics=4, slope=0.6, useMajMin=False, **KEY_POLY
         )(ch.mean36)
-        k = (_NAME_TO_PC[key], scale)
+        k = (pitch_class(key), scale)
         # The first profile's vote counts a bit more so ties go to edma.
         votes[k] = votes.get(k, 0.0) + strength * (1.2 if profile == PROFILES[0] else 1.0)
         strengths.append(strength)

@@ -9,9 +9,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.domain.collection import albums as service
 from services.web.api.deps import CurrentUser, SessionDep
 from services.web.api.routes.tracks import TrackOut
-from services.web.collection import albums as service
 
 router = APIRouter(tags=["albums"])
 

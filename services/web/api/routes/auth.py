@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from services.common.models import ApiToken, User
-from services.common.settings import get_settings
+from services.domain.accounts import service
+from services.web.api.cookies import clear_session_cookie, set_session_cookie
 from services.web.api.deps import CurrentUser, SessionDep
-from services.web.core.security import (
-    SESSION_COOKIE,
-    hash_password,
-    make_session_cookie,
-    new_api_token,
-    verify_dummy,
-    verify_password,
-)
 
 router = APIRouter(prefix="/api/auth", tags=["auth"])
 
@@ -59,39 +51,18 @@ class PasswordChange(BaseModel):
     new_password: str = Field(min_length=8, max_length=1024)
 
 
-def set_session_cookie(response: Response, user: User) -> None:
-    settings = get_settings()
-    response.set_cookie(
-        SESSION_COOKIE,
-        make_session_cookie(user_id=user.id, session_version=user.session_version),
-        max_age=settings.session_max_age_days * 86400,
-        httponly=True,
-        samesite="lax",
-        secure=settings.cookie_secure,
-    )
-
-
-def check_credentials(session: SessionDep, username: str, password: str) -> User:
-    user = session.scalar(select(User).where(User.username == username))
-    if user is None:
-        verify_dummy(password)
-    if user is None or not user.is_active or not verify_password(user.password_hash, password):
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
-    return user
-
-
 @router.post("/login", response_model=UserOut)
 def login(body: LoginRequest, session: SessionDep, response: Response) -> User:
     """Check the password and set the session cookie used by the browser UI."""
-    user = check_credentials(session, body.username, body.password)
+    user = service.sign_in(session=session, username=body.username, password=body.password)
     set_session_cookie(response, user)
     return user
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-def logout(response: Response) -> Response:
+def logout() -> Response:
     response = Response(status_code=status.HTTP_204_NO_CONTENT)
-    response.delete_cookie(SESSION_COOKIE)
+    clear_session_cookie(response)
     return response
 
 
@@ -103,38 +74,25 @@ def me(user: CurrentUser) -> User:
 @router.post("/password", status_code=status.HTTP_204_NO_CONTENT)
 def change_password(body: PasswordChange, user: CurrentUser, session: SessionDep) -> Response:
     """Change the password; every existing session cookie stops working."""
-    if not verify_password(user.password_hash, body.current_password):
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "current password is wrong")
-    user.password_hash = hash_password(body.new_password)
-    user.session_version += 1
+    service.change_password(
+        session=session, user=user, current_password=body.current_password, new_password=body.new_password
+    )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/tokens", response_model=TokenCreated, status_code=status.HTTP_201_CREATED)
 def create_token(user: CurrentUser, session: SessionDep, body: TokenCreate | None = None) -> TokenCreated:
     """Create a personal API token. The token is returned once and stored only as a hash."""
-    token, digest = new_api_token()
-    row = ApiToken(user_id=user.id, name=(body or TokenCreate()).name, token_hash=digest, prefix=token[:12])
-    session.add(row)
-    session.flush()
+    row, token = service.create_api_token(session=session, user=user, name=(body or TokenCreate()).name)
     return TokenCreated(id=row.id, name=row.name, token=token)
 
 
 @router.get("/tokens", response_model=list[TokenOut])
 def list_tokens(user: CurrentUser, session: SessionDep) -> list[ApiToken]:
-    return list(
-        session.scalars(
-            select(ApiToken)
-            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-            .order_by(ApiToken.id)
-        )
-    )
+    return service.list_api_tokens(session=session, user=user)
 
 
 @router.delete("/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
 def revoke_token(token_id: int, user: CurrentUser, session: SessionDep) -> Response:
-    row = session.get(ApiToken, token_id)
-    if row is None or row.user_id != user.id or row.revoked_at is not None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "token not found")
-    row.revoked_at = datetime.now(UTC)
+    service.revoke_api_token(session=session, user=user, token_id=token_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -7,17 +7,16 @@ from datetime import datetime
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, Field
 
+from services.domain.collection.service import follow_friend_and_sync
+from services.domain.libraries import service
+from services.domain.libraries.service import DISCOGS_USERNAME_PATTERN
 from services.web.api.deps import CurrentUser, SessionDep
-from services.web.collection import jobs
-from services.web.collection.libraries import follow_friend, list_friends, unfollow_friend
 
 router = APIRouter(prefix="/api/friends", tags=["friends"])
 
 
 class FriendIn(BaseModel):
-    username: str = Field(
-        min_length=1, max_length=150, pattern=r"^[A-Za-z0-9_.\-]+$", description="Their Discogs username"
-    )
+    username: str = Field(pattern=DISCOGS_USERNAME_PATTERN, description="Their Discogs username")
 
 
 class FriendOut(BaseModel):
@@ -32,21 +31,16 @@ class FriendOut(BaseModel):
 def friends(user: CurrentUser, session: SessionDep) -> list[FriendOut]:
     return [
         FriendOut(
-            username=lib.discogs_username or "",
-            library_id=lib.id,
-            name=lib.name,
-            last_synced_at=lib.last_synced_at,
+            username=lib.discogs_username or "", library_id=lib.id, name=lib.name, last_synced_at=lib.last_synced_at
         )
-        for lib in list_friends(session=session, user=user)
+        for lib in service.list_friends(session=session, user=user)
     ]
 
 
 @router.post("", response_model=FriendOut, status_code=status.HTTP_201_CREATED)
 def add_friend(body: FriendIn, user: CurrentUser, session: SessionDep) -> FriendOut:
     """Follow; the import starts at once in the background (with the server's Discogs token)."""
-    library = follow_friend(session=session, user=user, username=body.username)
-    session.commit()
-    job_id = jobs.start_sync_after_import(library_id=library.id, mode="full")
+    library, job_id = follow_friend_and_sync(session=session, user=user, username=body.username)
     return FriendOut(
         username=body.username,
         library_id=library.id,
@@ -59,5 +53,5 @@ def add_friend(body: FriendIn, user: CurrentUser, session: SessionDep) -> Friend
 @router.delete("/{username}", status_code=status.HTTP_204_NO_CONTENT)
 def remove_friend(username: str, user: CurrentUser, session: SessionDep) -> Response:
     """Unfollow: the friend library and all its albums and tracks are removed."""
-    unfollow_friend(session=session, user=user, username=username)
+    service.unfollow_friend(session=session, user=user, username=username)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -5,26 +5,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
-from services.common.models import Library, LibraryShare, User
-from services.web.api.deps import (
-    CurrentUser,
-    SessionDep,
-    get_visible_library,
-    get_writable_library,
-    visible_library_ids,
-)
+from services.common.models import Library, User
+from services.domain.access import can_write, readable_library
+from services.domain.libraries import service
+from services.domain.libraries.service import DISCOGS_USERNAME_PATTERN
+from services.web.api.deps import CurrentUser, SessionDep
 
 router = APIRouter(prefix="/api/libraries", tags=["libraries"])
 
 
 class LibraryCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
-    discogs_username: str | None = Field(None, min_length=1, max_length=150, pattern=r"^[A-Za-z0-9_.\-]+$")
+    discogs_username: str | None = Field(None, pattern=DISCOGS_USERNAME_PATTERN)
 
 
 class LibraryOut(BaseModel):
@@ -45,64 +40,43 @@ class ShareRequest(BaseModel):
 
 def library_out(library: Library, user: User) -> LibraryOut:
     out = LibraryOut.model_validate(library)
-    out.read_only = library.is_friend or library.owner_id != user.id
+    out.read_only = not can_write(user, library)
     return out
 
 
 @router.get("", response_model=list[LibraryOut])
 def list_libraries(user: CurrentUser, session: SessionDep) -> list[LibraryOut]:
     """Libraries you own, your friends' read-only imports, and libraries shared with you."""
-    rows = session.scalars(
-        select(Library).where(Library.id.in_(visible_library_ids(user))).order_by(Library.id)
-    )
-    return [library_out(lib, user) for lib in rows]
+    return [library_out(lib, user) for lib in service.list_libraries(session=session, user=user)]
 
 
 @router.post("", response_model=LibraryOut, status_code=status.HTTP_201_CREATED)
 def create_library(body: LibraryCreate, user: CurrentUser, session: SessionDep) -> LibraryOut:
-    library = Library(owner_id=user.id, name=body.name, discogs_username=body.discogs_username)
-    session.add(library)
-    try:
-        session.flush()
-    except IntegrityError:
-        raise HTTPException(
-            status.HTTP_409_CONFLICT, "you already have a library for that Discogs username"
-        ) from None
+    library = service.create_library(
+        session=session, user=user, name=body.name, discogs_username=body.discogs_username
+    )
     return library_out(library, user)
 
 
 @router.get("/{library_id}", response_model=LibraryOut)
 def get_library(library_id: int, user: CurrentUser, session: SessionDep) -> LibraryOut:
-    return library_out(get_visible_library(session, user, library_id), user)
+    return library_out(readable_library(session=session, user=user, library_id=library_id), user)
 
 
 @router.delete("/{library_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_library(library_id: int, user: CurrentUser, session: SessionDep) -> Response:
-    library = get_visible_library(session, user, library_id)
-    if library.owner_id != user.id:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "library is shared with you read-only")
-    session.delete(library)
+    service.delete_library(session=session, user=user, library_id=library_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.post("/{library_id}/shares", status_code=status.HTTP_204_NO_CONTENT)
 def share_library(library_id: int, body: ShareRequest, user: CurrentUser, session: SessionDep) -> Response:
     """Let another user of this server follow the library read-only."""
-    library = get_writable_library(session, user, library_id)
-    other = session.scalar(select(User).where(User.username == body.username))
-    if other is None or other.id == user.id:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "user not found")
-    if session.get(LibraryShare, (library.id, other.id)) is None:
-        session.add(LibraryShare(library_id=library.id, user_id=other.id))
+    service.share_library(session=session, user=user, library_id=library_id, username=body.username)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.delete("/{library_id}/shares/{username}", status_code=status.HTTP_204_NO_CONTENT)
 def unshare_library(library_id: int, username: str, user: CurrentUser, session: SessionDep) -> Response:
-    library = get_writable_library(session, user, library_id)
-    other = session.scalar(select(User).where(User.username == username))
-    share = session.get(LibraryShare, (library.id, other.id)) if other else None
-    if share is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "share not found")
-    session.delete(share)
+    service.unshare_library(session=session, user=user, library_id=library_id, username=username)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -6,15 +6,10 @@ from datetime import datetime
 
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import select
 
 from services.common.models import Playlist
+from services.domain.playlists import service
 from services.web.api.deps import CurrentUser, SessionDep
-from services.web.playlists.service import (
-    append_playlist_tracks,
-    get_owned_playlist,
-    set_playlist_tracks,
-)
 
 router = APIRouter(prefix="/api/playlists", tags=["playlists"])
 
@@ -22,7 +17,7 @@ router = APIRouter(prefix="/api/playlists", tags=["playlists"])
 class PlaylistCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(None, max_length=5000)
-    track_ids: list[int] = Field(default_factory=list, description="Track primary keys, in order")
+    track_pks: list[int] = Field(default_factory=list, max_length=10000, description="Track primary keys, in order")
 
 
 class PlaylistUpdate(BaseModel):
@@ -37,13 +32,13 @@ class PlaylistUpdate(BaseModel):
         return value
 
 
-class TrackIds(BaseModel):
-    track_ids: list[int] = Field(max_length=10000)
+class TrackPks(BaseModel):
+    track_pks: list[int] = Field(max_length=10000, description="Track primary keys, in order")
 
 
 class PlaylistItemOut(BaseModel):
     position: int
-    track_id: int
+    track_pk: int
     title: str
     artist: str | None
     bpm: float | None
@@ -69,7 +64,7 @@ def _detail(playlist: Playlist) -> PlaylistDetail:
     items = [
         PlaylistItemOut(
             position=item.position,
-            track_id=item.track_pk,
+            track_pk=item.track_pk,
             title=item.track.title,
             artist=item.track.artist,
             bpm=item.track.bpm,
@@ -84,53 +79,41 @@ def _detail(playlist: Playlist) -> PlaylistDetail:
 
 @router.get("", response_model=list[PlaylistOut])
 def list_playlists(user: CurrentUser, session: SessionDep) -> list[Playlist]:
-    return list(session.scalars(select(Playlist).where(Playlist.owner_id == user.id).order_by(Playlist.id)))
+    return service.list_playlists(session=session, user=user)
 
 
 @router.post("", response_model=PlaylistDetail, status_code=status.HTTP_201_CREATED)
 def create_playlist(body: PlaylistCreate, user: CurrentUser, session: SessionDep) -> PlaylistDetail:
-    playlist = Playlist(owner_id=user.id, name=body.name, description=body.description)
-    session.add(playlist)
-    session.flush()
-    set_playlist_tracks(session=session, user=user, playlist=playlist, track_pks=body.track_ids)
-    return _detail(get_owned_playlist(session=session, user=user, playlist_id=playlist.id))
+    return _detail(service.create_playlist(
+        session=session, user=user, name=body.name, description=body.description, track_pks=body.track_pks
+    ))
 
 
 @router.get("/{playlist_id}", response_model=PlaylistDetail)
 def get_playlist(playlist_id: int, user: CurrentUser, session: SessionDep) -> PlaylistDetail:
-    return _detail(get_owned_playlist(session=session, user=user, playlist_id=playlist_id))
+    return _detail(service.get_playlist(session=session, user=user, playlist_id=playlist_id))
 
 
 @router.patch("/{playlist_id}", response_model=PlaylistDetail)
-def update_playlist(
-    playlist_id: int, body: PlaylistUpdate, user: CurrentUser, session: SessionDep
-) -> PlaylistDetail:
-    playlist = get_owned_playlist(session=session, user=user, playlist_id=playlist_id)
-    for field, value in body.model_dump(exclude_unset=True).items():
-        setattr(playlist, field, value)
-    session.flush()
-    return _detail(playlist)
+def update_playlist(playlist_id: int, body: PlaylistUpdate, user: CurrentUser, session: SessionDep) -> PlaylistDetail:
+    return _detail(service.update_playlist(
+        session=session, user=user, playlist_id=playlist_id, changes=body.model_dump(exclude_unset=True)
+    ))
 
 
 @router.put("/{playlist_id}/tracks", response_model=PlaylistDetail)
-def replace_tracks(
-    playlist_id: int, body: TrackIds, user: CurrentUser, session: SessionDep
-) -> PlaylistDetail:
+def replace_tracks(playlist_id: int, body: TrackPks, user: CurrentUser, session: SessionDep) -> PlaylistDetail:
     """Set the playlist's tracks to exactly this order."""
-    playlist = get_owned_playlist(session=session, user=user, playlist_id=playlist_id)
-    set_playlist_tracks(session=session, user=user, playlist=playlist, track_pks=body.track_ids)
-    return _detail(get_owned_playlist(session=session, user=user, playlist_id=playlist_id))
+    return _detail(service.replace_tracks(session=session, user=user, playlist_id=playlist_id, track_pks=body.track_pks))
 
 
 @router.post("/{playlist_id}/tracks", response_model=PlaylistDetail)
-def add_tracks(playlist_id: int, body: TrackIds, user: CurrentUser, session: SessionDep) -> PlaylistDetail:
+def add_tracks(playlist_id: int, body: TrackPks, user: CurrentUser, session: SessionDep) -> PlaylistDetail:
     """Append tracks at the end."""
-    playlist = get_owned_playlist(session=session, user=user, playlist_id=playlist_id)
-    append_playlist_tracks(session=session, user=user, playlist=playlist, track_pks=body.track_ids)
-    return _detail(get_owned_playlist(session=session, user=user, playlist_id=playlist_id))
+    return _detail(service.append_tracks(session=session, user=user, playlist_id=playlist_id, track_pks=body.track_pks))
 
 
 @router.delete("/{playlist_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_playlist(playlist_id: int, user: CurrentUser, session: SessionDep) -> Response:
-    session.delete(get_owned_playlist(session=session, user=user, playlist_id=playlist_id))
+    service.delete_playlist(session=session, user=user, playlist_id=playlist_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -8,26 +8,26 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.domain.spins import service
 from services.web.api.deps import CurrentUser, SessionDep
 from services.web.api.routes.tracks import TrackOut
-from services.web.collection import spins as service
 
 router = APIRouter(prefix="/api/spins", tags=["spins"])
 
 
 class SpinItem(BaseModel):
-    """Either a side of a record (`album_id` + `side`) or one track (`track_id`)."""
+    """Either a side of a record (`album_id` + `side`) or one track (`track_pk`)."""
 
     model_config = ConfigDict(extra="forbid")
     album_id: int | None = None
     side: str | None = Field(None, min_length=1, max_length=4, pattern=r"^[A-Za-z]+$")
-    track_id: int | None = Field(None, description="Track primary key")
+    track_pk: int | None = Field(None, description="Track primary key")
     played_at: datetime | None = None
 
     @model_validator(mode="after")
     def _one_kind(self):
-        if (self.track_id is None) == (self.album_id is None):
-            raise ValueError("give either track_id, or album_id with side")
+        if (self.track_pk is None) == (self.album_id is None):
+            raise ValueError("give either track_pk, or album_id with side")
         if self.album_id is not None and not self.side:
             raise ValueError("album_id needs a side (A, B, ...)")
         return self

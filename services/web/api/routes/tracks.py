@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from services.domain.tracks import service
 from services.web.api.deps import CurrentUser, SessionDep
-from services.web.collection import albums as service
 
 router = APIRouter(prefix="/api/tracks", tags=["tracks"])
 
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/api/tracks", tags=["tracks"])
 class TrackOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
-    track_id: str = Field(description='"<releaseId>-<position>"')
+    track_id: str = Field(description='Discogs-derived "<releaseId>-<position>" (the primary key is `id`)')
     library_id: int
     album_id: int | None
     release_id: int | None
@@ -121,9 +121,7 @@ def get_track(track_pk: int, user: CurrentUser, session: SessionDep) -> TrackOut
 
 @router.patch("/{track_pk}", response_model=TrackOut)
 def update_track(track_pk: int, body: TrackUpdate, user: CurrentUser, session: SessionDep) -> TrackOut:
-    changes: dict[str, Any] = body.model_dump(exclude_unset=True)
-    if "tags" in changes and changes["tags"] is None:
-        changes["tags"] = []
+    changes = body.model_dump(exclude_unset=True)
     track = service.update_track(session=session, user=user, track_pk=track_pk, changes=changes)
     return TrackOut.model_validate(track)
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, status
 from pydantic import BaseModel, Field
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from services.common.models import User
+from services.domain.accounts import service
 from services.web.api.deps import AdminUser, SessionDep
 from services.web.api.routes.auth import UserOut
-from services.web.core.security import hash_password
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 
@@ -23,15 +21,9 @@ class UserCreate(BaseModel):
 
 @router.get("", response_model=list[UserOut])
 def list_users(_: AdminUser, session: SessionDep) -> list[User]:
-    return list(session.scalars(select(User).order_by(User.id)))
+    return service.list_users(session=session)
 
 
 @router.post("", response_model=UserOut, status_code=status.HTTP_201_CREATED)
 def create_user(body: UserCreate, _: AdminUser, session: SessionDep) -> User:
-    user = User(username=body.username, password_hash=hash_password(body.password), is_admin=body.is_admin)
-    session.add(user)
-    try:
-        session.flush()
-    except IntegrityError:
-        raise HTTPException(status.HTTP_409_CONFLICT, "username already taken") from None
-    return user
+    return service.create_user(session=session, username=body.username, password=body.password, is_admin=body.is_admin)

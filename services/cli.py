@@ -1,0 +1,170 @@
+"""`djp`: the command line. Imports run in this process with a progress bar (no worker needed).
+
+    djp import discogs [--library ID] [--refresh]    sync the DISCOGS_USERNAME collection (or a library)
+    djp import csv FILE [--library ID]              import a Discogs collection CSV export
+    djp friends add NAME | remove NAME | list       follow a friend's public collection (read-only)
+
+It calls the same domain services as the web app; their errors are printed, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+from services.common.contracts.discogs import SyncMode, SyncProgress
+from services.common.db import session_scope
+from services.common.embedded import ConfigurationError
+from services.common.settings import get_settings
+from services.domain.accounts.service import find_user
+from services.domain.collection import service as collection
+from services.domain.errors import DomainError
+from services.domain.libraries import service as libraries
+from services.domain.startup import prepare
+
+app = typer.Typer(help="DJ Playlist command line", no_args_is_help=True)
+import_app = typer.Typer(help="Import your collection", no_args_is_help=True)
+friends_app = typer.Typer(help="Friends' collections (read-only libraries)", no_args_is_help=True)
+app.add_typer(import_app, name="import")
+app.add_typer(friends_app, name="friends")
+console = Console(stderr=True)
+T = TypeVar("T")
+
+
+def _fail(message: str, code: int = 1):
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code)
+
+
+def _run(action: Callable[[], T]) -> T:
+    """Run a domain call; its errors become a one-line message and exit code 1."""
+    try:
+        return action()
+    except DomainError as exc:
+        _fail(exc.detail)
+
+
+def _prepare() -> None:
+    try:
+        prepare()
+    except ConfigurationError as exc:
+        _fail(str(exc), 2)
+
+
+def _sync(library_id: int, mode: SyncMode) -> None:
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TextColumn("{task.fields[detail]}"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("starting", total=100, detail="")
+
+        def report(p: SyncProgress) -> None:
+            if p.stage == "collection":
+                detail = f"pages {p.pages_done}/{p.pages_total or '?'}"
+            else:
+                detail = f"releases {p.releases_done}/{p.releases_total}"
+            if p.releases_failed:
+                detail += f", {p.releases_failed} failed"
+            progress.update(task, completed=p.percent, description=p.stage, detail=detail)
+
+        result = _run(lambda: collection.sync_now(library_id=library_id, mode=mode, progress=report))
+    console.print(f"[green]done[/green]: {result.releases_done}/{result.releases_total} releases, "
+                  f"{result.releases_fetched} fetched, {result.releases_removed} removed, "
+                  f"{result.releases_failed} failed")
+    for failure in result.failures[:20]:
+        console.print(f"  release {failure.release_id}: {failure.reason}")
+
+
+@import_app.command("discogs")
+def import_discogs(
+    library: Annotated[int | None, typer.Option(help="Library id (default: the DISCOGS_USERNAME library)")] = None,
+    refresh: Annotated[bool, typer.Option(help="Fetch every release again")] = False,
+) -> None:
+    """Sync a Discogs collection (resumes an interrupted sync; only new releases are fetched)."""
+    _prepare()
+    if library is None:
+        with session_scope() as session:
+            lib = libraries.ensure_discogs_library(session=session, settings=get_settings())
+            if lib is None:
+                _fail("DISCOGS_USERNAME is not set: set it, or pass --library ID")
+            library = lib.id
+    _sync(library, "refresh" if refresh else "full")
+
+
+@import_app.command("csv")
+def import_csv(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="Discogs CSV export")],
+    library: Annotated[int | None, typer.Option(help="Library id (default: the owner's first own library)")] = None,
+    user: Annotated[str | None, typer.Option(help="Owner username (default: the first admin)")] = None,
+    tracklists: Annotated[bool, typer.Option(help="Fetch tracklists from Discogs when a token is set")] = True,
+) -> None:
+    """Import a Discogs collection CSV export: albums at once, tracklists from the API when a token is set."""
+    _prepare()
+
+    def run():
+        with session_scope() as session, file.open("rb") as stream:
+            owner = find_user(session=session, username=user)
+            library_id = library if library is not None else libraries.first_own_library(
+                session=session, user=owner).id
+            return collection.import_csv(session=session, user=owner, library_id=library_id, stream=stream,
+                                         queue_tracklists=False)
+
+    result = _run(run)
+    console.print(f"[green]imported[/green] {result.rows} rows into library {result.library_id}: "
+                  f"{result.albums_created} new albums, {result.albums_updated} updated")
+    if tracklists and get_settings().discogs_user_token is not None:
+        _sync(result.library_id, "tracklists")
+    elif tracklists:
+        console.print("no DISCOGS_USER_TOKEN: tracklists will be filled when one is set (`djp import discogs`)")
+
+
+@friends_app.command("add")
+def friends_add(
+    name: Annotated[str, typer.Argument(help="Their Discogs username")],
+    user: Annotated[str | None, typer.Option(help="Follower (default: the first admin)")] = None,
+    sync: Annotated[bool, typer.Option(help="Import their collection now")] = True,
+) -> None:
+    """Follow a friend: their public collection becomes a read-only library."""
+    _prepare()
+
+    def run() -> int:
+        with session_scope() as session:
+            follower = find_user(session=session, username=user)
+            return libraries.follow_friend(session=session, user=follower, username=name).id
+
+    library_id = _run(run)
+    console.print(f"following {name} (library {library_id})")
+    if sync:
+        _sync(library_id, "full")
+
+
+@friends_app.command("remove")
+def friends_remove(name: str, user: Annotated[str | None, typer.Option()] = None) -> None:
+    """Unfollow: removes the friend library and its rows."""
+    _prepare()
+
+    def run() -> None:
+        with session_scope() as session:
+            libraries.unfollow_friend(session=session, user=find_user(session=session, username=user), username=name)
+
+    _run(run)
+    console.print(f"unfollowed {name}")
+
+
+@friends_app.command("list")
+def friends_list(user: Annotated[str | None, typer.Option()] = None) -> None:
+    _prepare()
+    with session_scope() as session:
+        follower = _run(lambda: find_user(session=session, username=user))
+        for lib in libraries.list_friends(session=session, user=follower):
+            synced = lib.last_synced_at.strftime("%Y-%m-%d %H:%M") if lib.last_synced_at else "never"
+            print(f"{lib.discogs_username}\tlibrary {lib.id}\tlast sync {synced}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

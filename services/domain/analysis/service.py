@@ -1,0 +1,52 @@
+"""Audio and analysis of a track: attach an upload, queue an analysis, follow it, read the result."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy.orm import Session
+
+from services.common.models import Track, User
+from services.common.settings import get_settings
+from services.domain import jobs
+from services.domain.access import readable_library
+from services.domain.analysis import audio
+from services.domain.analysis.jobs import AnalysisJobState, enqueue_analysis, job_state
+from services.domain.errors import Conflict, NotFound
+from services.domain.tracks.service import get_track, writable_track
+
+
+def upload_audio(*, session: Session, user: User, track_pk: int, filename: str, chunks: Iterable[bytes]) -> Track:
+    """Attach an audio file to one of the user's tracks (streamed to disk, ANALYSIS_MAX_UPLOAD_MB)."""
+    track = writable_track(session=session, user=user, track_pk=track_pk, live=False)
+    settings = get_settings()
+    audio.attach_audio(track=track, audio_dir=settings.resolved_audio_dir, filename=filename, chunks=chunks,
+                       max_bytes=settings.analysis_max_upload_mb * 1024 * 1024)
+    session.flush()
+    return track
+
+
+def request_analysis(*, session: Session, user: User, track_pk: int) -> AnalysisJobState:
+    """Queue an analysis of the track's audio; the new result replaces the old one when it finishes."""
+    track = writable_track(session=session, user=user, track_pk=track_pk)
+    if not track.local_audio_path:
+        raise Conflict("the track has no audio yet: upload or download it first", code="no_audio")
+    with jobs.queue_errors():
+        return job_state(enqueue_analysis(track=track))
+
+
+def analysis_job(*, session: Session, user: User, job_id: str, track_pk: int | None = None) -> AnalysisJobState:
+    """Live state of an analysis job the user may see (optionally: of this track)."""
+    with jobs.queue_errors():
+        job = jobs.fetch_job(job_id, kind="analysis")
+        if job is None or (track_pk is not None and job.meta.get("track_pk") != track_pk):
+            raise NotFound("job not found")
+        readable_library(session=session, user=user, library_id=int(job.meta["library_id"]))
+        return job_state(job)
+
+
+def track_analysis(*, session: Session, user: User, track_pk: int) -> dict:
+    track = get_track(session=session, user=user, track_pk=track_pk)
+    if not track.analysis:
+        raise NotFound("the track has not been analysed", code="not_analysed")
+    return track.analysis

@@ -1,0 +1,1 @@
+"""Getting a collection in: Discogs sync, CSV export import, albums."""

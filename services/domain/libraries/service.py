@@ -1,0 +1,157 @@
+"""Libraries: your own collections, friends' read-only imports, shares with other users, settings."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from services.common.models import Library, LibraryShare, User
+from services.common.settings import Settings
+from services.domain.access import owned_library, visible_library_ids, writable_library
+from services.domain.errors import Conflict, Invalid, NotFound
+
+log = logging.getLogger(__name__)
+
+DISCOGS_USERNAME_PATTERN = r"^[A-Za-z0-9_.\-]{1,150}$"
+
+
+def list_libraries(*, session: Session, user: User) -> list[Library]:
+    """Libraries you own, your friends' read-only imports, and libraries shared with you."""
+    return list(session.scalars(select(Library).where(Library.id.in_(visible_library_ids(user))).order_by(Library.id)))
+
+
+def _add(session: Session, library: Library, conflict: str) -> Library:
+    try:
+        with session.begin_nested():  # a clash rolls back this insert only
+            session.add(library)
+            session.flush()
+    except IntegrityError:
+        raise Conflict(conflict) from None
+    return library
+
+
+def create_library(*, session: Session, user: User, name: str, discogs_username: str | None = None) -> Library:
+    library = Library(owner_id=user.id, name=name, discogs_username=discogs_username, settings={})
+    return _add(session, library, "you already have a library for that Discogs username")
+
+
+def first_own_library(*, session: Session, user: User) -> Library:
+    """The user's first library of their own (not a friend's), created when they have none yet."""
+    library = session.scalar(select(Library).where(Library.owner_id == user.id, Library.is_friend.is_(False))
+                             .order_by(Library.id).limit(1))
+    if library is None:
+        library = create_library(session=session, user=user, name=f"{user.username}'s records")
+    return library
+
+
+def delete_library(*, session: Session, user: User, library_id: int) -> None:
+    """Removes the library and, by cascade, its albums, tracks and sync runs."""
+    session.delete(owned_library(session=session, user=user, library_id=library_id))
+    session.flush()
+
+
+def _other_user(session: Session, user: User, username: str) -> User | None:
+    other = session.scalar(select(User).where(User.username == username))
+    return other if other is not None and other.id != user.id else None
+
+
+def share_library(*, session: Session, user: User, library_id: int, username: str) -> None:
+    """Let another user of this server follow the library read-only (sharing twice is harmless)."""
+    library = writable_library(session=session, user=user, library_id=library_id)
+    other = _other_user(session, user, username)
+    if other is None:
+        raise NotFound("user not found")
+    if session.get(LibraryShare, (library.id, other.id)) is None:
+        session.add(LibraryShare(library_id=library.id, user_id=other.id))
+        session.flush()
+
+
+def unshare_library(*, session: Session, user: User, library_id: int, username: str) -> None:
+    library = writable_library(session=session, user=user, library_id=library_id)
+    other = _other_user(session, user, username)
+    share = session.get(LibraryShare, (library.id, other.id)) if other else None
+    if share is None:
+        raise NotFound("share not found")
+    session.delete(share)
+    session.flush()
+
+
+def update_settings(*, library: Library, changes: dict[str, Any]) -> Library:
+    """Merge setting changes; a None value removes the setting."""
+    merged = dict(library.settings or {})
+    for key, value in changes.items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    library.settings = merged
+    return library
+
+
+# --- friends --------------------------------------------------------------------------------------
+
+
+def follow_friend(*, session: Session, user: User, username: str) -> Library:
+    """A friend's public Discogs collection as a read-only library of the follower."""
+    username = username.strip()
+    if not re.fullmatch(DISCOGS_USERNAME_PATTERN, username):
+        raise Invalid("a Discogs username has 1-150 letters, digits, _ . - only", code="bad_username")
+    existing = session.scalar(
+        select(Library).where(Library.owner_id == user.id, Library.discogs_username == username)
+    )
+    if existing is not None:
+        what = "friend" if existing.is_friend else "your own library"
+        raise Conflict(f"you already have {username} ({what})")
+    library = Library(owner_id=user.id, name=f"{username} (friend)", discogs_username=username, is_friend=True,
+                      settings={})
+    return _add(session, library, f"you already follow {username}")
+
+
+def friend_library(*, session: Session, user: User, username: str) -> Library:
+    library = session.scalar(
+        select(Library).where(Library.owner_id == user.id, Library.is_friend.is_(True),
+                              Library.discogs_username == username)
+    )
+    if library is None:
+        raise NotFound(f"you do not follow {username}")
+    return library
+
+
+def list_friends(*, session: Session, user: User) -> list[Library]:
+    return list(session.scalars(
+        select(Library).where(Library.owner_id == user.id, Library.is_friend.is_(True)).order_by(Library.id)
+    ))
+
+
+def unfollow_friend(*, session: Session, user: User, username: str) -> None:
+    """Removes the friend library and, by cascade, its albums, tracks and sync runs."""
+    session.delete(friend_library(session=session, user=user, username=username))
+    session.flush()
+
+
+# --- start-up -------------------------------------------------------------------------------------
+
+
+def ensure_discogs_library(*, session: Session, settings: Settings) -> Library | None:
+    """When DISCOGS_USERNAME is set, the first admin owns a library for it (created once, on start-up)."""
+    username = (settings.discogs_username or "").strip()
+    if not username:
+        return None
+    admin = session.scalar(select(User).where(User.is_admin.is_(True)).order_by(User.id).limit(1))
+    if admin is None:
+        return None
+    library = session.scalar(
+        select(Library).where(Library.owner_id == admin.id, Library.discogs_username == username)
+    )
+    if library is None:
+        library = Library(owner_id=admin.id, name=f"{username}'s collection", discogs_username=username,
+                          is_friend=False, settings={})
+        session.add(library)
+        session.commit()
+        log.info("created library %s for Discogs user %s", library.id, username)
+    return library

@@ -1,0 +1,89 @@
+"""Vinyl spin logging: a session of sides or tracks played, history and top tracks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from services.common.models import Album, Spin, SpinSession, Track, User
+from services.domain.access import visible_library_ids
+from services.domain.errors import Invalid, NotFound
+
+
+def _side_tracks(session: Session, album: Album, side: str) -> list[Track]:
+    """Tracks of one side: positions starting with the side letter(s), e.g. "A" -> A1, A2 (not AA)."""
+    side = side.strip().upper()
+    tracks = session.scalars(
+        select(Track).where(Track.album_id == album.id, Track.deleted_at.is_(None)).order_by(Track.id)
+    ).all()
+    picked = []
+    for t in tracks:
+        prefix = ""
+        for ch in (t.position or "").upper():
+            if not ch.isalpha():
+                break
+            prefix += ch
+        if prefix == side:
+            picked.append(t)
+    return picked
+
+
+def log_session(*, session: Session, user: User, items: list[dict[str, Any]], started_at: datetime | None,
+                notes: str | None) -> SpinSession:
+    """items: {"album_id", "side"} (every track of that side) or {"track_pk"} (one track), in play order."""
+    visible = visible_library_ids(user)
+    spin_session = SpinSession(user_id=user.id, started_at=started_at or datetime.now(UTC), notes=notes)
+    session.add(spin_session)
+    played_at = spin_session.started_at
+    for n, item in enumerate(items, start=1):
+        if item.get("track_pk") is not None:
+            track = session.scalar(select(Track).where(Track.id == item["track_pk"], Track.library_id.in_(visible),
+                                                       Track.deleted_at.is_(None)))
+            if track is None:
+                raise NotFound(f"item {n}: track {item['track_pk']} not found")
+            spin_session.spins.append(Spin(user_id=user.id, album_id=track.album_id, track_pk=track.id,
+                                           side=None, played_at=item.get("played_at") or played_at))
+            continue
+        album = session.scalar(select(Album).where(Album.id == item["album_id"], Album.library_id.in_(visible)))
+        if album is None:
+            raise NotFound(f"item {n}: album {item['album_id']} not found")
+        side = (item.get("side") or "").strip().upper()
+        tracks = _side_tracks(session, album, side)
+        if not tracks:
+            raise Invalid(f"item {n}: album {album.id} has no tracks on side {side!r}")
+        for t in tracks:
+            spin_session.spins.append(Spin(user_id=user.id, album_id=album.id, track_pk=t.id, side=side,
+                                           played_at=item.get("played_at") or played_at))
+    session.flush()
+    return spin_session
+
+
+def history(*, session: Session, user: User, limit: int, offset: int) -> tuple[list[SpinSession], int]:
+    total = session.scalar(select(func.count()).select_from(SpinSession).where(SpinSession.user_id == user.id)) or 0
+    rows = session.scalars(
+        select(SpinSession).where(SpinSession.user_id == user.id)
+        .options(selectinload(SpinSession.spins))
+        .order_by(SpinSession.started_at.desc(), SpinSession.id.desc()).limit(limit).offset(offset)
+    ).all()
+    return list(rows), total
+
+
+def top_tracks(*, session: Session, user: User, limit: int, since: datetime | None = None) -> list[tuple[Track, int]]:
+    count = func.count(Spin.id).label("plays")
+    stmt = (select(Track, count).join(Spin, Spin.track_pk == Track.id)
+            .where(Spin.user_id == user.id, Track.library_id.in_(visible_library_ids(user))))
+    if since is not None:
+        stmt = stmt.where(Spin.played_at >= since)
+    rows = session.execute(stmt.group_by(Track.id).order_by(count.desc(), Track.id).limit(limit)).all()
+    return [(t, n) for t, n in rows]
+
+
+def delete_session(*, session: Session, user: User, session_id: int) -> None:
+    spin_session = session.scalar(select(SpinSession).where(SpinSession.id == session_id,
+                                                            SpinSession.user_id == user.id))
+    if spin_session is None:
+        raise NotFound("spin session not found")
+    session.delete(spin_session)

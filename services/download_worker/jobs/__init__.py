@@ -1,1 +1,0 @@
-"""Job functions the RQ worker runs (import paths are what the web app enqueues)."""

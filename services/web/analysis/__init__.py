@@ -1,1 +1,0 @@
-"""Storing audio analysis results (services/essentia_api) on tracks."""

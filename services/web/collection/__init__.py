@@ -1,1 +1,0 @@
-"""Collection import: Discogs sync, CSV export import, albums, tracks, friends and spins."""
