@@ -3,6 +3,8 @@
     djp import discogs [--library ID] [--refresh]    sync the DISCOGS_USERNAME collection (or a library)
     djp import csv FILE [--library ID]              import a Discogs collection CSV export
     djp friends add NAME | remove NAME | list       follow a friend's public collection (read-only)
+    djp search "QUERY" [--bpm 120-128] [--compatible-with 8A] ...   find tracks (a table)
+    djp search reindex                              rebuild the MeiliSearch index (then swap it in)
 
 It calls the same domain services as the web app; their errors are printed, never a traceback.
 """
@@ -164,6 +166,68 @@ def friends_list(user: Annotated[str | None, typer.Option()] = None) -> None:
         for lib in libraries.list_friends(session=session, user=follower):
             synced = lib.last_synced_at.strftime("%Y-%m-%d %H:%M") if lib.last_synced_at else "never"
             print(f"{lib.discogs_username}\tlibrary {lib.id}\tlast sync {synced}")
+
+
+def _range(text: str | None, name: str) -> tuple[float | None, float | None]:
+    if not text:
+        return None, None
+    low, sep, high = text.partition("-")
+    try:
+        return (float(low), float(high)) if sep else (float(low), float(low))
+    except ValueError:
+        _fail(f"--{name} takes a number or a range like 120-128, not {text!r}")
+
+
+@app.command("search")
+def search(
+    query: Annotated[str, typer.Argument(help='Free text ("" to browse); `reindex` rebuilds the index')] = "",
+    bpm: Annotated[str | None, typer.Option(help="BPM or range, e.g. 120-128")] = None,
+    half_double: Annotated[bool, typer.Option(help="Also half and double time")] = False,
+    key: Annotated[str | None, typer.Option(help="Camelot code, Open Key or musical key")] = None,
+    compatible_with: Annotated[str | None, typer.Option(help="Keys that mix with this one")] = None,
+    energy: Annotated[str | None, typer.Option(help="Energy 1-10 or range, e.g. 6-8")] = None,
+    genre: Annotated[list[str] | None, typer.Option(help="Repeatable")] = None,
+    style: Annotated[list[str] | None, typer.Option(help="Repeatable")] = None,
+    sort: Annotated[str, typer.Option(help="relevance, bpm, key, energy, year, rating, added, title, artist; -desc")]
+    = "relevance",
+    limit: Annotated[int, typer.Option(min=1, max=200)] = 25,
+    user: Annotated[str | None, typer.Option(help="Search as this user (default: the first admin)")] = None,
+) -> None:
+    """Find tracks: typo-tolerant text with DJ filters, as the web app's search."""
+    from pydantic import ValidationError
+    from rich.table import Table
+
+    from services.domain.search.models import SearchQuery
+    from services.domain.search.service import backend_name, search_tracks
+
+    _prepare()
+    if query == "reindex" and not any((bpm, key, compatible_with, energy, genre, style)):
+        if backend_name() != "meilisearch":
+            _fail("the postgres backend is indexed by the database on every write: nothing to rebuild")
+        from services.domain.search.meili import MeiliBackend
+
+        with session_scope() as session:
+            written = _run(lambda: MeiliBackend().rebuild(session=session))
+        console.print(f"[green]rebuilt[/green] the search index with {written} tracks")
+        return
+    bpm_min, bpm_max = _range(bpm, "bpm")
+    energy_min, energy_max = _range(energy, "energy")
+    try:
+        parsed = SearchQuery(q=query, bpm_min=bpm_min, bpm_max=bpm_max, half_double=half_double, key=key,
+                             compatible_with=compatible_with, energy_min=energy_min, energy_max=energy_max,
+                             genre=genre or [], style=style or [], sort=sort, limit=limit)
+    except ValidationError as exc:
+        _fail("; ".join(f"{'.'.join(map(str, e['loc'])) or 'query'}: {e['msg']}" for e in exc.errors()))
+    with session_scope() as session:
+        result = _run(lambda: search_tracks(session=session, user=find_user(session=session, username=user),
+                                            query=parsed))
+    table = Table(title=f"{result.total} track(s) · {result.took_ms:.0f} ms · {result.backend}")
+    for column in ("id", "artist", "title", "BPM", "key", "energy", "library"):
+        table.add_column(column, justify="right" if column in ("id", "BPM", "energy") else "left")
+    for item in result.items:
+        table.add_row(str(item.id), item.artist or "", item.title, f"{item.bpm:.1f}" if item.bpm else "",
+                      item.camelot or "", f"{item.energy:.0f}" if item.energy is not None else "", item.library)
+    Console().print(table)
 
 
 if __name__ == "__main__":  # pragma: no cover

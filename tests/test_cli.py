@@ -72,3 +72,26 @@ def test_friends_add_imports_read_only_library(clean_db, discogs_env):
     assert "pal" in listed.output
     assert runner.invoke(app, ["friends", "remove", "pal"]).exit_code == 0
     assert _count(Album) == 0
+
+
+def test_search_prints_a_table(clean_db):
+    from services.common.models import User
+
+    with session_scope() as s:
+        admin = User(username="admin", password_hash="x", is_admin=True)
+        s.add(admin)
+        s.flush()
+        lib = Library(owner_id=admin.id, name="Crates")
+        s.add(lib)
+        s.flush()
+        s.add_all([Track(track_id="1-A1", library_id=lib.id, title="Around the World", artist="Daft Punk", bpm=121.0,
+                         camelot="8A"),
+                   Track(track_id="2-A1", library_id=lib.id, title="Da Funk", artist="Daft Punk", bpm=111.0,
+                         camelot="3A")])
+    result = runner.invoke(app, ["search", "daft pnuk", "--bpm", "120-128", "--compatible-with", "9A"])
+    assert result.exit_code == 0, result.output
+    assert "Around the World" in result.output and "Da Funk" not in result.output
+    assert "1 track(s)" in result.output
+    bad = runner.invoke(app, ["search", "x", "--bpm", "fast"])
+    assert bad.exit_code == 1 and "--bpm takes a number or a range" in bad.output
+    assert runner.invoke(app, ["search", "reindex"]).exit_code == 1  # nothing to rebuild on Postgres

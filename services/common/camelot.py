@@ -196,3 +196,12 @@ def describe_move(a: CamelotKey, b: CamelotKey) -> str:
     sign = f"+{steps}" if steps > 0 else str(steps)
     letter = "" if a.letter == b.letter else ", relative" if steps == 0 else ", letter change"
     return f"{a} → {b} ({sign}{letter})"
+
+
+ALL_KEYS = tuple(CamelotKey(n, letter) for n in range(1, 13) for letter in "AB")
+DEFAULT_COMPATIBLE = frozenset({KeyMove.SAME, KeyMove.ADJACENT, KeyMove.RELATIVE})
+
+
+def compatible_keys(key: CamelotKey, moves: frozenset[KeyMove] | set[KeyMove] = DEFAULT_COMPATIBLE) -> list[CamelotKey]:
+    """Every key a track in `key` mixes into with one of `moves` (same, +/-1 and relative by default)."""
+    return [other for other in ALL_KEYS if key_move(key, other) in moves]

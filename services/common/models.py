@@ -15,6 +15,7 @@ from sqlalchemy import (
     ARRAY,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Computed,
     DateTime,
     Float,
@@ -143,14 +144,14 @@ class Track(TimestampMixin, Base):
     __table_args__ = (
         UniqueConstraint("track_id", "library_id", name="uq_track_trackid_library"),
         Index("ix_tracks_search_vector", "search_vector", postgresql_using="gin"),
-        Index(
-            "ix_tracks_search_trgm",
-            text("(lower(coalesce(artist, '') || ' ' || coalesce(title, '')))"),
-            postgresql_using="gin",
-            postgresql_ops={"lower": "gin_trgm_ops"},
-        ),
+        Index("ix_tracks_search_trgm", "search_text", postgresql_using="gin",
+              postgresql_ops={"search_text": "gin_trgm_ops"}),
+        Index("ix_tracks_genres", "genres", postgresql_using="gin"),
+        Index("ix_tracks_styles", "styles", postgresql_using="gin"),
         Index("ix_tracks_bpm", "bpm"),
         Index("ix_tracks_camelot", "camelot"),
+        Index("ix_tracks_energy", "energy"),
+        Index("ix_tracks_year", "year"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -191,16 +192,41 @@ class Track(TimestampMixin, Base):
     soundcloud_url: Mapped[str | None] = mapped_column(Text)
 
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Search (migration 0004): both maintained by the database on every write. djp_fold() lowercases and
+    # strips accents; title/artist weigh A, album B, genres/styles/tags/notes C.
     search_vector: Mapped[str | None] = mapped_column(
         TSVECTOR,
         Computed(
-            "to_tsvector('simple', coalesce(title, '') || ' ' || coalesce(artist, '') || ' ' "
-            "|| coalesce(album, '') || ' ' || coalesce(immutable_array_to_string(tags, ' '), ''))",
+            "setweight(to_tsvector('simple', djp_fold(title) || ' ' || djp_fold(artist)), 'A') || "
+            "setweight(to_tsvector('simple', djp_fold(album)), 'B') || "
+            "setweight(to_tsvector('simple', djp_fold(immutable_array_to_string(genres || styles || tags, ' ')) "
+            "|| ' ' || djp_fold(notes)), 'C')",
             persisted=True,
         ),
     )
+    search_text: Mapped[str | None] = mapped_column(  # trigram matching for typos
+        Text, Computed("djp_fold(artist) || ' ' || djp_fold(title)", persisted=True)
+    )
 
     album_ref: Mapped[Album | None] = relationship(back_populates="tracks")
+
+
+class SearchOutbox(Base):
+    """Tracks changed since the MeiliSearch index last saw them (filled by a trigger, migration 0004)."""
+
+    __tablename__ = "search_outbox"
+    track_pk: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class SearchState(Base):
+    """One row: whether the outbox records changes (MeiliSearch in use) and the last full rebuild."""
+
+    __tablename__ = "search_state"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_search_state_single_row"),)
+    id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    outbox_enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    last_rebuild_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class TrackEmbedding(Base):

@@ -22,7 +22,8 @@ from services.domain.errors import Unavailable
 
 SYNC_QUEUE = "sync"
 ANALYSIS_QUEUE = "analysis"
-ALL_QUEUES = (SYNC_QUEUE, ANALYSIS_QUEUE)
+SEARCH_QUEUE = "search"
+ALL_QUEUES = (SEARCH_QUEUE, ANALYSIS_QUEUE, SYNC_QUEUE)
 LIVE_STATUSES = ("queued", "started", "scheduled", "deferred")
 
 

@@ -18,6 +18,7 @@ from services.common.settings import Settings, get_settings
 from services.domain.accounts.security import generate_password, hash_password
 from services.domain.collection.jobs import schedule_all_resyncs
 from services.domain.libraries.service import ensure_discogs_library
+from services.domain.search.service import prepare_search
 
 log = logging.getLogger(__name__)
 
@@ -85,4 +86,9 @@ def prepare() -> CreatedAdmin | None:
     with session_scope() as session:
         ensure_discogs_library(session=session, settings=settings)
     schedule_all_resyncs()
+    try:
+        with session_scope() as session:
+            prepare_search(session=session)
+    except Exception as exc:  # noqa: BLE001 - searches answer 503 until MeiliSearch is reachable
+        log.warning("search index not prepared (searches answer 503 until it is): %s", exc)
     return created

@@ -1,6 +1,7 @@
 """`python -m services.download_worker [queue ...]`: an RQ worker for the background jobs.
 
-It runs every job of the domain (Discogs syncs, analyses; downloads and embeddings as they come),
+It runs every job of the domain (Discogs syncs, analyses, search index syncs; downloads and
+embeddings as they come),
 listening on the queues in `services.domain.jobs.ALL_QUEUES` priority order, or on the ones named.
 Several workers, on this machine or others, can share one Redis.
 """
@@ -16,6 +17,7 @@ from services.common.db import get_redis
 from services.common.embedded import ConfigurationError
 from services.domain import jobs
 from services.domain.collection.jobs import resume_interrupted_syncs
+from services.domain.search.jobs import schedule_index_sync
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -39,6 +41,8 @@ def main(argv: list[str] | None = None) -> None:
     if jobs.SYNC_QUEUE in names:
         # A worker killed mid-sync left a run in Postgres: finish it now rather than at the next sync.
         resume_interrupted_syncs()
+    if jobs.SEARCH_QUEUE in names:
+        schedule_index_sync()  # MeiliSearch only: keeps the index in step with Postgres
     # The scheduler runs scheduled/periodic jobs (e.g. library re-syncs) from this worker.
     Worker([jobs.queue(name) for name in names], connection=connection).work(with_scheduler=True)
 

@@ -15,6 +15,7 @@ from services.common.http import error_response, install_error_handling
 from services.web.api.deps import get_current_user
 from services.web.api.errors import install_domain_errors
 from services.web.api.routes import (
+    admin,
     albums,
     analysis,
     auth,
@@ -22,6 +23,7 @@ from services.web.api.routes import (
     health,
     libraries,
     playlists,
+    search,
     setbuilder,
     spins,
     sync,
@@ -31,14 +33,18 @@ from services.web.api.routes import (
 from services.web.ui import libraries as ui_libraries
 from services.web.ui import pages as ui_pages
 from services.web.ui import playlists as ui_playlists
+from services.web.ui import search as ui_search
 from services.web.ui import tracks as ui_tracks
 
 log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parent
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-API_ROUTERS = (health, auth, users, libraries, playlists, setbuilder, sync, albums, tracks, friends, spins, analysis)
-UI_ROUTERS = (ui_tracks, ui_pages, ui_libraries, ui_playlists)
+# search before tracks: /api/tracks/search must win over /api/tracks/{track_pk}
+API_ROUTERS = (health, auth, users, admin, libraries, playlists, setbuilder, sync, albums, search, tracks, friends, spins,
+               analysis)
+# /tracks (the browser) before /tracks/{track_pk}
+UI_ROUTERS = (ui_search, ui_tracks, ui_pages, ui_libraries, ui_playlists)
 
 
 def create_app() -> FastAPI:

@@ -84,3 +84,33 @@ def test_login_and_build_a_set_in_the_browser(make_user, live_server, ga_env, tm
         page.screenshot(path=str(tmp_path / "set.png"), full_page=True)
         browser.close()
     assert (tmp_path / "set.png").stat().st_size > 10_000
+
+
+def test_search_as_you_type_in_the_browser(make_user, live_server, tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    user = make_user("dj")
+    _playlist(user.user_id)
+    cookie = user.cookies.get("djp_session")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"])
+        context = browser.new_context()
+        context.add_cookies([{"name": "djp_session", "value": cookie, "url": live_server}])
+        page = context.new_page()
+        page.goto(f"{live_server}/")
+        page.click("nav >> text=Tracks")
+        assert page.locator("table.tracks tbody tr").count() == 4
+        page.locator("body").click()  # leave the search box, then "/" brings the cursor back to it
+        page.keyboard.press("/")
+        assert page.evaluate("document.activeElement.id") == "q"
+        page.keyboard.type("lif")  # found as you type, by prefix (a debounced htmx request)
+        page.wait_for_function("document.querySelectorAll('table.tracks tbody tr').length === 1")
+        assert page.locator("table.tracks tbody tr td a").first.inner_text() == "Lift"
+        assert "q=lif" in page.url  # the query is in the URL: bookmarkable
+        page.goto(f"{live_server}/tracks")
+        page.click(".facets a:has-text('8A')")  # a facet is one click
+        assert "key=8A" in page.url and page.locator("table.tracks tbody tr").count() == 1
+        page.screenshot(path=str(tmp_path / "tracks.png"), full_page=True)
+        browser.close()
+    assert (tmp_path / "tracks.png").stat().st_size > 10_000

@@ -1,0 +1,1 @@
+"""Track search: one query contract (models.py) answered by Postgres (default) or MeiliSearch."""
