@@ -50,7 +50,7 @@ def main() -> None:
     os.environ.setdefault("DATA_DIR", str(tmp / "data"))
     port = free_port()
     fake = subprocess.Popen(
-        [sys.executable, "-m", "tests.web.collection.fake_discogs", "--releases", str(args.releases),
+        [sys.executable, "-m", "tests.fakes.discogs", "--releases", str(args.releases),
          "--tracks", str(args.tracks), "--port", str(port), "--username", "benchuser"],
         cwd=ROOT, stdout=subprocess.PIPE, text=True,
     )
@@ -70,8 +70,8 @@ def main() -> None:
         from services.common.db import get_engine, session_scope
         from services.common.models import Album, Library, Track, User
         from services.domain.collection.sync import run_sync
-        from services.domain.startup import migrate
         from services.domain.sources.discogs import DiscogsSource
+        from services.domain.startup import migrate
 
         migrate(get_engine())
         with session_scope() as s:

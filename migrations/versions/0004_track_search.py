@@ -32,6 +32,15 @@ OLD_SEARCH_VECTOR = (
 OUTBOX_FUNCTION = """
 CREATE FUNCTION djp_search_outbox() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM nextval('tracks_version');  -- any change to tracks: cached facet counts are stale
+    IF TG_OP = 'TRUNCATE' THEN
+        RETURN NULL;
+    END IF;
+    IF TG_OP <> 'DELETE' THEN  -- the vocabulary misspelt words are corrected to (sorted: no deadlocks)
+        INSERT INTO search_words (word)
+        SELECT DISTINCT w FROM new_rows, unnest(tsvector_to_array(new_rows.search_vector)) AS w ORDER BY w
+        ON CONFLICT (word) DO NOTHING;
+    END IF;
     IF EXISTS (SELECT 1 FROM search_state WHERE outbox_enabled) THEN
         IF TG_OP = 'DELETE' THEN
             INSERT INTO search_outbox (track_pk) SELECT id FROM old_rows
@@ -48,6 +57,7 @@ END $$
 
 def upgrade() -> None:
     op.execute("CREATE EXTENSION IF NOT EXISTS unaccent")
+    op.execute("CREATE EXTENSION IF NOT EXISTS fuzzystrmatch")
     # unaccent() is only STABLE (its dictionary could change); with the dictionary named it is safe to
     # declare the fold IMMUTABLE, which generated columns and indexes need.
     op.execute(
@@ -67,6 +77,7 @@ def upgrade() -> None:
     op.create_index("ix_tracks_styles", "tracks", ["styles"], postgresql_using="gin")
     op.create_index("ix_tracks_energy", "tracks", ["energy"])
     op.create_index("ix_tracks_year", "tracks", ["year"])
+    op.create_index("ix_tracks_created_at", "tracks", ["created_at", "id"])
     # Every write to tracks (ORM, COPY upserts, cascades) lands in the outbox while the MeiliSearch
     # index is in use; a worker job drains it into the index.
     op.create_table(
@@ -82,7 +93,15 @@ def upgrade() -> None:
         sa.CheckConstraint("id = 1", name="ck_search_state_single_row"),
     )
     op.execute("INSERT INTO search_state (id) VALUES (1)")
+    op.execute("CREATE SEQUENCE tracks_version")
+    # Every word of every track (words are never removed: a stale one only costs a useless correction).
+    op.create_table("search_words", sa.Column("word", sa.Text(), primary_key=True))
+    op.execute("CREATE INDEX ix_search_words_shape ON search_words (left(word, 1), length(word))")
+    op.execute("INSERT INTO search_words SELECT DISTINCT unnest(tsvector_to_array(search_vector)) FROM tracks "
+               "ON CONFLICT DO NOTHING")
     op.execute(OUTBOX_FUNCTION)
+    op.execute("CREATE TRIGGER tracks_search_outbox_truncate AFTER TRUNCATE ON tracks "
+               "FOR EACH STATEMENT EXECUTE FUNCTION djp_search_outbox()")
     for event, table in (("INSERT", "NEW TABLE AS new_rows"), ("UPDATE", "NEW TABLE AS new_rows"),
                          ("DELETE", "OLD TABLE AS old_rows")):
         op.execute(f"CREATE TRIGGER tracks_search_outbox_{event.lower()} AFTER {event} ON tracks "
@@ -90,12 +109,14 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for event in ("insert", "update", "delete"):
+    for event in ("insert", "update", "delete", "truncate"):
         op.execute(f"DROP TRIGGER tracks_search_outbox_{event} ON tracks")
     op.execute("DROP FUNCTION djp_search_outbox()")
+    op.execute("DROP SEQUENCE tracks_version")
+    op.drop_table("search_words")
     op.drop_table("search_state")
     op.drop_table("search_outbox")
-    for name in ("ix_tracks_year", "ix_tracks_energy", "ix_tracks_styles", "ix_tracks_genres"):
+    for name in ("ix_tracks_created_at", "ix_tracks_year", "ix_tracks_energy", "ix_tracks_styles", "ix_tracks_genres"):
         op.drop_index(name, table_name="tracks")
     op.execute("DROP INDEX ix_tracks_search_trgm")
     op.drop_index("ix_tracks_search_vector", table_name="tracks", postgresql_using="gin")

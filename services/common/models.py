@@ -36,7 +36,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 EMBEDDING_DIMENSIONS = 384
 
 # Expression indexes cannot be compared by Alembic autogenerate; revisions manage them by hand.
-HAND_MANAGED_INDEXES = {"ix_tracks_search_trgm"}
+HAND_MANAGED_INDEXES = {"ix_tracks_search_trgm", "ix_search_words_shape"}
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
@@ -152,6 +152,7 @@ class Track(TimestampMixin, Base):
         Index("ix_tracks_camelot", "camelot"),
         Index("ix_tracks_energy", "energy"),
         Index("ix_tracks_year", "year"),
+        Index("ix_tracks_created_at", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -227,6 +228,14 @@ class SearchState(Base):
     id: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
     outbox_enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     last_rebuild_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SearchWord(Base):
+    """Every word of every track's search text: what a misspelt query word is corrected to."""
+
+    __tablename__ = "search_words"
+    __table_args__ = (Index("ix_search_words_shape", text("left(word, 1)"), text("length(word)")),)
+    word: Mapped[str] = mapped_column(Text, primary_key=True)
 
 
 class TrackEmbedding(Base):

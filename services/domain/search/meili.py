@@ -25,6 +25,7 @@ from services.domain.errors import Unavailable
 from services.domain.search.base import Hits, Scope, SearchBackend, register
 from services.domain.search.models import BPM_BUCKET, FacetCount, Facets, SearchQuery
 from services.domain.search.postgres import FACET_LIMIT
+from services.domain.search.service import set_outbox
 from services.domain.search.text import fold
 
 INDEX = "tracks"
@@ -45,7 +46,8 @@ INDEX_SETTINGS: dict[str, Any] = {
     "sortableAttributes": ["id", "bpm", "camelot_number", "camelot_letter", "energy", "year", "rating", "added",
                            "title_sort", "artist_sort"],
     "rankingRules": ["words", "typo", "proximity", "attribute", "sort", "exactness"],
-    "typoTolerance": {"enabled": True, "minWordSizeForTypos": {"oneTypo": 4, "twoTypos": 8}},
+    # One typo from 3 letters ("aphex twn"), two from 7, as the Postgres backend tolerates.
+    "typoTolerance": {"enabled": True, "minWordSizeForTypos": {"oneTypo": 3, "twoTypos": 7}},
     "faceting": {"maxValuesPerFacet": 200},
     "pagination": {"maxTotalHits": 1_000_000},
 }
@@ -187,7 +189,7 @@ class MeiliBackend(SearchBackend):
         except MeilisearchApiError:
             _wait(self.meili, self.meili.create_index(INDEX, {"primaryKey": "id"}).task_uid)
         _wait(self.meili, self.meili.index(INDEX).update_settings(INDEX_SETTINGS).task_uid)
-        session.execute(update(SearchState).where(SearchState.id == 1).values(outbox_enabled=True))
+        set_outbox(session=session, enabled=True)
 
     def apply(self, *, session: Session, track_pks: list[int]) -> None:
         """Push these tracks' current state: live ones upserted, deleted or missing ones removed."""

@@ -1,30 +1,31 @@
 """The default search backend: Postgres alone (no extra server).
 
-Text: a weighted, accent-folded tsvector (prefix matching while typing) OR a trigram word
-similarity on "artist title" (typos), both kept by the database (migration 0004) and GIN-indexed.
+Text: a weighted, accent-folded tsvector (prefix matching while typing) and, for misspelt input, a
+trigram word similarity on "artist title"; both kept by the database (migration 0004), GIN-indexed.
 Ranking: tsvector rank + trigram similarity + a bonus for an exact title or "artist title".
-Facets are counted over the whole match in one more query.
+One statement materializes the match once and returns the page, the total and every facet.
 """
 
 from __future__ import annotations
+
+import time
+from collections import OrderedDict
 
 from sqlalchemy import (
     Float,
     Integer,
     Text,
-    and_,
     case,
     cast,
     exists,
     false,
     func,
-    literal,
     not_,
     or_,
     select,
-    union_all,
+    text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.orm import Session
 
 from services.common.models import PlaylistTrack, Track
@@ -33,6 +34,10 @@ from services.domain.search.models import BPM_BUCKET, FacetCount, Facets, Search
 from services.domain.search.text import terms
 
 WORD_SIMILARITY = 0.5  # pg_trgm.word_similarity_threshold for typo matches
+TYPO_MIN_LETTERS = 4  # shorter input is still being typed: prefixes only
+SIMILARITY_RANK_MAX = 2000  # above this many matches, rank without the per-row trigram similarity
+CORRECTIONS_PER_WORD = 8  # vocabulary words a misspelt word may stand for
+CACHE_MIN_TOTAL = 5000  # matches at least this large keep their facet counts (see _FacetCache)
 FACET_LIMIT = 30  # values kept for genres and styles (the most frequent)
 EXACT_BONUS = 2.0
 FLAGS = {
@@ -89,57 +94,87 @@ def _filters(query: SearchQuery, scope: Scope) -> list:
     return conds
 
 
-def _text_match(query: SearchQuery):
-    """(condition, rank) for the free text; (None, None) when browsing."""
-    words = terms(query.q)
-    if not words:
-        return None, None
-    tsquery = func.to_tsquery("simple", " & ".join(f"{w}:*" for w in words))
-    folded = func.djp_fold(query.q)
-    condition = or_(Track.search_vector.op("@@")(tsquery), folded.op("<%")(Track.search_text))
-    exact = case((or_(func.djp_fold(Track.title) == folded, Track.search_text == folded), EXACT_BONUS), else_=0.0)
-    rank = (
-        func.ts_rank_cd(Track.search_vector, tsquery)
-        + func.word_similarity(folded, Track.search_text)
-        + func.similarity(folded, Track.search_text)
-        + exact
-    )
-    return condition, rank
+def _grouped(m, expr, *, unnest: bool = False, limit: int | None = None):
+    """A scalar subquery: [[value, count], ...] of one facet over the match `m`."""
+    if unnest:
+        values = select(func.unnest(expr).label("v")).select_from(m).subquery()
+        inner = select(values.c.v, func.count().label("c")).group_by(values.c.v)
+    else:
+        inner = select(expr.label("v"), func.count().label("c")).select_from(m).where(expr.is_not(None)).group_by(expr)
+    if limit is not None:
+        inner = inner.order_by(func.count().desc(), text("1")).limit(limit)
+    sub = inner.subquery()
+    return select(func.coalesce(func.json_agg(func.json_build_array(sub.c.v, sub.c.c)), text("'[]'::json")))\
+        .scalar_subquery()
 
 
-def _facets(session: Session, where: list) -> tuple[int, Facets]:
-    m = select(Track.genres, Track.styles, Track.camelot, Track.bpm, Track.energy, Track.library_id).where(
-        *where
-    ).cte("m")
+def _materialized(where: list, order: list) -> tuple:
+    """The match, computed once: ids, the sort keys and the facet columns of every matching track."""
+    keys = [expr.label(f"o{i}") for i, (expr, _desc) in enumerate(order)]
+    m = select(Track.id, Track.genres, Track.styles, Track.camelot, Track.bpm, Track.energy, Track.library_id,
+               *keys).where(*where).cte("m").prefix_with("MATERIALIZED")
+    ordering = [(m.c[f"o{i}"].desc() if desc else m.c[f"o{i}"].asc()).nulls_last()
+                for i, (_expr, desc) in enumerate(order)] + [m.c.id]
+    return m, ordering
+
+
+def _facet_columns(m) -> list:
     bucket = cast(func.floor(m.c.bpm / BPM_BUCKET) * BPM_BUCKET, Integer)
-    parts = union_all(
-        select(literal("_total").label("facet"), literal("").label("value")).select_from(m),
-        select(literal("genres"), func.unnest(m.c.genres)),
-        select(literal("styles"), func.unnest(m.c.styles)),
-        select(literal("camelot"), m.c.camelot).where(m.c.camelot.is_not(None)),
-        select(literal("bpm"), cast(bucket, Text)).where(m.c.bpm.is_not(None)),
-        select(literal("energy"), cast(cast(func.round(cast(m.c.energy, Float)), Integer), Text)).where(
-            m.c.energy.is_not(None)
-        ),
-        select(literal("library"), cast(m.c.library_id, Text)),
-    ).subquery("f")
-    rows = session.execute(
-        select(parts.c.facet, parts.c.value, func.count()).group_by(parts.c.facet, parts.c.value)
-    ).all()
-    total, found = 0, {}
-    for facet, value, count in rows:
-        if facet == "_total":
-            total = count
-        else:
-            found.setdefault(facet, []).append(FacetCount(value=value, count=count))
+    energy = cast(func.round(cast(m.c.energy, Float)), Integer)
+    return [
+        select(func.count()).select_from(m).scalar_subquery(),
+        _grouped(m, m.c.genres, unnest=True, limit=FACET_LIMIT),
+        _grouped(m, m.c.styles, unnest=True, limit=FACET_LIMIT),
+        _grouped(m, m.c.camelot),
+        _grouped(m, bucket),
+        _grouped(m, energy),
+        _grouped(m, m.c.library_id, limit=FACET_LIMIT),
+    ]
+
+
+def _to_facets(groups: list) -> Facets:
+    found = {name: [FacetCount(value=str(v), count=c) for v, c in pairs]
+             for name, pairs in zip(("genres", "styles", "camelot", "bpm", "energy", "library"), groups, strict=True)}
     for facet in ("genres", "styles", "library"):
-        found[facet] = sorted(found.get(facet, []), key=lambda f: (-f.count, f.value))[:FACET_LIMIT]
-    found["camelot"] = sorted(found.get("camelot", []), key=lambda f: (int(f.value[:-1]), f.value[-1]))
+        found[facet] = sorted(found[facet], key=lambda f: (-f.count, f.value))
+    found["camelot"] = sorted(found["camelot"], key=lambda f: (int(f.value[:-1]), f.value[-1]))
     for facet in ("bpm", "energy"):
-        found[facet] = sorted(found.get(facet, []), key=lambda f: int(f.value))
+        found[facet] = sorted(found[facet], key=lambda f: int(f.value))
     for f in found["bpm"]:
         f.value = f"{f.value}-{int(f.value) + BPM_BUCKET}"
-    return total, Facets(**found)
+    return Facets(**found)
+
+
+class _FacetCache:
+    """Total and facets of large matches (browsing everything, a common style), per process.
+
+    Keyed by the tracks' version (a sequence every write to `tracks` advances, migration 0004) and
+    the match's SQL, so a write makes every entry stale; a TTL bounds what a write committing
+    during a read could leave behind.
+    """
+
+    def __init__(self, size: int = 128, ttl: float = 30.0) -> None:
+        self.size, self.ttl = size, ttl
+        self.entries: OrderedDict[tuple, tuple[float, int, Facets]] = OrderedDict()
+
+    def get(self, key: tuple) -> tuple[int, Facets] | None:
+        entry = self.entries.get(key)
+        if entry is None or time.monotonic() - entry[0] > self.ttl:
+            return None
+        self.entries.move_to_end(key)
+        return entry[1], entry[2].model_copy(deep=True)
+
+    def put(self, key: tuple, total: int, facets: Facets) -> None:
+        self.entries[key] = (time.monotonic(), total, facets.model_copy(deep=True))
+        self.entries.move_to_end(key)
+        while len(self.entries) > self.size:
+            self.entries.popitem(last=False)
+
+
+FACET_CACHE = _FacetCache()
+
+
+FACET_CACHE = _FacetCache()
 
 
 @register
@@ -149,19 +184,115 @@ class PostgresBackend(SearchBackend):
     def search(self, *, session: Session, query: SearchQuery, scope: Scope) -> Hits:
         if not scope.libraries:
             return Hits(ids=[], total=0)
-        # For this transaction only: how close a misspelt query must be to "artist title".
-        session.execute(select(func.set_config("pg_trgm.word_similarity_threshold", str(WORD_SIMILARITY), True)))
         where = _filters(query, scope)
-        condition, rank = _text_match(query)
-        if condition is not None:
-            where.append(condition)
-        field = query.sort_field
-        if field == "relevance":
-            order = [rank.desc()] if rank is not None else [Track.created_at.desc()]
+        rank = self._match_text(session, query, where)
+        if query.sort_field == "relevance":
+            order = [(rank, True)] if rank is not None else [(Track.created_at, True)]
         else:
-            order = [c.desc().nulls_last() if query.descending else c.asc().nulls_last() for c in SORTS[field]]
-        ids = session.scalars(
-            select(Track.id).where(and_(*where)).order_by(*order, Track.id).limit(query.limit).offset(query.offset)
-        ).all()
-        total, facets = _facets(session, where)
-        return Hits(ids=list(ids), total=total, facets=facets)
+            order = [(c, query.descending) for c in SORTS[query.sort_field]]
+        m, ordering = _materialized(where, order)
+        page = (select(m.c.id, func.row_number().over(order_by=ordering).label("n")).order_by(*ordering)
+                .limit(query.limit).offset(query.offset).subquery())
+        ids_column = select(func.coalesce(func.json_agg(aggregate_order_by(page.c.id, page.c.n)),
+                                          text("'[]'::json"))).scalar_subquery()
+        key = None
+        if len(query.q) < TYPO_MIN_LETTERS:  # browsing or typing: matches that can be large
+            version = session.execute(text("SELECT last_value FROM tracks_version")).scalar()
+            compiled = select(Track.id).where(*where).compile(dialect=session.get_bind().dialect)
+            key = (version, compiled.string, repr(sorted(compiled.params.items())))
+            cached = FACET_CACHE.get(key)
+            if cached is not None:  # only the page to find: straight from the indexes
+                keys = [(e.desc() if desc else e.asc()).nulls_last() for e, desc in order]
+                ids = session.scalars(select(Track.id).where(*where).order_by(*keys, Track.id)
+                                      .limit(query.limit).offset(query.offset)).all()
+                return Hits(ids=list(ids), total=cached[0], facets=cached[1])
+        ids, total, *groups = session.execute(select(ids_column, *_facet_columns(m))).one()
+        facets = _to_facets(groups)
+        if key is not None and total >= CACHE_MIN_TOTAL:
+            FACET_CACHE.put(key, total, facets)
+        return Hits(ids=ids, total=total, facets=facets)
+
+    @staticmethod
+    def _match_text(session: Session, query: SearchQuery, where: list):
+        """Add the free-text condition to `where`; return the relevance rank (None when browsing).
+
+        * Short input (under TYPO_MIN_LETTERS letters: still being typed) matches prefixes of title,
+          artist and album words, ranked by where the prefix stands (title start, then artist start):
+          no per-row scoring over the thousands of rows three letters match.
+        * Otherwise every word must start a word of the track (weighted tsvector); rank: text rank +
+          trigram similarity of the whole input to "artist title" + an exact-match bonus.
+        * When that finds nothing the input is probably misspelt: each word may also be one of its
+          closest vocabulary words (search_words, Levenshtein); failing that, tracks whose "artist
+          title" is trigram-similar to the whole input.
+        """
+        words = terms(query.q)
+        if not words:
+            return None
+        tsquery = func.to_tsquery("simple", " & ".join(f"{w}:*" for w in words))
+        folded = func.djp_fold(query.q)
+        in_text = Track.search_vector.op("@@")(tsquery)
+        if sum(len(w) for w in words) < TYPO_MIN_LETTERS:
+            # While typing: prefixes of title, artist and album words only (weights A and B), not of
+            # every genre, style or note, which a few letters would match by the thousand.
+            short = func.to_tsquery("simple", " & ".join(f"{w}:*AB" for w in words))
+            where.append(Track.search_vector.op("@@")(short))
+            prefix = words[0] + "%"  # \w characters only: no LIKE wildcards
+            return case((func.djp_fold(Track.title).like(prefix), 2.0), (Track.search_text.like(prefix), 1.0),
+                        else_=0.0)
+        exact = case((or_(func.djp_fold(Track.title) == folded, Track.search_text == folded), EXACT_BONUS),
+                     else_=0.0)
+        found = _count(session, where, in_text)
+        if found == 0:  # probably misspelt: let every word also be a nearby word of the vocabulary
+            corrected = func.to_tsquery("simple", _corrected_tsquery(session, words))
+            in_corrected = Track.search_vector.op("@@")(corrected)
+            if _count(session, where, in_corrected):
+                where.append(in_corrected)
+                return func.ts_rank_cd(Track.search_vector, corrected) + func.similarity(folded, Track.search_text)
+            # Last resort: the whole input close to "artist title" (trigram word similarity).
+            session.execute(select(func.set_config("pg_trgm.word_similarity_threshold", str(WORD_SIMILARITY),
+                                                   True)))
+            where.append(folded.op("<%")(Track.search_text))
+            return func.word_similarity(folded, Track.search_text) + func.similarity(folded, Track.search_text)
+        where.append(in_text)
+        rank = func.ts_rank_cd(Track.search_vector, tsquery) + exact
+        if found < SIMILARITY_RANK_MAX:  # affordable: closeness of the whole "artist title"
+            rank = rank + func.similarity(folded, Track.search_text)
+        return rank
+
+
+def _count(session: Session, where: list, condition, cap: int = SIMILARITY_RANK_MAX) -> int:
+    """How many tracks match (counting stops at `cap`)."""
+    return session.scalar(select(func.count()).select_from(
+        select(Track.id).where(*where, condition).limit(cap).subquery())) or 0
+
+
+def max_edits(word: str) -> int:
+    """Typos tolerated in a word (Levenshtein: a swapped pair of letters counts 2): 1, 2 from 4 letters, 3 from 9."""
+    return 1 if len(word) < 4 else 2 if len(word) < 9 else 3
+
+
+_CORRECTIONS = text("""
+    SELECT t.term, w.word
+    FROM unnest(CAST(:terms AS text[]), CAST(:edits AS int[])) AS t(term, edits)
+    CROSS JOIN LATERAL (
+        SELECT word FROM search_words
+        WHERE left(word, 1) = left(t.term, 1)
+          AND length(word) BETWEEN length(t.term) - t.edits AND length(t.term) + t.edits
+          AND levenshtein_less_equal(word, t.term, t.edits) <= t.edits
+          AND word <> t.term
+        ORDER BY levenshtein(word, t.term), word
+        LIMIT :per_term
+    ) AS w
+""")
+
+
+def _corrected_tsquery(session: Session, words: list[str]) -> str:
+    """"daft pnuk" -> "(daft:* | ...) & (pnuk:* | punk | ...)": each word as typed (a prefix) or one of
+    its closest vocabulary words (same first letter, within max_edits edits)."""
+    alternatives: dict[str, list[str]] = {w: [f"{w}:*"] for w in words}
+    rows = session.execute(_CORRECTIONS, {"terms": words, "edits": [max_edits(w) for w in words],
+                                          "per_term": CORRECTIONS_PER_WORD})
+    for term, word in rows:
+        if word.replace("_", "").isalnum():  # vocabulary words are \w+ lexemes; nothing else reaches to_tsquery
+            alternatives[term].append(word)
+    return " & ".join("(" + " | ".join(alts) + ")" for alts in alternatives.values())

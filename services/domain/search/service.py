@@ -7,7 +7,8 @@ import time
 from datetime import datetime
 
 from pydantic import BaseModel, Field
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from services.common.models import SearchOutbox, SearchState, Track, User
@@ -47,7 +48,7 @@ def scope_for(*, session: Session, user: User, query: SearchQuery) -> Scope:
 
 def to_item(track: Track, library_name: str, query_terms: list[str]) -> SearchItem:
     marks = {name: highlight(getattr(track, name), query_terms) for name in ("title", "artist", "album")}
-    return SearchItem(
+    return SearchItem.model_construct(  # trusted columns: no validation pass per row
         id=track.id, track_id=track.track_id, title=track.title, artist=track.artist, album=track.album,
         album_id=track.album_id, year=track.year, position=track.position, duration_seconds=track.duration_seconds,
         bpm=track.bpm, key=track.key, camelot=track.camelot, energy=track.energy, danceability=track.danceability,
@@ -121,5 +122,11 @@ def prepare_search(*, session: Session) -> None:
         session.commit()
         schedule_index_sync()
     else:
-        session.execute(update(SearchState).where(SearchState.id == 1).values(outbox_enabled=False))
+        set_outbox(session=session, enabled=False)
         session.execute(delete(SearchOutbox))
+
+
+def set_outbox(*, session: Session, enabled: bool) -> None:
+    """Whether the tracks trigger records changed tracks for the MeiliSearch index (the one state row)."""
+    stmt = pg_insert(SearchState).values(id=1, outbox_enabled=enabled)
+    session.execute(stmt.on_conflict_do_update(index_elements=[SearchState.id], set_={"outbox_enabled": enabled}))

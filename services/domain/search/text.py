@@ -25,7 +25,12 @@ def terms(query: str) -> list[str]:
 def _matches(word: str, query_terms: list[str]) -> bool:
     w = fold(word)
     for t in query_terms:
-        if w.startswith(t) or (len(t) >= 3 and len(w) >= 3 and SequenceMatcher(None, w, t).ratio() >= TYPO_RATIO):
+        if w.startswith(t):
+            return True
+        # A typo keeps the first letter and the length within two, as the backends' corrections do;
+        # the cheap checks first, so most words never reach the (slow) ratio.
+        if (len(t) >= 3 and w[:1] == t[:1] and abs(len(w) - len(t)) <= 2
+                and SequenceMatcher(None, w, t).ratio() >= TYPO_RATIO):
             return True
     return False
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
 from services.domain.search.models import SearchQuery, SearchResult
 from services.domain.search.service import search_tracks
@@ -14,7 +14,9 @@ router = APIRouter(tags=["search"])
 
 
 @router.get("/api/tracks/search", response_model=SearchResult)
-def search(query: Annotated[SearchQuery, Query()], user: CurrentUser, session: SessionDep) -> SearchResult:
+def search(query: Annotated[SearchQuery, Query()], user: CurrentUser, session: SessionDep) -> Response:
     """Tracks in your libraries (or `library_id`s) matching `q` and every filter given. Unknown
     parameters, inverted ranges and unknown keys answer 422 naming the field."""
-    return search_tracks(session=session, user=user, query=query)
+    result = search_tracks(session=session, user=user, query=query)
+    # Already a validated SearchResult: serialized once, not validated again on the way out.
+    return Response(result.model_dump_json(), media_type="application/json")
