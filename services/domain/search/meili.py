@@ -23,8 +23,7 @@ from services.common.models import PlaylistTrack, SearchOutbox, SearchState, Tra
 from services.common.settings import get_settings
 from services.domain.errors import Unavailable
 from services.domain.search.base import Hits, Scope, SearchBackend, register
-from services.domain.search.models import BPM_BUCKET, FacetCount, Facets, SearchQuery
-from services.domain.search.postgres import FACET_LIMIT
+from services.domain.search.models import BPM_BUCKET, Facets, SearchQuery, facets_from_counts
 from services.domain.search.service import set_outbox
 from services.domain.search.text import fold
 
@@ -120,17 +119,8 @@ def sort_expression(query: SearchQuery) -> list[str] | None:
 
 
 def facets_from(distribution: dict[str, dict[str, int]]) -> Facets:
-    found: dict[str, list[FacetCount]] = {}
-    for facet, attribute in FACETS.items():
-        found[facet] = [FacetCount(value=v, count=c) for v, c in (distribution.get(attribute) or {}).items()]
-    for facet in ("genres", "styles", "library"):
-        found[facet] = sorted(found[facet], key=lambda f: (-f.count, f.value))[:FACET_LIMIT]
-    found["camelot"] = sorted(found["camelot"], key=lambda f: (int(f.value[:-1]), f.value[-1]))
-    for facet in ("bpm", "energy"):
-        found[facet] = sorted(found[facet], key=lambda f: int(f.value))
-    for f in found["bpm"]:
-        f.value = f"{f.value}-{int(f.value) + BPM_BUCKET}"
-    return Facets(**found)
+    return facets_from_counts({facet: list((distribution.get(attribute) or {}).items())
+                               for facet, attribute in FACETS.items()})
 
 
 def _wait(meili: meilisearch.Client, task_uid: int) -> None:

@@ -182,6 +182,23 @@ class Facets(BaseModel):
     library: list[FacetCount] = Field(default_factory=list)
 
 
+FACET_LIMIT = 30  # values kept for genres, styles and libraries (the most frequent)
+
+
+def facets_from_counts(counts: dict[str, list[tuple[object, int]]]) -> Facets:
+    """Every backend's raw (value, count) pairs in the contract's order: genres, styles and libraries
+    by count (the FACET_LIMIT largest), keys around the wheel, BPM buckets ("120-125") and energy up."""
+    found = {name: [FacetCount(value=str(v), count=c) for v, c in pairs] for name, pairs in counts.items()}
+    for facet in ("genres", "styles", "library"):
+        found[facet] = sorted(found.get(facet, []), key=lambda f: (-f.count, f.value))[:FACET_LIMIT]
+    found["camelot"] = sorted(found.get("camelot", []), key=lambda f: (int(f.value[:-1]), f.value[-1]))
+    for facet in ("bpm", "energy"):
+        found[facet] = sorted(found.get(facet, []), key=lambda f: int(f.value))
+    for f in found["bpm"]:
+        f.value = f"{f.value}-{int(f.value) + BPM_BUCKET}"
+    return Facets(**found)
+
+
 class SearchResult(BaseModel):
     items: list[SearchItem]
     total: int

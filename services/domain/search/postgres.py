@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 
 from services.common.models import PlaylistTrack, Track
 from services.domain.search.base import Hits, Scope, SearchBackend, register
-from services.domain.search.models import BPM_BUCKET, FacetCount, Facets, SearchQuery
+from services.domain.search.models import BPM_BUCKET, FACET_LIMIT, Facets, SearchQuery, facets_from_counts
 from services.domain.search.text import terms
 
 WORD_SIMILARITY = 0.5  # pg_trgm.word_similarity_threshold for typo matches
@@ -38,7 +38,6 @@ TYPO_MIN_LETTERS = 4  # shorter input is still being typed: prefixes only
 SIMILARITY_RANK_MAX = 2000  # above this many matches, rank without the per-row trigram similarity
 CORRECTIONS_PER_WORD = 8  # vocabulary words a misspelt word may stand for
 CACHE_MIN_TOTAL = 5000  # matches at least this large keep their facet counts (see _FacetCache)
-FACET_LIMIT = 30  # values kept for genres and styles (the most frequent)
 EXACT_BONUS = 2.0
 FLAGS = {
     "has_audio": Track.local_audio_path,
@@ -118,6 +117,14 @@ def _materialized(where: list, order: list) -> tuple:
     return m, ordering
 
 
+def _direction(expr, desc: bool):
+    """Missing values (no BPM, no key) sort last either way; a NOT NULL column plainly, so that an index
+    in that order (created_at, id) can serve the page."""
+    ordered = expr.desc() if desc else expr.asc()
+    column = getattr(expr, "expression", None)
+    return ordered if getattr(column, "nullable", True) is False else ordered.nulls_last()
+
+
 def _facet_columns(m) -> list:
     bucket = cast(func.floor(m.c.bpm / BPM_BUCKET) * BPM_BUCKET, Integer)
     energy = cast(func.round(cast(m.c.energy, Float)), Integer)
@@ -133,16 +140,8 @@ def _facet_columns(m) -> list:
 
 
 def _to_facets(groups: list) -> Facets:
-    found = {name: [FacetCount(value=str(v), count=c) for v, c in pairs]
-             for name, pairs in zip(("genres", "styles", "camelot", "bpm", "energy", "library"), groups, strict=True)}
-    for facet in ("genres", "styles", "library"):
-        found[facet] = sorted(found[facet], key=lambda f: (-f.count, f.value))
-    found["camelot"] = sorted(found["camelot"], key=lambda f: (int(f.value[:-1]), f.value[-1]))
-    for facet in ("bpm", "energy"):
-        found[facet] = sorted(found[facet], key=lambda f: int(f.value))
-    for f in found["bpm"]:
-        f.value = f"{f.value}-{int(f.value) + BPM_BUCKET}"
-    return Facets(**found)
+    return facets_from_counts(dict(zip(("genres", "styles", "camelot", "bpm", "energy", "library"), groups,
+                                       strict=True)))
 
 
 class _FacetCache:
@@ -187,7 +186,8 @@ class PostgresBackend(SearchBackend):
         where = _filters(query, scope)
         rank = self._match_text(session, query, where)
         if query.sort_field == "relevance":
-            order = [(rank, True)] if rank is not None else [(Track.created_at, True)]
+            # Browsing: newest first, in the order the (created_at, id) index already has.
+            order = [(rank, True)] if rank is not None else [(Track.created_at, True), (Track.id, True)]
         else:
             order = [(c, query.descending) for c in SORTS[query.sort_field]]
         m, ordering = _materialized(where, order)
@@ -202,7 +202,7 @@ class PostgresBackend(SearchBackend):
             key = (version, compiled.string, repr(sorted(compiled.params.items())))
             cached = FACET_CACHE.get(key)
             if cached is not None:  # only the page to find: straight from the indexes
-                keys = [(e.desc() if desc else e.asc()).nulls_last() for e, desc in order]
+                keys = [_direction(e, desc) for e, desc in order]
                 ids = session.scalars(select(Track.id).where(*where).order_by(*keys, Track.id)
                                       .limit(query.limit).offset(query.offset)).all()
                 return Hits(ids=list(ids), total=cached[0], facets=cached[1])
