@@ -149,12 +149,15 @@ def test_timeout_elsewhere_does_not_fail_other_requests(audio_dir, tmp_path):
     class HookedPool(AnalysisPool):
         task = staticmethod(pool_helpers.run)
 
-    pool = HookedPool(workers=2, timeout_seconds=6)
+    # Generous on purpose: the retries run on a freshly spawned pool, and on a loaded machine spawning
+    # workers and analysing even a short file took longer than a 6 s limit (the test then failed for
+    # the wrong reason). Only "hang" can reach this deadline; the 2 s head start keeps it first.
+    pool = HookedPool(workers=2, timeout_seconds=20)
     short = str(audio_dir / "short.flac")
 
     async def run():
         hang = asyncio.create_task(pool.analyze(path=f"hang:{short}", options=AnalysisOptions()))
-        await asyncio.sleep(1)  # the others start later, so only "hang" reaches its deadline
+        await asyncio.sleep(2)  # the others start later, so only "hang" reaches its deadline
         running = asyncio.create_task(
             pool.analyze(path=f"slowonce:{tmp_path / 'marker'}:{short}", options=AnalysisOptions())
         )
