@@ -173,9 +173,6 @@ class _FacetCache:
 FACET_CACHE = _FacetCache()
 
 
-FACET_CACHE = _FacetCache()
-
-
 @register
 class PostgresBackend(SearchBackend):
     name = "postgres"
@@ -190,11 +187,6 @@ class PostgresBackend(SearchBackend):
             order = [(rank, True)] if rank is not None else [(Track.created_at, True), (Track.id, True)]
         else:
             order = [(c, query.descending) for c in SORTS[query.sort_field]]
-        m, ordering = _materialized(where, order)
-        page = (select(m.c.id, func.row_number().over(order_by=ordering).label("n")).order_by(*ordering)
-                .limit(query.limit).offset(query.offset).subquery())
-        ids_column = select(func.coalesce(func.json_agg(aggregate_order_by(page.c.id, page.c.n)),
-                                          text("'[]'::json"))).scalar_subquery()
         key = None
         if len(query.q) < TYPO_MIN_LETTERS:  # browsing or typing: matches that can be large
             version = session.execute(text("SELECT last_value FROM tracks_version")).scalar()
@@ -206,6 +198,11 @@ class PostgresBackend(SearchBackend):
                 ids = session.scalars(select(Track.id).where(*where).order_by(*keys, Track.id)
                                       .limit(query.limit).offset(query.offset)).all()
                 return Hits(ids=list(ids), total=cached[0], facets=cached[1])
+        m, ordering = _materialized(where, order)
+        page = (select(m.c.id, func.row_number().over(order_by=ordering).label("n")).order_by(*ordering)
+                .limit(query.limit).offset(query.offset).subquery())
+        ids_column = select(func.coalesce(func.json_agg(aggregate_order_by(page.c.id, page.c.n)),
+                                          text("'[]'::json"))).scalar_subquery()
         ids, total, *groups = session.execute(select(ids_column, *_facet_columns(m))).one()
         facets = _to_facets(groups)
         if key is not None and total >= CACHE_MIN_TOTAL:
