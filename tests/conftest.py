@@ -123,6 +123,20 @@ def db_session(clean_db) -> Iterator:
 
 
 @pytest.fixture
+def owner_library(db_session):
+    """A user and a library of theirs without a Discogs username (flushed): (user, library)."""
+    from services.common.models import Library, User
+
+    user = User(username="dj", password_hash="x")
+    db_session.add(user)
+    db_session.flush()
+    library = Library(owner_id=user.id, name="crate")
+    db_session.add(library)
+    db_session.flush()
+    return user, library
+
+
+@pytest.fixture
 def app(clean_db):
     from services.web.app import create_app
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from services.cli import app
 from services.common.db import session_scope
 from services.common.models import Album, Library, Track
-from services.cli import app
 
 runner = CliRunner()
 

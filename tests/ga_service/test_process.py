@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from services.common.contracts.setbuilder import GenerateRequest
-from services.ga_service.service import generate_set
 from services.domain.setbuilder.client import SetBuilderClient, SetBuilderClientError
+from services.ga_service.service import generate_set
 from tests.ga_service.helpers import make_tracks
 
 ROOT = Path(__file__).resolve().parents[2]

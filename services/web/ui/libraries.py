@@ -19,8 +19,7 @@ router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 100
 
 
-def _progress_context(session, library) -> dict:
-    state = service.sync_state(session=session, library=library)
+def _progress_context(library, state: service.SyncState) -> dict:
     return {"library": library, "job": state.job, "run": state.last_run, "progress": state.progress,
             "live": state.live, "counts": state.counts}
 
@@ -32,7 +31,7 @@ def library_page(request: Request, library_id: int, user: CurrentUser, session: 
     page = max(1, page)
     albums, total = list_albums(session=session, user=user, library_id=library.id, q=q, limit=PAGE_SIZE,
                                 offset=(page - 1) * PAGE_SIZE)
-    ctx = _progress_context(session, library)
+    ctx = _progress_context(library, service.sync_state(session=session, library=library))
     ctx.update(user=user, albums=albums, total=total, q=q or "", page=page,
                can_sync=service.can_sync(user=user, library=library), can_write=can_write(user, library))
     return templates.TemplateResponse(request, "library.html", ctx)
@@ -41,14 +40,15 @@ def library_page(request: Request, library_id: int, user: CurrentUser, session: 
 @router.get("/libraries/{library_id}/sync-progress", response_class=HTMLResponse)
 def sync_progress(request: Request, library_id: int, user: CurrentUser, session: SessionDep) -> HTMLResponse:
     library = readable_library(session=session, user=user, library_id=library_id)
-    return templates.TemplateResponse(request, "_sync_progress.html", _progress_context(session, library))
+    context = _progress_context(library, service.sync_state(session=session, library=library))
+    return templates.TemplateResponse(request, "_sync_progress.html", context)
 
 
 @router.post("/libraries/{library_id}/sync", response_class=HTMLResponse)
 def start_sync(request: Request, library_id: int, user: CurrentUser, session: SessionDep) -> HTMLResponse:
-    service.start_sync(session=session, user=user, library_id=library_id, mode="full")
+    state = service.start_sync(session=session, user=user, library_id=library_id, mode="full")
     library = readable_library(session=session, user=user, library_id=library_id)
-    return templates.TemplateResponse(request, "_sync_progress.html", _progress_context(session, library))
+    return templates.TemplateResponse(request, "_sync_progress.html", _progress_context(library, state))
 
 
 @router.post("/libraries/{library_id}/import-csv", response_class=HTMLResponse)

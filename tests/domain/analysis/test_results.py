@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.common.contracts.analysis import AnalysisResult
-from services.common.models import Library, Track, User
+from services.common.models import Track
 from services.domain.analysis.results import store_analysis
 
 
@@ -53,13 +53,8 @@ def _result(**overrides) -> AnalysisResult:
     return AnalysisResult.model_validate(base | overrides)
 
 
-def test_store_and_replace(db_session):
-    user = User(username="dj", password_hash="x")
-    db_session.add(user)
-    db_session.flush()
-    lib = Library(owner_id=user.id, name="crate")
-    db_session.add(lib)
-    db_session.flush()
+def test_store_and_replace(db_session, owner_library):
+    _user, lib = owner_library
     track = Track(track_id="1-A1", library_id=lib.id, title="Tune")
     db_session.add(track)
     db_session.flush()

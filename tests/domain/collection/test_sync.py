@@ -176,14 +176,8 @@ def test_private_collection_fails_with_a_clear_reason(library, make_source, fake
         assert run.status == "failed" and "private" in run.error
 
 
-def test_full_sync_needs_a_username(db_session, make_source):
-    from services.common.models import Library, User
-
-    user = User(username="u", password_hash="x")
-    db_session.add(user)
-    db_session.flush()
-    lib = Library(owner_id=user.id, name="csv only")
-    db_session.add(lib)
+def test_full_sync_needs_a_username(db_session, owner_library, make_source):
+    _user, lib = owner_library
     db_session.commit()
     with pytest.raises(SyncError, match="no Discogs username"):
         run_sync(library_id=lib.id, source=make_source())

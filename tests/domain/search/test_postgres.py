@@ -4,25 +4,15 @@ from __future__ import annotations
 
 from sqlalchemy import select, text
 
-from services.common.models import Library, SearchOutbox, SearchWord, Track, User
+from services.common.models import SearchOutbox, SearchWord, Track
 from services.domain.search import postgres
 from services.domain.search.models import SearchQuery
 from services.domain.search.service import search_tracks, set_outbox
 
 
-def _library(s):
-    user = User(username="dj", password_hash="x")
-    s.add(user)
-    s.flush()
-    lib = Library(owner_id=user.id, name="Crates")
-    s.add(lib)
-    s.flush()
-    return user, lib
-
-
-def test_every_written_word_joins_the_vocabulary_and_corrections_find_it(db_session):
+def test_every_written_word_joins_the_vocabulary_and_corrections_find_it(db_session, owner_library):
     s = db_session
-    _user, lib = _library(s)
+    _user, lib = owner_library
     s.add(Track(track_id="1-A1", library_id=lib.id, title="Hoppípolla", artist="Sigur Rós", styles=["Post Rock"]))
     s.commit()
     words = set(s.scalars(select(SearchWord.word)))
@@ -32,9 +22,9 @@ def test_every_written_word_joins_the_vocabulary_and_corrections_find_it(db_sess
     assert tsquery.startswith("(hopipola:* |")  # the word as typed stays a prefix alternative
 
 
-def test_outbox_records_changes_only_while_enabled(db_session):
+def test_outbox_records_changes_only_while_enabled(db_session, owner_library):
     s = db_session
-    _user, lib = _library(s)
+    _user, lib = owner_library
     track = Track(track_id="1-A1", library_id=lib.id, title="Da Funk", artist="Daft Punk")
     s.add(track)
     s.commit()
@@ -57,11 +47,11 @@ def test_outbox_records_changes_only_while_enabled(db_session):
         s.commit()
 
 
-def test_facet_cache_follows_every_write(db_session, monkeypatch):
+def test_facet_cache_follows_every_write(db_session, owner_library, monkeypatch):
     monkeypatch.setattr(postgres, "CACHE_MIN_TOTAL", 1)
     postgres.FACET_CACHE.entries.clear()
     s = db_session
-    user, lib = _library(s)
+    user, lib = owner_library
     s.add(Track(track_id="1-A1", library_id=lib.id, title="One", styles=["House"]))
     s.commit()
     first = search_tracks(session=s, user=user, query=SearchQuery(), backend=postgres.PostgresBackend())
@@ -74,9 +64,9 @@ def test_facet_cache_follows_every_write(db_session, monkeypatch):
     assert after.total == 2 and after.facets.styles[0].count == 2  # the write moved the version on
 
 
-def test_while_typing_title_starts_rank_first(db_session):
+def test_while_typing_title_starts_rank_first(db_session, owner_library):
     s = db_session
-    user, lib = _library(s)
+    user, lib = owner_library
     s.add_all([Track(track_id="1-A1", library_id=lib.id, title="Winter Sun", artist="Kalima"),
                Track(track_id="2-A1", library_id=lib.id, title="Kalimba", artist="Mr. Scruff")])
     s.commit()
