@@ -1,8 +1,8 @@
 """Run the whole stack locally as plain processes: `make up` (start) and `make down` (stop).
 
 Starts the embedded PostgreSQL and redis-server when DATABASE_URL / REDIS_URL are unset, migrates,
-creates the first admin, then supervises the web app, the analysis service, the set builder and one
-worker, each in its own process group, with prefixed output. Ctrl-C (or SIGTERM) stops the children,
+creates the first admin, then supervises the web app, the analysis service, the set builder, a sync
+worker and one (or --workers) worker for downloads, analyses and search, each in its own process group, with prefixed output. Ctrl-C (or SIGTERM) stops the children,
 then the embedded servers it started, and removes its pid file.
 """
 
@@ -177,8 +177,11 @@ class Stack:
             self.spawn("web", "services.web")
             self.spawn("essentia", "services.essentia_api")
             self.spawn("ga", "services.ga_service")
+            # A long Discogs sync gets a worker of its own, so it never holds up downloads or analyses.
+            self.spawn("sync-worker", "services.download_worker", "sync")
             for i in range(self.workers):
-                self.spawn(f"worker{i + 1}" if self.workers > 1 else "worker", "services.download_worker")
+                self.spawn(f"worker{i + 1}" if self.workers > 1 else "worker", "services.download_worker",
+                           "search", "analysis", "download")
             if self.wait_healthy():
                 print(
                     f"\nDJ Playlist is up: http://localhost:{self.settings.web_port}  (Ctrl-C to stop)\n",

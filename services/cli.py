@@ -232,3 +232,52 @@ def search(
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())
+
+
+@app.command("download")
+def download(
+    track: Annotated[int | None, typer.Argument(help="Track id (primary key)")] = None,
+    url: Annotated[str | None, typer.Option(help="Download from this link instead of the track's own")] = None,
+    missing: Annotated[int | None, typer.Option(help="Queue every track of this library id without audio")] = None,
+    user: Annotated[str | None, typer.Option(help="Act as this user (default: the first admin)")] = None,
+) -> None:
+    """Queue audio downloads (a worker fetches, converts and analyses them); follow with `djp jobs`."""
+    from services.domain.downloads import service as downloads
+
+    if (track is None) == (missing is None):
+        _fail("give a track id, or --missing LIBRARY_ID")
+    _prepare()
+    with session_scope() as session:
+        who = _run(lambda: find_user(session=session, username=user))
+        if track is not None:
+            job = _run(lambda: downloads.request_download(session=session, user=who, track_pk=track, url=url))
+            print(f"{job.id}\t{job.status}\t{job.description}")
+        else:
+            batch = _run(lambda: downloads.download_missing(session=session, user=who, library_id=missing))
+            print(f"queued {batch.queued}, already queued {batch.already_queued}, left for later {batch.skipped}")
+
+
+@app.command("jobs")
+def jobs_list(
+    kind: Annotated[str | None, typer.Option(help="sync, download, analysis, search_rebuild")] = None,
+    status: Annotated[str | None, typer.Option(help="queued, started, finished, failed, ...")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 30,
+    user: Annotated[str | None, typer.Option(help="As this user (default: the first admin)")] = None,
+) -> None:
+    """Background jobs, newest first: status, stage, percent and why a job failed."""
+    from pydantic import ValidationError
+
+    from services.domain.jobcenter.models import JobFilter
+    from services.domain.jobcenter.service import visible_jobs
+
+    try:
+        filters = JobFilter(kind=kind, status=status, limit=limit)
+    except ValidationError as exc:
+        _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+    _prepare()
+    with session_scope() as session:
+        who = _run(lambda: find_user(session=session, username=user))
+        for job in _run(lambda: visible_jobs(session=session, user=who, filters=filters)):
+            reason = f"\t{job.error}" if job.error else ""
+            print(f"{job.id}\t{job.kind}\t{job.status}\t{job.stage or ''}\t{job.percent}%\t{job.description or ''}"
+                  f"{reason}")

@@ -95,3 +95,34 @@ def test_search_prints_a_table(clean_db):
     bad = runner.invoke(app, ["search", "x", "--bpm", "fast"])
     assert bad.exit_code == 1 and "--bpm takes a number or a range" in bad.output
     assert runner.invoke(app, ["search", "reindex"]).exit_code == 1  # nothing to rebuild on Postgres
+
+
+def test_download_and_jobs(clean_db):
+    from services.common.db import get_redis
+    from services.common.models import User
+
+    get_redis().flushdb()
+    assert runner.invoke(app, ["jobs"]).exit_code == 0  # prepares the database and the first admin
+    with session_scope() as s:
+        admin = s.scalar(select(User).where(User.is_admin.is_(True)))
+        lib = Library(owner_id=admin.id, name="crate")
+        s.add(lib)
+        s.flush()
+        track = Track(track_id="1-A1", library_id=lib.id, title="Groove", artist="Synth")
+        s.add(track)
+        s.flush()
+        pk, lib_id = track.id, lib.id
+    result = runner.invoke(app, ["download", str(pk)])
+    assert result.exit_code == 0, result.output
+    job_id = result.output.split("\t")[0]
+    listed = runner.invoke(app, ["jobs", "--kind", "download"])
+    assert listed.exit_code == 0 and job_id in listed.output and "queued" in listed.output
+    again = runner.invoke(app, ["download", "--missing", str(lib_id)])
+    assert "already queued 1" in again.output
+    assert runner.invoke(app, ["download"]).exit_code == 1
+    refused = runner.invoke(app, ["download", str(pk), "--url", "ftp://example.com/a.mp3"])
+    assert refused.exit_code == 1 and "only http and https" in refused.output
+    missing = runner.invoke(app, ["download", "999999"])
+    assert missing.exit_code == 1 and "track not found" in missing.output
+    bad = runner.invoke(app, ["jobs", "--kind", "nope"])
+    assert bad.exit_code == 1 and "kind" in bad.output

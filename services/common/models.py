@@ -187,6 +187,9 @@ class Track(TimestampMixin, Base):
 
     # Audio and platform links
     local_audio_path: Mapped[str | None] = mapped_column(Text)
+    # Where the audio came from: {"method": "yt-dlp"|"gamdl"|"youtube-search"|"upload", "url", "note",
+    # "format", "at", "job_id"} (migration 0005)
+    audio_source: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     apple_music_url: Mapped[str | None] = mapped_column(Text)
     spotify_url: Mapped[str | None] = mapped_column(Text)
     youtube_url: Mapped[str | None] = mapped_column(Text)

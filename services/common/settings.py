@@ -78,11 +78,37 @@ class Settings(BaseSettings):
     analysis_bpm_max: float = Field(180.0, validation_alias="ANALYSIS_BPM_MAX")
     mood_models_dir: Path | None = Field(None, validation_alias="MOOD_MODELS_DIR")
 
+    # Downloads (the worker: yt-dlp and gamdl, then ffmpeg)
+    download_allowed_hosts: str = Field(
+        "music.apple.com,youtube.com,youtu.be,music.youtube.com,soundcloud.com,bandcamp.com,mixcloud.com,"
+        "vimeo.com,archive.org",
+        validation_alias="DOWNLOAD_ALLOWED_HOSTS",
+    )
+    # "false" (default), "true", or a comma list of networks (CIDR) that may be reached even so.
+    download_allow_private_networks: str = Field("false", validation_alias="DOWNLOAD_ALLOW_PRIVATE_NETWORKS")
+    download_format: str = Field("m4a", pattern="^(m4a|mp3|flac|wav|aiff|ogg)$",
+                                 validation_alias="DOWNLOAD_FORMAT")
+    download_max_mb: int = Field(500, ge=1, validation_alias="DOWNLOAD_MAX_MB")
+    download_max_duration_minutes: float = Field(180.0, ge=0, validation_alias="DOWNLOAD_MAX_DURATION_MINUTES")
+    download_timeout_seconds: float = Field(30.0, gt=0, validation_alias="DOWNLOAD_TIMEOUT_SECONDS")
+    download_retries: int = Field(3, ge=0, le=10, validation_alias="DOWNLOAD_RETRIES")
+    download_retry_delays: str = Field("30,120,600", validation_alias="DOWNLOAD_RETRY_DELAYS")
+    cookies_dir: Path | None = Field(None, validation_alias="COOKIES_DIR")
+    ytdlp_format: str = Field("bestaudio/best", validation_alias="YTDLP_FORMAT")
+    gamdl_codec: str = Field("aac-legacy", validation_alias="GAMDL_CODEC")
+    gamdl_cover: bool = Field(False, validation_alias="GAMDL_COVER")
+    ffmpeg_path: str | None = Field(None, validation_alias="FFMPEG_PATH")
+    # Apple's hosts that gamdl talks to; unset = Apple's own (tests point them at a local fake)
+    apple_music_api_url: str | None = Field(None, validation_alias="APPLE_MUSIC_API_URL")
+    apple_music_web_url: str | None = Field(None, validation_alias="APPLE_MUSIC_WEB_URL")
+    apple_music_play_url: str | None = Field(None, validation_alias="APPLE_MUSIC_PLAY_URL")
+    itunes_api_url: str | None = Field(None, validation_alias="ITUNES_API_URL")
+
     # Set builder (services/ga_service)
     ga_workers: int = Field(0, validation_alias="GA_WORKERS")  # 0 = one per core
     ga_max_tracks: int = Field(2000, validation_alias="GA_MAX_TRACKS")
 
-    @field_validator("data_dir", "audio_dir", mode="after")
+    @field_validator("data_dir", "audio_dir", "cookies_dir", mode="after")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value is not None else None
@@ -90,6 +116,14 @@ class Settings(BaseSettings):
     @property
     def resolved_audio_dir(self) -> Path:
         return self.audio_dir or (self.data_dir / "audio")
+
+    @property
+    def resolved_cookies_dir(self) -> Path:
+        return self.cookies_dir or (self.data_dir / "cookies")
+
+    @property
+    def download_retry_delay_list(self) -> list[int]:
+        return [int(float(part)) for part in self.download_retry_delays.split(",") if part.strip()] or [30]
 
 
 @lru_cache

@@ -8,8 +8,11 @@ enqueued by reference, so a name is written once. Redis failures become `Unavail
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta, timezone
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -22,9 +25,16 @@ from services.domain.errors import Unavailable
 
 SYNC_QUEUE = "sync"
 ANALYSIS_QUEUE = "analysis"
+DOWNLOAD_QUEUE = "download"
 SEARCH_QUEUE = "search"
-ALL_QUEUES = (SEARCH_QUEUE, ANALYSIS_QUEUE, SYNC_QUEUE)
+ALL_QUEUES = (SEARCH_QUEUE, ANALYSIS_QUEUE, DOWNLOAD_QUEUE, SYNC_QUEUE)
 LIVE_STATUSES = ("queued", "started", "scheduled", "deferred")
+# Every job a person may want to see (the job center lists these), scored by enqueue time: one index
+# per library, one for jobs of no library (re-index, admins'); each trimmed to INDEX_SIZE.
+INDEX_KEY = "djp:jobs:index:{}"
+INDEX_SIZE = 5_000
+ALIVE_KEY = "djp:jobs:alive:{}"
+ALIVE_TTL = 20  # seconds a running job's heartbeat lasts; a dead worker's job is recovered after it
 
 
 @contextmanager
@@ -38,6 +48,28 @@ def queue_errors() -> Iterator[None]:
 
 def queue(name: str) -> Queue:
     return Queue(name, connection=get_redis())
+
+
+def enqueue(queue_name: str, func: Callable[..., Any], *args: Any, kind: str, library_id: int | None = None,
+            track_pk: int | None = None, user_id: int | None = None, meta: dict[str, Any] | None = None,
+            at: timedelta | None = None, **options: Any) -> Job:
+    """Queue `func(*args)` with the meta every job carries (kind, library, track, stage, percent) and
+    list it in the job index. `at`: run after this delay (scheduled). Redis errors propagate."""
+    full_meta = {"kind": kind, "library_id": library_id, "track_pk": track_pk, "user_id": user_id,
+                 "stage": "queued", "percent": 0, **(meta or {})}
+    q = queue(queue_name)
+    job = (q.enqueue_in(at, func, *args, meta=full_meta, **options) if at is not None
+           else q.enqueue(func, *args, meta=full_meta, **options))
+    key = index_key(library_id)
+    with get_redis().pipeline() as pipe:
+        pipe.zadd(key, {job.id: time.time()})
+        pipe.zremrangebyrank(key, 0, -INDEX_SIZE - 1)
+        pipe.execute()
+    return job
+
+
+def index_key(library_id: int | None) -> str:
+    return INDEX_KEY.format(library_id if library_id is not None else "none")
 
 
 def fetch_job(job_id: str, *, kind: str | None = None) -> Job | None:
@@ -89,3 +121,63 @@ def stop_retries() -> None:
 def current_job_id() -> str | None:
     job = get_current_job()
     return job.id if job is not None else None
+
+
+@contextmanager
+def heartbeat() -> Iterator[None]:
+    """Keep a short-lived "alive" key for the running job, so a job whose worker was killed is found
+    within ALIVE_TTL seconds (see `recover_abandoned`) rather than after RQ's own timeouts."""
+    job_id = current_job_id()
+    if job_id is None:
+        yield
+        return
+    stop = threading.Event()
+    key = ALIVE_KEY.format(job_id)
+
+    def beat() -> None:
+        while True:
+            try:
+                get_redis().set(key, "1", ex=ALIVE_TTL)
+            except RedisError:
+                pass
+            if stop.wait(ALIVE_TTL / 4):
+                break
+
+    thread = threading.Thread(target=beat, name="job-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        try:
+            get_redis().delete(key)
+        except RedisError:
+            pass
+
+
+def recover_abandoned(queue_name: str) -> list[str]:
+    """Jobs of this queue marked started whose heartbeat has stopped (their worker died): mark their
+    execution expired and let RQ's own cleanup retry them (or fail them when out of retries)."""
+    from rq.registry import StartedJobRegistry
+
+    connection = get_redis()
+    registry = StartedJobRegistry(queue_name, connection=connection)
+    recovered: list[str] = []
+    for raw in connection.zrange(registry.key, 0, -1):
+        entry = raw.decode() if isinstance(raw, bytes) else str(raw)
+        job_id = entry.split(":", 1)[0]
+        if connection.exists(ALIVE_KEY.format(job_id)):
+            continue
+        job = fetch_job(job_id)
+        if job is None or not (job.meta or {}).get("heartbeat"):
+            continue  # only jobs that keep a heartbeat can be judged by it
+        started = job.started_at.replace(tzinfo=job.started_at.tzinfo or timezone.utc).timestamp() \
+            if job.started_at else 0
+        if time.time() - started < ALIVE_TTL:
+            continue  # just started: its first beat may not be written yet
+        connection.zadd(registry.key, {entry: 1})  # expired long ago
+        recovered.append(job_id)
+    if recovered:
+        registry.cleanup()
+    return recovered

@@ -1,7 +1,6 @@
 """`python -m services.download_worker [queue ...]`: an RQ worker for the background jobs.
 
-It runs every job of the domain (Discogs syncs, analyses, search index syncs; downloads and
-embeddings as they come),
+It runs every job of the domain (Discogs syncs, downloads, analyses, search index syncs),
 listening on the queues in `services.domain.jobs.ALL_QUEUES` priority order, or on the ones named.
 Several workers, on this machine or others, can share one Redis.
 """
@@ -17,6 +16,7 @@ from services.common.db import get_redis
 from services.common.embedded import ConfigurationError
 from services.domain import jobs
 from services.domain.collection.jobs import resume_interrupted_syncs
+from services.domain.downloads.jobs import recover_downloads_job
 from services.domain.search.jobs import schedule_index_sync
 
 
@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> None:
     if jobs.SYNC_QUEUE in names:
         # A worker killed mid-sync left a run in Postgres: finish it now rather than at the next sync.
         resume_interrupted_syncs()
+    if jobs.DOWNLOAD_QUEUE in names:
+        # Downloads of a worker that was killed are retried (and their work folders swept).
+        recover_downloads_job()
     if jobs.SEARCH_QUEUE in names:
         schedule_index_sync()  # MeiliSearch only: keeps the index in step with Postgres
     # The scheduler runs scheduled/periodic jobs (e.g. library re-syncs) from this worker.

@@ -19,8 +19,10 @@ from services.web.api.routes import (
     albums,
     analysis,
     auth,
+    downloads,
     friends,
     health,
+    jobs,
     libraries,
     playlists,
     search,
@@ -30,6 +32,7 @@ from services.web.api.routes import (
     tracks,
     users,
 )
+from services.web.ui import jobs as ui_jobs
 from services.web.ui import libraries as ui_libraries
 from services.web.ui import pages as ui_pages
 from services.web.ui import playlists as ui_playlists
@@ -41,10 +44,10 @@ log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # search before tracks: /api/tracks/search must win over /api/tracks/{track_pk}
-API_ROUTERS = (health, auth, users, admin, libraries, playlists, setbuilder, sync, albums, search, tracks, friends, spins,
-               analysis)
+API_ROUTERS = (health, auth, users, admin, jobs, libraries, playlists, setbuilder, sync, albums, search, tracks,
+               downloads, friends, spins, analysis)
 # /tracks (the browser) before /tracks/{track_pk}
-UI_ROUTERS = (ui_search, ui_tracks, ui_pages, ui_libraries, ui_playlists)
+UI_ROUTERS = (ui_search, ui_tracks, ui_pages, ui_libraries, ui_playlists, ui_jobs)
 
 
 def create_app() -> FastAPI:

@@ -105,9 +105,11 @@ def test_make_up_serves_persists_and_stops_cleanly(tmp_path):
 
     conn = redis.Redis.from_url(f"unix://{data_dir / 'redis' / 'redis.sock'}")
     deadline = time.monotonic() + 30
-    while not Worker.all(connection=conn) and time.monotonic() < deadline:
+    while len(Worker.all(connection=conn)) < 2 and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert len(Worker.all(connection=conn)) == 1
+    # One worker for syncs, one for searches, analyses and downloads: a sync never holds up the rest.
+    queues = sorted(sorted(q.name for q in w.queues) for w in Worker.all(connection=conn))
+    assert queues == [["analysis", "download", "search"], ["sync"]]
 
     # Internal services want the token generated in DATA_DIR; without it they answer 401.
     token_file = data_dir / "service_token"

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import subprocess
+import threading
 import sys
 import time
 from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 
 from services.common.settings import get_settings
 from tests.conftest import free_port
@@ -47,3 +49,20 @@ def ga_env(ga_service_url, monkeypatch):
     get_settings.cache_clear()
 
 
+@pytest.fixture
+def live_server(app):
+    """The app served by a real uvicorn in a thread (browsers, event streams): its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/health", timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)

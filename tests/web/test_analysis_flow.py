@@ -85,6 +85,18 @@ GROOVE = wav_bytes(
 )
 
 
+TINY_WAV = wav_bytes(synth_clip(ClipSpec(bpm=120.0, tonic=0, scale="major", seconds=2.0, seed=1)))
+
+
+def _mp3(wav: bytes) -> bytes:
+    done = subprocess.run(["ffmpeg", "-v", "error", "-f", "wav", "-i", "pipe:0", "-f", "mp3", "pipe:1"],
+                          input=wav, capture_output=True, check=True)
+    return done.stdout
+
+
+SHORT_MP3 = _mp3(TINY_WAV)
+
+
 def test_upload_analyse_store_and_reanalyse(make_user, analysis_stack):
     alice = make_user("alice")
     pk = _track(alice.user_id)
@@ -127,8 +139,13 @@ def test_upload_analyse_store_and_reanalyse(make_user, analysis_stack):
 def test_corrupt_audio_fails_the_job_with_a_reason(make_user, analysis_stack):
     alice = make_user("alice")
     pk = _track(alice.user_id)
-    assert alice.post(f"/api/tracks/{pk}/audio",
-                      files={"file": ("broken.mp3", b"\xff\xfb" + os.urandom(4000), "audio/mpeg")}).status_code == 201
+    broken = b"\xff\xfb" + os.urandom(4000)
+    r = alice.post(f"/api/tracks/{pk}/audio", files={"file": ("broken.mp3", broken, "audio/mpeg")})
+    assert r.status_code == 422 and r.json()["code"] == "not_audio"  # refused by content at upload
+    # A file damaged on disk after a good upload: the analysis job says why it failed.
+    up = alice.post(f"/api/tracks/{pk}/audio", files={"file": ("ok.mp3", SHORT_MP3, "audio/mpeg")})
+    assert up.status_code == 201, up.text
+    (get_settings().resolved_audio_dir / up.json()["local_audio_path"]).write_bytes(broken)
     state = _wait_job(alice, alice.post(f"/api/tracks/{pk}/analyze").json()["job_id"])
     assert state["status"] == "failed"
     assert "cannot be analysed" in state["error"]
@@ -142,10 +159,12 @@ def test_bad_uploads_and_requests(make_user, monkeypatch):
     r = alice.post(f"/api/tracks/{pk}/audio", files={"file": ("notes.txt", b"hello", "text/plain")})
     assert r.status_code == 422 and "unsupported audio type" in r.json()["detail"]
     assert alice.post(f"/api/tracks/{pk}/audio", files={"file": ("x.wav", b"", "audio/wav")}).status_code == 422
-    r = alice.post(f"/api/tracks/{pk}/audio", files={"file": ("../../etc/passwd.wav", b"RIFF0000", "audio/wav")})
+    r = alice.post(f"/api/tracks/{pk}/audio", files={"file": ("fake.wav", b"RIFF0000", "audio/wav")})
+    assert r.status_code == 422 and r.json()["code"] == "not_audio"  # checked by decoding, not by name
+    r = alice.post(f"/api/tracks/{pk}/audio", files={"file": ("../../etc/passwd.wav", TINY_WAV, "audio/wav")})
     assert r.status_code == 201
-    assert r.json()["local_audio_path"] == "library_{}/42-A1.wav".format(
-        alice.get(f"/api/tracks/{pk}").json()["library_id"])
+    assert r.json()["local_audio_path"] == "library_{}/{}.wav".format(
+        alice.get(f"/api/tracks/{pk}").json()["library_id"], pk)
     monkeypatch.setenv("ANALYSIS_MAX_UPLOAD_MB", "1")
     get_settings.cache_clear()
     try:
@@ -154,7 +173,9 @@ def test_bad_uploads_and_requests(make_user, monkeypatch):
         get_settings.cache_clear()
     assert big.status_code == 413
     # The failed upload did not replace the audio the track already had.
-    assert alice.get(f"/api/tracks/{pk}").json()["local_audio_path"].endswith("42-A1.wav")
+    assert alice.get(f"/api/tracks/{pk}").json()["local_audio_path"].endswith(f"/{pk}.wav")
+    audio_dir = get_settings().resolved_audio_dir
+    assert not list(audio_dir.rglob("*.part"))  # nothing of the refused upload left behind
     assert bob.post(f"/api/tracks/{pk}/analyze").status_code == 404
     assert bob.post(f"/api/tracks/{pk}/audio", files={"file": ("x.wav", b"RIFF", "audio/wav")}).status_code == 404
     assert alice.get("/api/analysis/jobs/nope").status_code == 404

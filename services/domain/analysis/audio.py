@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import UTC, datetime
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -22,20 +23,39 @@ def safe_name(text: str) -> str:
     return cleaned[:120] or "track"
 
 
-def upload_destination(*, library_id: int, track_id: str, filename: str) -> str:
-    """Relative path for an uploaded file: library_<id>/<track_id><ext>."""
-    ext = check_audio_extension(filename)
-    return f"library_{library_id}/{safe_name(track_id)}{ext}"
+def destination(*, library_id: int, track_pk: int, ext: str) -> str:
+    """The one place a track's audio lives, relative to AUDIO_DIR: library_<library id>/<track id><ext>
+    (ids only: no collision between libraries, no user text in the name)."""
+    return f"library_{library_id}/{track_pk}{ext}"
+
+
+def upload_destination(*, library_id: int, track_pk: int, filename: str) -> str:
+    """Relative path for an uploaded file; its extension must be an audio type."""
+    return destination(library_id=library_id, track_pk=track_pk, ext=check_audio_extension(filename))
+
+
+def replace_audio(*, track: Track, audio_dir: Path, new_rel: str) -> None:
+    """Point the track at its new file and remove the one it replaces (a different extension)."""
+    old = track.local_audio_path
+    track.local_audio_path = new_rel
+    if old and old != new_rel:
+        try:
+            resolve_inside(audio_dir, old).unlink(missing_ok=True)
+        except (AudioPathError, OSError):
+            pass
 
 
 def attach_audio(*, track: Track, audio_dir: Path, filename: str, chunks: Iterable[bytes], max_bytes: int) -> str:
     """Store an uploaded file as the track's audio (inside AUDIO_DIR) and return its relative path.
 
-    Written to a temporary file first and renamed, so a failed or oversized upload never replaces
-    the audio a track already has. The size limit is enforced while reading.
+    Written to a temporary file first, proven to be audio by decoding it, and renamed, so a failed,
+    oversized or non-audio upload never replaces the audio a track already has. The size limit is
+    enforced while reading.
     """
+    from services.domain.downloads.media import NotAudio, decoded_duration
+
     try:
-        rel = upload_destination(library_id=track.library_id, track_id=track.track_id, filename=filename)
+        rel = upload_destination(library_id=track.library_id, track_pk=track.id, filename=filename)
         dest = resolve_inside(audio_dir, rel)
     except AudioPathError as exc:
         raise Invalid(str(exc), code="unsupported_audio") from None
@@ -51,8 +71,14 @@ def attach_audio(*, track: Track, audio_dir: Path, filename: str, chunks: Iterab
                 out.write(chunk)
         if size == 0:
             raise Invalid("the file is empty", code="empty_audio")
+        try:
+            duration = decoded_duration(tmp)
+        except NotAudio as exc:
+            raise Invalid(str(exc), code="not_audio") from None
         tmp.replace(dest)
     finally:
         tmp.unlink(missing_ok=True)
-    track.local_audio_path = rel
+    replace_audio(track=track, audio_dir=audio_dir, new_rel=rel)
+    track.audio_source = {"method": "upload", "filename": safe_name(filename), "duration_seconds": round(duration, 2),
+                          "at": datetime.now(UTC).isoformat()}
     return rel

@@ -40,16 +40,18 @@ class AnalysisJobError(RuntimeError):
 
 
 def enqueue_analysis(*, track: Track) -> Job:
-    return jobs.queue(jobs.ANALYSIS_QUEUE).enqueue(
+    return jobs.enqueue(
+        jobs.ANALYSIS_QUEUE,
         analyze_track_job,
         track.id,
+        kind="analysis",
+        library_id=track.library_id,
+        track_pk=track.id,
         job_timeout=JOB_TIMEOUT,
         result_ttl=86400,
         failure_ttl=7 * 86400,
         retry=Retry(max=2, interval=[15, 60]),  # only transient failures raise past the job's own checks
-        meta={"kind": "analysis", "track_pk": track.id, "library_id": track.library_id, "stage": "queued",
-              "percent": 0},
-        description=f"Analyse track {track.id}",
+        description=f"Analyse {track.artist or 'unknown'} – {track.title}",
     )
 
 

@@ -77,11 +77,10 @@ def enqueue_sync(*, library_id: int, mode: SyncMode = "full") -> tuple[Job, bool
                 if sync_is_running(conn, library_id):
                     return job, False
             # started but nobody holds the library's lock: its worker died; the new job resumes it.
-    job = jobs.queue(jobs.SYNC_QUEUE).enqueue(
-        sync_library_job, library_id, mode, job_timeout=JOB_TIMEOUT, result_ttl=7 * 86400,
-        failure_ttl=7 * 86400,
-        meta={"kind": "sync", "library_id": library_id, "mode": mode, "stage": "queued", "status": "queued",
-              "percent": 0},
+    job = jobs.enqueue(
+        jobs.SYNC_QUEUE, sync_library_job, library_id, mode, kind="sync", library_id=library_id,
+        job_timeout=JOB_TIMEOUT, result_ttl=7 * 86400, failure_ttl=7 * 86400,
+        meta={"mode": mode, "status": "queued"},
         description=f"Discogs sync of library {library_id} ({mode})",
     )
     get_redis().set(_CURRENT_KEY.format(library_id), job.id, ex=8 * 86400)
@@ -137,9 +136,9 @@ def schedule_resync(*, library_id: int) -> Job | None:
     redis.delete(key)
     if hours <= 0 or not has_username:
         return None
-    job = jobs.queue(jobs.SYNC_QUEUE).enqueue_in(
-        timedelta(hours=hours), sync_library_job, library_id, "full", True, job_timeout=JOB_TIMEOUT,
-        result_ttl=86400, meta={"kind": "sync", "library_id": library_id, "mode": "full"},
+    job = jobs.enqueue(
+        jobs.SYNC_QUEUE, sync_library_job, library_id, "full", True, kind="sync", library_id=library_id,
+        at=timedelta(hours=hours), job_timeout=JOB_TIMEOUT, result_ttl=86400, meta={"mode": "full"},
         description=f"Scheduled Discogs re-sync of library {library_id}",
     )
     redis.set(key, job.id)

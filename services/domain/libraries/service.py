@@ -50,9 +50,13 @@ def first_own_library(*, session: Session, user: User) -> Library:
 
 
 def delete_library(*, session: Session, user: User, library_id: int) -> None:
-    """Removes the library and, by cascade, its albums, tracks and sync runs."""
+    """Removes the library and, by cascade, its albums, tracks and sync runs; its queued and running
+    jobs are cancelled."""
+    from services.domain.jobcenter.service import cancel_library_jobs
+
     session.delete(owned_library(session=session, user=user, library_id=library_id))
     session.flush()
+    cancel_library_jobs(library_id)
 
 
 def _other_user(session: Session, user: User, username: str) -> User | None:

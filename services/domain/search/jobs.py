@@ -66,7 +66,6 @@ def schedule_index_sync() -> bool:
 
 def enqueue_rebuild() -> str:
     with jobs.queue_errors():
-        job = jobs.queue(jobs.SEARCH_QUEUE).enqueue(rebuild_index_job, job_timeout=6 * 3600, result_ttl=86400,
-                                                    meta={"kind": "search_rebuild"},
-                                                    description="Rebuild the search index")
+        job = jobs.enqueue(jobs.SEARCH_QUEUE, rebuild_index_job, kind="search_rebuild", job_timeout=6 * 3600,
+                           result_ttl=86400, description="Rebuild the search index")
     return job.id

@@ -36,6 +36,7 @@ def playlist_context(session: Session, user: User, playlist_id: int) -> dict:
         if tracks
         else "",
         "camelot_svg": camelot_path_svg(codes=[t.camelot for t in tracks]) if tracks else "",
+        "has_audio": any(t.local_audio_path and t.deleted_at is None for t in tracks),
         "error": None,
     }
 

@@ -1,11 +1,14 @@
-"""Album and track pages: tracklist with analysis, audio upload, and live analysis progress."""
+"""Album and track pages: tracklist with analysis, play buttons, audio upload and download (live progress
+from static/jobs.js), and live analysis progress."""
 
 from __future__ import annotations
+
+import json
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from services.domain.access import can_write, readable_library
+from services.domain.access import can_write, owns, readable_library
 from services.domain.analysis import service as analysis
 from services.domain.collection.albums import album_tracks, get_album
 from services.domain.errors import DomainError, NotFound
@@ -20,8 +23,12 @@ router = APIRouter(include_in_schema=False)
 @router.get("/albums/{album_id}", response_class=HTMLResponse)
 def album_page(request: Request, album_id: int, user: CurrentUser, session: SessionDep) -> HTMLResponse:
     album = get_album(session=session, user=user, album_id=album_id)
+    library = readable_library(session=session, user=user, library_id=album.library_id)
+    tracks = album_tracks(session=session, album=album)
     return templates.TemplateResponse(
-        request, "album.html", {"user": user, "album": album, "tracks": album_tracks(session=session, album=album)}
+        request, "album.html",
+        {"user": user, "album": album, "tracks": tracks, "can_download": owns(user, library),
+         "has_audio": any(t.local_audio_path for t in tracks)},
     )
 
 
@@ -35,6 +42,7 @@ def _track_context(session, user, track_pk: int) -> dict:
         "track": track,
         "analysis": analysis_json,
         "can_write": can_write(user, library),
+        "can_download": owns(user, library) and track.deleted_at is None,  # downloads: the owner, friends' too
         "waveform": waveform_svg(
             peaks=wave.get("peaks") or [],
             beats=analysis_json.get("beats") or [],
@@ -79,5 +87,7 @@ def track_analysis_progress(
         state, error = None, exc.detail
     response = _progress_fragment(request, track_pk, state, error)
     if state and state.status == "finished":
-        response.headers["HX-Refresh"] = "true"  # show the new analysis
+        # Show the new analysis: reload only <main> (htmx), so the player bar keeps playing.
+        response.headers["HX-Location"] = json.dumps({"path": f"/tracks/{track_pk}", "target": "#main",
+                                                      "select": "#main", "swap": "outerHTML", "push": "false"})
     return response

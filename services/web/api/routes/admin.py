@@ -1,10 +1,12 @@
-"""Administration: the search index (admins only)."""
+"""Administration (admins only): the search index, and the download tools' cookie files."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 from pydantic import BaseModel
 
+from services.domain.downloads import service as downloads
+from services.domain.downloads.service import CookieStatus
 from services.domain.search.service import SearchStatus, request_rebuild, search_status
 from services.web.api.deps import AdminUser, SessionDep
 
@@ -25,3 +27,27 @@ def search_index_status(_: AdminUser, session: SessionDep) -> SearchStatus:
 def search_reindex(_: AdminUser) -> RebuildQueued:
     """Rebuild the MeiliSearch index in the background: built aside, then swapped in (no downtime)."""
     return RebuildQueued(job_id=request_rebuild())
+
+
+@router.get("/cookies", response_model=list[CookieStatus])
+def list_cookies(_: AdminUser) -> list[CookieStatus]:
+    """Which cookie files are present and when they were uploaded (their content is never returned)."""
+    return [downloads.cookie_status(tool=tool) for tool in ("gamdl", "ytdlp")]
+
+
+@router.put("/cookies/{tool}", response_model=CookieStatus,
+            openapi_extra={"requestBody": {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+async def put_cookies(tool: str, request: Request, _: AdminUser) -> CookieStatus:
+    """Upload a Netscape cookies.txt for `gamdl` (Apple Music) or `ytdlp` as the request body.
+    Stored with mode 0600; used by the next downloads."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > downloads.COOKIE_MAX_BYTES:
+            break  # store_cookies refuses it with 413
+    return downloads.store_cookies(tool=tool, chunks=[bytes(body)])
+
+
+@router.delete("/cookies/{tool}", response_model=CookieStatus)
+def delete_cookies(tool: str, _: AdminUser) -> CookieStatus:
+    return downloads.delete_cookies(tool=tool)

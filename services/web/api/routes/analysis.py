@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, File, UploadFile, status
+from fastapi import APIRouter, Request, status
 from pydantic import BaseModel
 
 from services.domain.analysis import service
 from services.domain.analysis.jobs import AnalysisJobState
+from services.common.settings import get_settings
 from services.web.api.deps import CurrentUser, SessionDep
+from services.web.api.uploads import StreamedFile
 
 router = APIRouter(tags=["analysis"])
-CHUNK = 1024 * 1024
 
 
 class AudioAttached(BaseModel):
@@ -20,17 +21,18 @@ class AudioAttached(BaseModel):
     local_audio_path: str
 
 
-@router.post("/api/tracks/{track_pk}/audio", response_model=AudioAttached, status_code=status.HTTP_201_CREATED)
-def upload_audio(
-    track_pk: int, file: Annotated[UploadFile, File()], user: CurrentUser, session: SessionDep
-) -> AudioAttached:
-    """Attach an audio file (mp3, m4a, flac, wav, aiff, ogg, opus) to one of your tracks."""
+UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}}}}}
+
+
+@router.post("/api/tracks/{track_pk}/audio", response_model=AudioAttached, status_code=status.HTTP_201_CREATED,
+             openapi_extra=UPLOAD_BODY)
+def upload_audio(track_pk: int, request: Request, user: CurrentUser, session: SessionDep) -> AudioAttached:
+    """Attach an audio file (mp3, m4a, flac, wav, aiff, ogg, opus) to one of your tracks, as the
+    multipart field `file`. It must decode as audio; ANALYSIS_MAX_UPLOAD_MB is enforced while reading."""
+    upload = StreamedFile(request, max_bytes=get_settings().analysis_max_upload_mb * 1024 * 1024)
     track = service.upload_audio(
-        session=session,
-        user=user,
-        track_pk=track_pk,
-        filename=file.filename or "",
-        chunks=iter(lambda: file.file.read(CHUNK), b""),  # streamed to disk, never all in memory
+        session=session, user=user, track_pk=track_pk, filename=upload.filename, chunks=upload.chunks()
     )
     return AudioAttached(track_pk=track.id, local_audio_path=track.local_audio_path)
 
