@@ -110,6 +110,14 @@ def report_progress(**meta: Any) -> None:
         job.save_meta()
 
 
+def start_attempt() -> None:
+    """A (re)started job: count the attempt and forget the previous attempt's error and stage."""
+    job = get_current_job()
+    if job is not None:
+        job.meta.update(attempts=int(job.meta.get("attempts") or 0) + 1, error=None, stage="starting", percent=0)
+        job.save_meta()
+
+
 def stop_retries() -> None:
     """This failure will not go away by retrying (bad input): RQ reads the retries of the very Job
     object the job runs under, so clear them there."""

@@ -180,6 +180,7 @@ def download_track_job(track_pk: int, url: str | None = None) -> dict[str, Any]:
     job_id = jobs.current_job_id() or f"inline-{uuid.uuid4().hex[:12]}"  # run outside RQ (tests, CLI)
     workdir = incoming_dir(settings) / job_id
     with jobs.heartbeat():
+        jobs.start_attempt()
         sweep_incoming(settings, keep=job_id)
         with session_scope() as session:
             track = session.get(Track, track_pk)

@@ -182,7 +182,7 @@ def retry_job(*, session: Session, user: User, job_id: str) -> JobView:
         if status not in RETRYABLE:
             raise Conflict(f"the job is {status}: only failed or cancelled jobs can be retried",
                            code="job_not_retryable")
-        job.meta.update(stage="queued", percent=0, error=None, attempts=int(job.meta.get("attempts") or 1) + 1)
+        job.meta.update(stage="queued", percent=0, error=None)
         job.save_meta()
         try:
             registry_class(job.origin, connection=get_redis()).requeue(job)
