@@ -8,6 +8,8 @@ enqueued by reference, so a name is written once. Redis failures become `Unavail
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -162,6 +164,38 @@ def heartbeat() -> Iterator[None]:
             get_redis().delete(key)
         except RedisError:
             pass
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def release_dead_scheduler_locks(queue_names: list[str]) -> list[str]:
+    """Scheduler locks held by a scheduler process of this machine that no longer exists (its worker
+    was killed): release them, so the worker starting now schedules at once instead of after RQ's
+    lock timeout and fallback period (minutes, during which delayed retries would not run)."""
+    from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
+
+    connection = get_redis()
+    released = []
+    for name in queue_names:
+        key = RQScheduler.get_locking_key(name)
+        holder = connection.get(key)
+        if not holder:
+            continue
+        info = connection.hgetall(SCHEDULER_KEY_TEMPLATE % holder.decode())
+        host = (info.get(b"hostname") or b"").decode()
+        pid = int(info.get(b"pid") or 0)
+        if host == socket.gethostname() and pid and not _pid_alive(pid):
+            connection.delete(key)
+            released.append(name)
+    return released
 
 
 def recover_abandoned(queue_name: str) -> list[str]:

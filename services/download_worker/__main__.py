@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 
 from rq import Worker
 
@@ -16,7 +17,7 @@ from services.common.db import get_redis
 from services.common.embedded import ConfigurationError
 from services.domain import jobs
 from services.domain.collection.jobs import resume_interrupted_syncs
-from services.domain.downloads.jobs import recover_downloads_job
+from services.domain.downloads.jobs import keep_recovering, recover_downloads
 from services.domain.search.jobs import schedule_index_sync
 
 
@@ -41,9 +42,14 @@ def main(argv: list[str] | None = None) -> None:
     if jobs.SYNC_QUEUE in names:
         # A worker killed mid-sync left a run in Postgres: finish it now rather than at the next sync.
         resume_interrupted_syncs()
+    # A worker killed on this machine may still hold the scheduler locks: take them over now.
+    jobs.release_dead_scheduler_locks(names)
     if jobs.DOWNLOAD_QUEUE in names:
-        # Downloads of a worker that was killed are retried (and their work folders swept).
-        recover_downloads_job()
+        # Downloads of a worker that was killed are retried (and their work folders swept), now and
+        # every few seconds from a watchdog thread.
+        recover_downloads()
+        threading.Thread(target=keep_recovering, args=(threading.Event(),), name="download-recovery",
+                         daemon=True).start()
     if jobs.SEARCH_QUEUE in names:
         schedule_index_sync()  # MeiliSearch only: keeps the index in step with Postgres
     # The scheduler runs scheduled/periodic jobs (e.g. library re-syncs) from this worker.

@@ -38,6 +38,27 @@ def _worker(env: dict[str, str], *queues: str) -> subprocess.Popen:
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 
+def _descendants(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in map(int, children):
+            found += [child, *_descendants(child)]
+    return found
+
+
+def _kill_tree(pid: int) -> None:
+    """SIGKILL a process and everything it started, as when its container or machine dies."""
+    for victim in [pid, *_descendants(pid)]:
+        try:
+            os.kill(victim, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.terminate()
@@ -231,9 +252,21 @@ def test_worker_killed_mid_download_is_recovered(make_user, download_stack):
         job = alice.post(f"/api/tracks/{pk}/download",
                          json={"url": f"{media.base}/slow/long.mp3?bps={size // 15}"}).json()
         _wait(alice, job["id"], until=("started",), check=lambda s: s["stage"] == "downloading" and s["percent"] >= 5)
+        horses = _descendants(first.pid)
+        assert horses  # the work horse downloading the track
     finally:
-        os.killpg(first.pid, signal.SIGKILL)
+        _kill_tree(first.pid)  # the worker and its work horse (RQ puts the horse in its own group)
         first.wait(timeout=10)
+    def dead(pid: int) -> bool:
+        try:
+            return "State:\tZ" in Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            return True
+
+    deadline = time.monotonic() + 20
+    while not all(dead(h) for h in horses) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert all(dead(h) for h in horses)
     assert _library_files(lib) == []
     incoming = get_settings().resolved_audio_dir / ".incoming"
     assert (incoming / job["id"]).is_dir()  # the dead worker's partial download, outside the library

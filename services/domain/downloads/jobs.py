@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import threading
 import time
 import uuid
 from datetime import UTC, datetime
@@ -280,34 +281,23 @@ def _run(track: Track, url: str | None, settings: Settings, workdir: Path, job_i
 
 # --- recovery of downloads whose worker died -------------------------------------------------------
 
-RECOVER_EVERY_SECONDS = 15
-_RECOVERY_KEY = "djp:download:recovery-scheduled"
+RECOVER_EVERY_SECONDS = 10
 
 
-def recover_downloads_job() -> list[str]:
-    """Retry downloads whose worker was killed (their heartbeat stopped), then plan the next check."""
-    get_redis().delete(_RECOVERY_KEY)
-    try:
-        recovered = jobs.recover_abandoned(jobs.DOWNLOAD_QUEUE)
-        if recovered:
-            log.warning("downloads of dead workers queued again: %s", ", ".join(recovered))
-        sweep_incoming(get_settings())
-        return recovered
-    finally:
-        schedule_recovery()
+def recover_downloads() -> list[str]:
+    """Retry downloads whose worker was killed (their heartbeat stopped) and sweep work folders."""
+    recovered = jobs.recover_abandoned(jobs.DOWNLOAD_QUEUE)
+    if recovered:
+        log.warning("downloads of dead workers queued again: %s", ", ".join(recovered))
+    sweep_incoming(get_settings())
+    return recovered
 
 
-def schedule_recovery() -> bool:
-    """Plan the next check unless one is planned."""
-    from datetime import timedelta
-
-    try:
-        if not get_redis().set(_RECOVERY_KEY, "1", nx=True, ex=RECOVER_EVERY_SECONDS * 20):
-            return False
-        jobs.queue(jobs.DOWNLOAD_QUEUE).enqueue_in(timedelta(seconds=RECOVER_EVERY_SECONDS), recover_downloads_job,
-                                                   result_ttl=60, meta={"kind": "download_recovery"},
-                                                   description="Recover downloads of dead workers")
-    except RedisError as exc:
-        log.warning("could not plan the download recovery: %s", exc)
-        return False
-    return True
+def keep_recovering(stop: threading.Event) -> None:
+    """The worker's watchdog thread: `recover_downloads` every few seconds until `stop` (it does not
+    depend on RQ's scheduler, whose lock a killed worker may still hold)."""
+    while not stop.wait(RECOVER_EVERY_SECONDS):
+        try:
+            recover_downloads()
+        except Exception as exc:  # Redis or the disk unavailable for a moment: try again next round
+            log.warning("download recovery failed: %s", exc)
