@@ -22,6 +22,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from services.common.processes import pid_alive  # noqa: E402
 from services.common.embedded import (  # noqa: E402
     ConfigurationError,
     start_embedded_postgres,
@@ -34,16 +35,6 @@ from services.common.settings import get_settings  # noqa: E402
 
 COLORS = ["\033[36m", "\033[35m", "\033[33m", "\033[32m", "\033[34m"]
 RESET = "\033[0m"
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Stack:
@@ -67,7 +58,7 @@ class Stack:
                 old = int(self.pid_file.read_text().strip())
             except ValueError:
                 old = 0
-            if old and _pid_alive(old):
+            if old and pid_alive(old):
                 raise ConfigurationError(f"the stack is already running (pid {old}); run `make down` first")
             self.pid_file.unlink()  # stale: the previous run was killed
         self.pid_file.write_text(str(os.getpid()))
@@ -207,10 +198,10 @@ def down() -> int:
     pid_file = settings.data_dir / "stack.pid"
     if pid_file.exists():
         pid = int(pid_file.read_text().strip() or 0)
-        if pid and _pid_alive(pid):
+        if pid and pid_alive(pid):
             os.kill(pid, signal.SIGTERM)
             for _ in range(100):
-                if not _pid_alive(pid):
+                if not pid_alive(pid):
                     break
                 time.sleep(0.2)
         pid_file.unlink(missing_ok=True)

@@ -8,7 +8,6 @@ enqueued by reference, so a name is written once. Redis failures become `Unavail
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -23,6 +22,7 @@ from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
 from services.common.db import get_redis
+from services.common.processes import pid_alive
 from services.domain.errors import Unavailable
 
 SYNC_QUEUE = "sync"
@@ -166,16 +166,6 @@ def heartbeat() -> Iterator[None]:
             pass
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def release_dead_scheduler_locks(queue_names: list[str]) -> list[str]:
     """Scheduler locks held by a scheduler process of this machine that no longer exists (its worker
     was killed): release them, so the worker starting now schedules at once instead of after RQ's
@@ -192,7 +182,7 @@ def release_dead_scheduler_locks(queue_names: list[str]) -> list[str]:
         info = connection.hgetall(SCHEDULER_KEY_TEMPLATE % holder.decode())
         host = (info.get(b"hostname") or b"").decode()
         pid = int(info.get(b"pid") or 0)
-        if host == socket.gethostname() and pid and not _pid_alive(pid):
+        if host == socket.gethostname() and pid and not pid_alive(pid):
             connection.delete(key)
             released.append(name)
     return released
