@@ -128,7 +128,7 @@ def _track(owner_id: int, *, friend: bool = False, **fields) -> tuple[int, int]:
         return t.id, lib.id
 
 
-def _wait(client, job_id: str, *, until=("finished", "failed", "stopped", "canceled"), seconds: float = 180,
+def _wait(client, job_id: str, *, until=("finished", "failed", "stopped", "canceled"), seconds: float = 420,
           check=None) -> dict:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -241,7 +241,7 @@ def test_cancel_and_retry(make_user, download_stack):
     assert alice.post(f"/api/jobs/{job['id']}/cancel").status_code == 409
     assert _library_files(lib) == []
     retried = alice.post(f"/api/jobs/{job['id']}/retry")
-    assert retried.status_code == 200 and retried.json()["status"] == "queued"
+    assert retried.status_code == 200 and retried.json()["status"] in ("queued", "started")  # a free worker is quick
     done = _wait(alice, job["id"])
     assert done["status"] == "finished", done
     assert _library_files(lib) == [f"{pk}.m4a"]
@@ -259,10 +259,13 @@ def test_worker_killed_mid_download_is_recovered(make_user, download_stack):
     first = _worker(env, "download", "analysis")
     try:
         job = alice.post(f"/api/tracks/{pk}/download",
-                         json={"url": f"{media.base}/slow/long.mp3?bps={size // 15}"}).json()
-        _wait(alice, job["id"], until=("started",), check=lambda s: s["stage"] == "downloading" and s["percent"] >= 5)
+                         json={"url": f"{media.base}/slow/long.mp3?bps={size // 40}"}).json()
+        _wait(alice, job["id"], until=("started",), check=lambda s: s["stage"] == "downloading" and s["percent"] >= 2)
         horses = _descendants(first.pid)
         assert horses  # the work horse downloading the track
+    except BaseException:
+        download_stack["worker"] = _worker(env, "download", "analysis")  # later tests need a worker
+        raise
     finally:
         _kill_tree(first.pid)  # the worker and its work horse (RQ puts the horse in its own group)
         first.wait(timeout=10)
