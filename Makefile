@@ -19,6 +19,9 @@ $(STAMP): pyproject.toml | $(PY)
 
 $(DEV_STAMP): pyproject.toml $(STAMP)
 	$(PIP) install --quiet -e ".[$(EXTRAS),dev]"
+	# pyrekordbox reads exported Rekordbox XML back in the tests; its construct>=2.10 clashes with gamdl's
+	# pinned construct 2.8.8, so it goes in without dependencies (tests load only its stdlib XML reader).
+	$(PIP) install --quiet --no-deps "pyrekordbox==0.5.0"
 	touch $@
 
 install: $(STAMP)

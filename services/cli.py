@@ -5,6 +5,8 @@
     djp friends add NAME | remove NAME | list       follow a friend's public collection (read-only)
     djp search "QUERY" [--bpm 120-128] [--compatible-with 8A] ...   find tracks (a table)
     djp search reindex                              rebuild the MeiliSearch index (then swap it in)
+    djp playlist export ID --format F [-o FILE]     a playlist as rekordbox, nml, m3u8, csv or json
+    djp playlist import FILE [--name N]             a new playlist from an M3U8, Rekordbox XML, NML or JSON file
 
 It calls the same domain services as the web app; their errors are printed, never a traceback.
 """
@@ -35,6 +37,8 @@ import_app = typer.Typer(help="Import your collection", no_args_is_help=True)
 friends_app = typer.Typer(help="Friends' collections (read-only libraries)", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 app.add_typer(friends_app, name="friends")
+playlist_app = typer.Typer(help="Playlists as files (Rekordbox, Traktor, M3U8, CSV, JSON)", no_args_is_help=True)
+app.add_typer(playlist_app, name="playlist")
 console = Console(stderr=True)
 T = TypeVar("T")
 
@@ -281,3 +285,64 @@ def jobs_list(
             reason = f"\t{job.error}" if job.error else ""
             print(f"{job.id}\t{job.kind}\t{job.status}\t{job.stage or ''}\t{job.percent}%\t{job.description or ''}"
                   f"{reason}")
+
+
+@playlist_app.command("export")
+def playlist_export(
+    playlist: Annotated[int, typer.Argument(help="Playlist id")],
+    format: Annotated[str, typer.Option("--format", "-f", help="rekordbox, nml, m3u8, csv or json")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default: standard output)")]
+    = None,
+    paths: Annotated[str, typer.Option(help="m3u8/csv/json: absolute, or relative to the audio folder")] = "absolute",
+    root: Annotated[str | None, typer.Option(help="Where the audio folder is on the machine reading the file")]
+    = None,
+    user: Annotated[str | None, typer.Option(help="Owner username (default: the first admin)")] = None,
+) -> None:
+    """Write a playlist as a Rekordbox XML, Traktor NML, M3U8, CSV or JSON file."""
+    from services.domain.playlists.exports import export_playlist
+
+    _prepare()
+    with session_scope() as session:
+        owner = _run(lambda: find_user(session=session, username=user))
+        result = _run(lambda: export_playlist(session=session, user=owner, playlist_id=playlist, fmt=format,
+                                              paths=paths, root=root))
+    if output is None:
+        sys.stdout.buffer.write(result.content)
+        sys.stdout.flush()
+    else:
+        output.write_bytes(result.content)
+        console.print(f"wrote {output} ({len(result.content)} bytes)")
+    if result.skipped:
+        console.print(f"{result.skipped} track(s) without audio were left out or written as comments")
+
+
+@playlist_app.command("import")
+def playlist_import(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="M3U8, XML, NML or JSON")],
+    format: Annotated[str | None, typer.Option("--format", "-f", help="m3u8, rekordbox, nml or json (default: "
+                                                                      "from the file)")] = None,
+    name: Annotated[str | None, typer.Option(help="Playlist name (default: the file's)")] = None,
+    playlist: Annotated[str | None, typer.Option(help="Which playlist of a file with several")] = None,
+    user: Annotated[str | None, typer.Option(help="Owner username (default: the first admin)")] = None,
+) -> None:
+    """Create a playlist from a file, matching your tracks by path, then artist + title (+ duration)."""
+    from services.domain.playlists.imports import MAX_IMPORT_BYTES, import_playlist
+
+    _prepare()
+
+    def run():
+        with session_scope() as session, file.open("rb") as stream:
+            owner = find_user(session=session, username=user)
+            return import_playlist(session=session, user=owner, filename=file.name,
+                                   chunks=iter(lambda: stream.read(1 << 16), b""), fmt=format, name=name,
+                                   playlist=playlist, max_bytes=MAX_IMPORT_BYTES)
+
+    report = _run(run)
+    console.print(f"[green]created[/green] playlist {report.playlist_id} \"{report.name}\": "
+                  f"{report.matched}/{report.total} tracks matched")
+    for miss in report.unmatched[:50]:
+        where = f"line {miss.line}" if miss.line else f"entry {miss.entry}"
+        who = " - ".join(x for x in (miss.artist, miss.title) if x) or miss.path or "?"
+        console.print(f"  {where}: {who}: {miss.reason}")
+    if len(report.unmatched) > 50:
+        console.print(f"  ... and {len(report.unmatched) - 50} more")

@@ -94,15 +94,16 @@ def install_error_handling(app: FastAPI, *, log: logging.Logger) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        rid = request_id(request)
-        log.exception("unhandled error [request %s] on %s %s", rid, request.method, request.url.path)
-        return error_response(
-            500,
-            f"internal error (request id {rid})",
-            "internal_error",
-            request_id=rid,
-            headers={REQUEST_ID_HEADER: rid},
-        )
+        return unexpected_error(request, log=log)
+
+
+def unexpected_error(request: Request, *, log: logging.Logger) -> JSONResponse:
+    """Log the exception being handled with the request id, and answer 500 with that id (no details)."""
+    rid = request_id(request)
+    log.exception("unhandled error [request %s] on %s %s", rid, request.method, request.url.path)
+    return error_response(
+        500, f"internal error (request id {rid})", "internal_error", request_id=rid, headers={REQUEST_ID_HEADER: rid}
+    )
 
 
 def require_service_token(app: FastAPI, settings: Settings) -> None:

@@ -65,6 +65,18 @@ class Settings(BaseSettings):
     spotify_client_secret: SecretStr | None = Field(None, validation_alias="SPOTIFY_CLIENT_SECRET")
     spotify_redirect_uri: str | None = Field(None, validation_alias="SPOTIFY_REDIRECT_URI")
     youtube_api_key: SecretStr | None = Field(None, validation_alias="YOUTUBE_API_KEY")
+    # Enrichment catalog clients (services/domain/enrichment/sources); the API URLs are for tests
+    apple_music_storefront: str = Field("us", pattern="^[a-z]{2}$", validation_alias="APPLE_MUSIC_STOREFRONT")
+    spotify_accounts_url: str = Field("https://accounts.spotify.com", validation_alias="SPOTIFY_ACCOUNTS_URL")
+    spotify_api_url: str = Field("https://api.spotify.com", validation_alias="SPOTIFY_API_URL")
+    youtube_api_url: str = Field("https://www.googleapis.com/youtube/v3", validation_alias="YOUTUBE_API_URL")
+    enrichment_timeout_seconds: float = Field(15.0, gt=0, validation_alias="ENRICHMENT_TIMEOUT_SECONDS")
+    enrichment_max_attempts: int = Field(4, ge=1, le=10, validation_alias="ENRICHMENT_MAX_ATTEMPTS")
+    enrichment_backoff_seconds: float = Field(1.0, ge=0, validation_alias="ENRICHMENT_BACKOFF_SECONDS")
+    enrichment_max_retry_after_seconds: float = Field(
+        60.0, ge=0, validation_alias="ENRICHMENT_MAX_RETRY_AFTER_SECONDS"
+    )
+    enrichment_concurrency: int = Field(4, ge=1, le=32, validation_alias="ENRICHMENT_CONCURRENCY")
     openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
 
     # Audio analysis (services/essentia_api)

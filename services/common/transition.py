@@ -19,8 +19,18 @@ Per-transition terms (raw values in [0, 1] unless noted, multiplied by their wei
 * artist / album  -1 when the two tracks share an artist (album); the same penalty, divided by the
              distance d, applies to tracks up to `artist_window` slots apart.
 
+Energy curve (per position; see `energy_targets` and `energy_fit`): a named curve asks, at each
+position, for a quantile of the energies at hand (rising over a whole crate = its energies sorted);
+the fit is 1 - |energy - target| / span of the energies, weighted by w_energy (default 6, so the
+curve is followed and tempo/key decide among tracks of about the same energy).
+
 A term that cannot be computed because a track lacks analysis (no BPM, no key, no tags, no energy)
-gets the neutral raw value 0.5 and is listed in `neutral`, so callers can report it.
+gets the neutral raw value 0.5 and is listed in `neutral`, so callers can report it. (The set
+builder keeps tracks lacking BPM, key or energy out of the optimisation: `missing_analysis`.)
+
+What DJs see: `explain_transition` turns a transition into a 0-100 mix score (the total divided by
+its best possible value, MIX_SCALE), a verdict and words per part ("adjacent key (8A→9A)",
+"+2.1 BPM (1.7%)"); the API and the pages both use it.
 Everything here is pure; services/ga_service/scoring.py has the vectorized twin and the tests check
 that both agree.
 """
@@ -32,12 +42,14 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.common.camelot import CamelotKey, KeyMove, describe_move, key_move
 
 NEUTRAL = 0.5
+MIN_ENERGY_SCALE = 0.1  # energies within 0.1 of each other (about one step of 1-10) count as one level
 HALF_DOUBLE_FACTOR = 0.85  # half/double-time blends work but are less seamless than a straight mix
 TEMPO_STEP_VIOLATION = -1.0
 
@@ -65,7 +77,9 @@ def must_be_finite(v: float | None) -> float | None:
 class Weights(BaseModel):
     tempo: float = Field(1.0, ge=0.0)
     key: float = Field(1.0, ge=0.0)
-    energy: float = Field(1.0, ge=0.0)
+    # Per position, against 1 per transition for tempo and key: 6 keeps a chosen energy curve (a
+    # rising set rises) while tempo and key still decide among tracks of about the same energy.
+    energy: float = Field(6.0, ge=0.0)
     similarity: float = Field(0.5, ge=0.0)
     artist: float = Field(1.0, ge=0.0)
     album: float = Field(0.5, ge=0.0)
@@ -276,11 +290,136 @@ def window_decay(distance: int) -> float:
     return 1.0 / distance
 
 
+# --- the mix score shown to DJs ------------------------------------------------------------------
+
+MIX_SCALE = (
+    "Mix score 0-100: 100 = same key, same tempo, same style; 50 = cannot tell (analysis missing); "
+    "0 = key clash, tempo out of pitch range or the same artist back to back. "
+    "It is the transition score divided by its best possible value (weights of tempo + key + similarity)."
+)
+# Verdicts by mix score, best first.
+MIX_VERDICTS: tuple[tuple[float, str], ...] = ((80.0, "Smooth"), (60.0, "Good"), (40.0, "Workable"), (0.0, "Rough"))
+ANALYSIS_FIELDS = ("bpm", "key", "energy")
+KEY_WORDS: dict[KeyMove, str] = {
+    KeyMove.SAME: "same key",
+    KeyMove.ADJACENT: "adjacent key",
+    KeyMove.RELATIVE: "relative major/minor",
+    KeyMove.DIAGONAL: "diagonal key move",
+    KeyMove.ENERGY_BOOST: "energy boost (+2)",
+    KeyMove.SEMITONE_UP: "semitone up (+7)",
+    KeyMove.CLASH: "key clash",
+}
+
+
+def missing_analysis(track: TrackFeatures) -> list[str]:
+    """Which of BPM, key and energy a track lacks ([] for an analysed track): the set builder puts such
+    tracks after the analysed ones, or leaves them out."""
+    values = {"bpm": track.bpm, "key": track.key, "energy": track.energy}
+    return [name for name in ANALYSIS_FIELDS if values[name] is None]
+
+
+def energy_level(energy: float) -> float:
+    """Energy 0..1 (the set builder's scale) -> the 1-10 rating DJs see."""
+    return 1.0 + 9.0 * energy
+
+
+class MixPart(BaseModel):
+    value: float | None = Field(description="key/tempo/similarity: raw 0-1; energy: step on the 1-10 scale")
+    weight: float = Field(description="weight in the mix score (0: shown, not scored)")
+    label: str
+
+
+class MixExplanation(BaseModel):
+    score: float = Field(ge=0.0, le=100.0, description="0-100, see MIX_SCALE")
+    verdict: Literal["Smooth", "Good", "Workable", "Rough", "Unknown"]
+    summary: str = Field(description="e.g. 'Smooth: adjacent key, +2.1 BPM'")
+    parts: dict[str, MixPart]
+
+
+def mix_score(total: float, weights: Weights) -> float:
+    """A transition score on the 0-100 scale of MIX_SCALE."""
+    best = weights.tempo + weights.key + weights.similarity
+    if best <= 0:
+        return 50.0
+    return round(min(100.0, max(0.0, 100.0 * total / best)), 1)
+
+
+def mix_verdict(score: float | None) -> str:
+    if score is None:
+        return "Unknown"
+    return next(word for floor, word in MIX_VERDICTS if score >= floor)
+
+
+def _tempo_words(a: TrackFeatures, b: TrackFeatures, br: TransitionBreakdown, options: TransitionOptions) -> str:
+    t = br.tempo
+    if t.mode == "n/a":
+        return "tempo unknown"
+    if t.step_violation:
+        return f"{t.bpm_delta:+.1f} BPM step, more than the {options.max_bpm_step:g} BPM allowed"
+    prefix = {"half": "at half time, ", "double": "at double time, "}.get(t.mode, "")
+    if abs(t.bpm_delta) < 0.05:
+        words = f"{prefix}same tempo ({round(a.bpm, 1):g} BPM)"
+    else:
+        words = f"{prefix}{t.bpm_delta:+.1f} BPM ({t.pitch_pct:.1f}%)"
+    if t.pitch_pct > options.pitch_range_pct:
+        words += f", beyond the {options.pitch_range_pct:g}% pitch range"
+    return words
+
+
+def explain_transition(
+    a: TrackFeatures, b: TrackFeatures, *, options: TransitionOptions, breakdown: TransitionBreakdown | None = None
+) -> MixExplanation:
+    """The transition a -> b in numbers and words: the one explanation the API and the pages show."""
+    br = breakdown or transition_score(a, b, options=options)
+    w = options.weights
+    score = mix_score(br.total, w)
+    parts: dict[str, MixPart] = {}
+    if br.key_move is None:
+        key_words = "key unknown"
+    else:
+        key_words = KEY_WORDS[br.key_move]
+        if br.key_move in (KeyMove.ENERGY_BOOST, KeyMove.SEMITONE_UP) and br.raw["key"] == 0.0:
+            key_words += ", switched off: counts as a clash"
+    key_label = key_words if br.key_move is None else f"{key_words} ({a.key}→{b.key})"
+    parts["key"] = MixPart(value=round(br.raw["key"], 3), weight=w.key, label=key_label)
+    tempo_words = _tempo_words(a, b, br, options)
+    parts["tempo"] = MixPart(value=round(br.raw["tempo"], 3), weight=w.tempo, label=tempo_words)
+    sim = br.raw["similarity"]
+    if br.similarity_source == "n/a":
+        sim_words = "style unknown"
+    else:
+        kind = "sound" if br.similarity_source == "embedding" else "style"
+        sim_words = f"{'similar' if sim >= 0.6 else 'related' if sim >= 0.3 else 'different'} {kind}"
+    parts["similarity"] = MixPart(value=round(sim, 3), weight=w.similarity, label=f"{sim_words} ({sim:.2f})")
+    if br.energy_step is None:
+        parts["energy"] = MixPart(value=None, weight=0.0, label="energy unknown")
+    else:
+        ea, eb = round(energy_level(a.energy), 1), round(energy_level(b.energy), 1)
+        step = round(eb - ea, 1)
+        parts["energy"] = MixPart(value=step, weight=0.0, label=f"energy {ea:g} → {eb:g} ({step:+g})")
+    repeats = [name for name in ("artist", "album") if br.terms[name] < 0]
+    if repeats:
+        parts["repeat"] = MixPart(
+            value=round(sum(br.terms[n] for n in repeats), 3), weight=1.0,
+            label=" and ".join(f"same {n}" for n in repeats) + " back to back",
+        )
+    if "tempo" in br.neutral and "key" in br.neutral:
+        verdict = "Unknown"
+        words = ["no BPM or key to judge by"]
+    else:
+        verdict = mix_verdict(score)
+        words = [key_words, tempo_words]
+        if repeats:
+            words.append(parts["repeat"].label)
+    return MixExplanation(score=score, verdict=verdict, summary=f"{verdict}: {', '.join(words)}", parts=parts)
+
+
 # --- energy curve ---------------------------------------------------------------------------------
 
 _SHAPES: dict[str, tuple[tuple[float, float], ...]] = {
     "rising": ((0.0, 0.0), (1.0, 1.0)),
-    "peak": ((0.0, 0.15), (0.7, 1.0), (1.0, 0.55)),
+    # Build up to the peak a little after the middle, then come down to about a third.
+    "peak": ((0.0, 0.1), (0.6, 1.0), (1.0, 0.4)),
 }
 
 
@@ -305,33 +444,49 @@ def interpolate(points: Sequence[tuple[float, float]], t: float) -> float:
     return pts[-1][1]
 
 
+def quantile(sorted_values: Sequence[float], q: float) -> float:
+    """Linear-interpolated quantile q in [0, 1] of already sorted values."""
+    pos = min(1.0, max(0.0, q)) * (len(sorted_values) - 1)
+    i = int(pos)
+    if i + 1 >= len(sorted_values):
+        return sorted_values[-1]
+    return sorted_values[i] + (sorted_values[i + 1] - sorted_values[i]) * (pos - i)
+
+
 def energy_targets(
-    curve: str | Sequence[tuple[float, float]] | None, length: int, energies: Sequence[float]
+    curve: str | Sequence[tuple[float, float]] | None, length: int, energies: Sequence[float | None]
 ) -> list[float] | None:
     """Target energy per position for a set of `length` tracks, or None when there is no curve.
 
-    Named shapes are stretched over the 10th..90th percentile of the known energies so a library
-    whose energies sit in 0.4..0.8 still gets a curve it can follow; explicit points are absolute.
+    A named shape gives a level in [0, 1] per position, read as a quantile of the known energies:
+    level 0 is the calmest track at hand, 1 the most intense, 0.5 the median. So "rising" over a
+    whole crate asks for exactly its energies in ascending order, and a crate whose energies sit in
+    5..7 gets a curve it can follow. Explicit points are absolute energies (0..1).
     """
     if curve is None or curve == "none" or length <= 0:
         return None
     ts = [k / (length - 1) if length > 1 else 0.0 for k in range(length)]
     if not isinstance(curve, str):
         return [interpolate(curve, t) for t in ts]
-    known = sorted(e for e in energies if e is not None)
-    if known:
-        lo = known[int(0.1 * (len(known) - 1))]
-        hi = known[round(0.9 * (len(known) - 1))]
-    else:
-        lo, hi = 0.3, 0.9
-    if curve == "flat":
-        mid = known[len(known) // 2] if known else 0.6
-        return [mid] * length
-    return [lo + (hi - lo) * curve_shape(curve, t) for t in ts]
+    known = sorted(e for e in energies if e is not None) or [0.3, 0.9]
+    return [quantile(known, curve_shape(curve, t)) for t in ts]
 
 
-def energy_fit(energy: float | None, target: float) -> float:
-    """Raw fit in [0, 1]; neutral when the track has no energy value."""
+def energy_scale(energies: Iterable[float | None], targets: Sequence[float]) -> float:
+    """The energy span the curve fit is measured against: every known energy and target lies within it."""
+    values = [e for e in energies if e is not None] + list(targets)
+    if not values:
+        return 1.0
+    return max(max(values) - min(values), MIN_ENERGY_SCALE)
+
+
+def energy_fit(energy: float | None, target: float, scale: float = 1.0) -> float:
+    """Raw fit in [0, 1]: 1 - |energy - target| / scale; neutral when the track has no energy value.
+
+    `scale` is the span of the energies at hand (`energy_scale`), so a crate whose energies sit in
+    5..7 is held to the curve as firmly as one spanning 1..10: putting the calmest track where the
+    most intense belongs costs the full weight, whatever the crate.
+    """
     if energy is None:
         return NEUTRAL
-    return max(0.0, 1.0 - abs(energy - target))
+    return max(0.0, 1.0 - abs(energy - target) / scale)

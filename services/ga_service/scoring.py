@@ -22,6 +22,7 @@ from services.common.transition import (
     TrackFeatures,
     TransitionOptions,
     energy_fit,
+    energy_scale,
     energy_targets,
     key_score,
     window_decay,
@@ -229,7 +230,8 @@ def build_problem(
     else:
         tgt = np.asarray(targets)
         en = np.array([np.nan if f.energy is None else f.energy for f in feats])
-        fit = np.maximum(0.0, 1.0 - np.abs(en[:, None] - tgt[None, :]))
+        scale = energy_scale([f.energy for f in feats], targets)
+        fit = np.maximum(0.0, 1.0 - np.abs(en[:, None] - tgt[None, :]) / scale)
         E = w.energy * np.where(np.isnan(en)[:, None], NEUTRAL, fit)
     problem = Problem(T=T, E=E, S=S, window=options.artist_window, length=length, first=first, last=last)
     return problem, targets

@@ -18,8 +18,17 @@ from services.common.contracts.setbuilder import (
     SearchInfo,
     SetOptions,
     Transition,
+    UnanalysedTrack,
 )
-from services.common.transition import TrackFeatures, TransitionOptions, transition_score
+from services.common.transition import (
+    TrackFeatures,
+    TransitionOptions,
+    explain_transition,
+    missing_analysis,
+    repeat_penalty,
+    transition_score,
+    window_decay,
+)
 from services.ga_service.genetic import GAParams, IslandResult, run_island
 from services.ga_service.greedy import greedy_solve
 from services.ga_service.local_search import local_search
@@ -78,14 +87,23 @@ def generate_set(
     warnings: list[str] = []
     ids = [t.id for t in tracks]
     fixed_ids = {i for i in (o.first_id, o.last_id) if i is not None}
-    # BPM range: filters the pool in select mode; in order mode every track stays, with a warning.
-    pool = list(range(len(tracks)))
-    if o.bpm_min is not None or o.bpm_max is not None:
+    feats_all = track_features(request)
+    # Tracks lacking BPM, key or energy cannot be placed on merit: they stay out of the optimisation
+    # and go after the analysed tracks (unanalysed="end") or are left out ("exclude"). Fixed ends stay.
+    missing = [missing_analysis(f) for f in feats_all]
+    unanalysed = [i for i in range(len(tracks)) if missing[i] and ids[i] not in fixed_ids]
+    pool = [i for i in range(len(tracks)) if not missing[i] or ids[i] in fixed_ids]
+
+    def in_range(i: int) -> bool:
         lo_b, hi_b = o.bpm_min or 0.0, o.bpm_max or math.inf
-        outside = [i for i in pool if tracks[i].bpm is None or not lo_b <= tracks[i].bpm <= hi_b]
+        return tracks[i].bpm is not None and lo_b <= tracks[i].bpm <= hi_b
+
+    # BPM range: filters the pool in select mode; in order mode every track stays, with a warning.
+    if o.bpm_min is not None or o.bpm_max is not None:
+        outside = [i for i in range(len(tracks)) if not in_range(i)]
         if outside:
             if select:
-                pool = [i for i in pool if i not in set(outside) or ids[i] in fixed_ids]
+                pool = [i for i in pool if in_range(i) or ids[i] in fixed_ids]
                 kept = [ids[i] for i in outside if ids[i] in fixed_ids]
                 warnings.append(
                     f"{len(outside) - len(kept)} tracks outside the BPM range (or without BPM) left out"
@@ -94,12 +112,36 @@ def generate_set(
                     warnings.append(f"fixed tracks outside the BPM range kept: {', '.join(kept)}")
             else:
                 warnings.append(f"tracks outside the BPM range: {', '.join(ids[i] for i in outside[:20])}")
-    if select and o.count is not None and o.count > len(pool):
-        raise SetBuilderError(f"count {o.count} is larger than the {len(pool)} tracks within the BPM range")
-    if select and o.minutes is not None and sum(tracks[i].duration or 0 for i in pool) < o.minutes * 60:
-        raise SetBuilderError(f"the tracks within the BPM range last less than {o.minutes} min")
 
-    feats_all = track_features(request)
+    # Unanalysed tracks that go into the set, after the analysed ones.
+    fill: list[int] = []
+    if o.unanalysed == "end" and unanalysed:
+        if not select:
+            fill = unanalysed
+        else:
+            spare = [i for i in unanalysed if o.bpm_min is None and o.bpm_max is None or in_range(i)]
+            if o.count is not None and o.count > len(pool):
+                fill = spare[: o.count - len(pool)]
+            elif o.minutes is not None:
+                short = o.minutes * 60 - sum(tracks[i].duration or 0.0 for i in pool)
+                for i in spare:
+                    if short <= 0:
+                        break
+                    fill.append(i)
+                    short -= tracks[i].duration or 0.0
+    available = len(pool) + len(fill)
+    note = f" ({len(unanalysed)} more lack analysis)" if unanalysed and not fill else ""
+    if select and o.count is not None and o.count > available:
+        raise SetBuilderError(
+            f"count {o.count} is larger than the {available} tracks within the BPM range{note}"
+        )
+    if select and o.minutes is not None and sum(tracks[i].duration or 0 for i in pool + fill) < o.minutes * 60:
+        raise SetBuilderError(f"the tracks within the BPM range last less than {o.minutes} min{note}")
+    if not pool and not fill:
+        raise SetBuilderError(
+            "none of the tracks has BPM, key and energy: analyse them, or keep them with unanalysed='end'"
+        )
+
     feats = [feats_all[i] for i in pool]
     curve = _curve(o)
     local = {ids[g]: k for k, g in enumerate(pool)}
@@ -121,21 +163,43 @@ def generate_set(
             return _Solved(res.perm, res.score, info), problem, targets
         return _solve_ga(problem, o, select, executor, t0, on_broken_pool), problem, targets
 
-    if not select:
-        solved, problem, targets = solve(len(pool))
-    elif o.count is not None:
-        solved, problem, targets = solve(o.count)
+    if not pool:
+        problem, targets, solved = None, None, None
+        ga_order: list[int] = []
     else:
-        solved, problem, targets = _solve_minutes(
-            solve, [tracks[g].duration or 0.0 for g in pool], o, first, last
-        )
+        if not select or fill:
+            solved, problem, targets = solve(len(pool))  # every analysed track (select: the fill tops up)
+        elif o.count is not None:
+            solved, problem, targets = solve(o.count)
+        else:
+            solved, problem, targets = _solve_minutes(
+                solve, [tracks[g].duration or 0.0 for g in pool], o, first, last
+            )
+        ga_order = [pool[int(k)] for k in solved.perm[: problem.length]]
 
-    L = problem.length
-    perm = solved.perm[:L]
-    order_idx = [pool[int(k)] for k in perm]
-    resp = _response(request, feats_all, order_idx, problem, perm, targets, o, warnings)
-    solved.info.elapsed_s = round(time.perf_counter() - t0, 4)
-    resp.search = solved.info
+    # The unanalysed tracks follow the analysed ones, before a fixed last track.
+    cut = len(ga_order) - 1 if last is not None else len(ga_order)
+    order_idx = ga_order[:cut] + fill + ga_order[cut:]
+    position_targets: list[float | None] | None = None
+    if targets is not None:
+        by_track = dict(zip(ga_order, targets, strict=True))
+        position_targets = [by_track.get(i) for i in order_idx]
+    energy = 0.0 if problem is None else float(problem.E[solved.perm[: problem.length], np.arange(problem.length)].sum())
+    resp = _response(request, feats_all, order_idx, energy, position_targets, o, warnings)
+    resp.unanalysed_tracks = [
+        UnanalysedTrack(id=ids[i], missing=missing[i], position=order_idx.index(i) if i in order_idx else None)
+        for i in range(len(tracks))
+        if missing[i]
+    ]
+    placed = [u for u in resp.unanalysed_tracks if u.position is not None and u.id not in fixed_ids]
+    left_out = [u for u in resp.unanalysed_tracks if u.position is None]
+    if placed:
+        resp.warnings.append(f"{len(placed)} tracks lack BPM, key or energy: put after the analysed tracks")
+    if left_out:
+        resp.warnings.append(f"{len(left_out)} tracks lack BPM, key or energy: left out")
+    info = solved.info if solved is not None else SearchInfo(algorithm="trivial", elapsed_s=0.0, stopped="trivial")
+    info.elapsed_s = round(time.perf_counter() - t0, 4)
+    resp.search = info
     return resp
 
 
@@ -252,12 +316,12 @@ def _response(
     request: GenerateRequest,
     feats: list[TrackFeatures],
     order_idx: list[int],
-    problem: Problem,
-    perm: np.ndarray,
-    targets: list[float] | None,
+    energy_term: float,
+    targets: list[float | None] | None,
     topts: TransitionOptions,
     warnings: list[str],
 ) -> GenerateResponse:
+    """The set in `order_idx` with its transitions explained and the objective split by term."""
     tracks = request.tracks
     transitions: list[Transition] = []
     terms = {"tempo": 0.0, "key": 0.0, "similarity": 0.0, "artist": 0.0, "album": 0.0}
@@ -290,32 +354,29 @@ def _response(
                 similarity=round(br.raw["similarity"], 6),
                 similarity_source=br.similarity_source,
                 neutral=list(br.neutral),
+                mix=explain_transition(feats[a], feats[b], options=topts, breakdown=br),
             )
         )
-    L = problem.length
-    x = perm[None, :L]
-    terms["energy"] = float(problem.E[x, np.arange(L)].sum())
-    terms["window"] = -float(problem.window_penalty(x)[0])
-    score = float(problem.evaluate(perm[:L]))
-    unanalyzed = [
-        tracks[i].id
-        for i in order_idx
-        if tracks[i].bpm is None or feats[i].key is None or tracks[i].energy is None
-    ]
-    if unanalyzed:
-        warnings.append(
-            f"{len(unanalyzed)} tracks lack BPM, key or energy; their terms are scored neutral (0.5)"
-        )
+    terms["energy"] = energy_term
+    window = 0.0
+    if topts.artist_window >= 2:
+        for d in range(2, topts.artist_window + 1):
+            for a, b in zip(order_idx, order_idx[d:], strict=False):
+                window += sum(repeat_penalty(feats[a], feats[b], topts.weights)) * window_decay(d)
+    terms["window"] = -window
     durations = [tracks[i].duration for i in order_idx]
+    mixes = [t.mix.score for t in transitions]
     return GenerateResponse(
         order=[tracks[i].id for i in order_idx],
         transitions=transitions,
-        score=round(score, 6),
+        score=round(sum(terms.values()), 6),
         score_terms={k: round(v, 6) for k, v in terms.items()},
         mean_transition=round(float(np.mean([t.score for t in transitions])) if transitions else 0.0, 6),
-        energy_targets=None if targets is None else [round(t, 4) for t in targets],
-        total_duration_s=None if any(d is None for d in durations) else float(sum(durations)),
-        unanalyzed=unanalyzed,
+        set_score=round(float(np.mean(mixes)), 1) if mixes else None,
+        energy_targets=None if targets is None else [None if t is None else round(t, 4) for t in targets],
+        total_duration_s=float(sum(d for d in durations if d is not None)),
+        durations_unknown=sum(d is None for d in durations),
+        unanalyzed=[tracks[i].id for i in order_idx if missing_analysis(feats[i])],
         warnings=warnings,
         search=SearchInfo(algorithm="pending", elapsed_s=0.0, stopped="trivial"),
     )

@@ -24,6 +24,7 @@ from services.web.api.routes import (
     health,
     jobs,
     libraries,
+    playlist_files,
     playlists,
     search,
     setbuilder,
@@ -32,9 +33,12 @@ from services.web.api.routes import (
     tracks,
     users,
 )
+from services.web.ui import collection_forms as ui_collection_forms
 from services.web.ui import jobs as ui_jobs
 from services.web.ui import libraries as ui_libraries
 from services.web.ui import pages as ui_pages
+from services.web.ui import palette as ui_palette
+from services.web.ui import playlist_edit as ui_playlist_edit
 from services.web.ui import playlists as ui_playlists
 from services.web.ui import search as ui_search
 from services.web.ui import tracks as ui_tracks
@@ -44,10 +48,11 @@ log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # search before tracks: /api/tracks/search must win over /api/tracks/{track_pk}
-API_ROUTERS = (health, auth, users, admin, jobs, libraries, playlists, setbuilder, sync, albums, search, tracks,
-               downloads, friends, spins, analysis)
-# /tracks (the browser) before /tracks/{track_pk}
-UI_ROUTERS = (ui_search, ui_tracks, ui_pages, ui_libraries, ui_playlists, ui_jobs)
+API_ROUTERS = (health, auth, users, admin, jobs, libraries, playlist_files, playlists, setbuilder, sync, albums,
+               search, tracks, downloads, friends, spins, analysis)
+# /tracks (the browser) before /tracks/{track_pk}; playlist_edit (/playlists/options) before playlists
+UI_ROUTERS = (ui_palette, ui_search, ui_tracks, ui_pages, ui_libraries, ui_playlist_edit, ui_playlists,
+              ui_jobs, ui_collection_forms)
 
 
 def create_app() -> FastAPI:

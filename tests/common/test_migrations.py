@@ -74,3 +74,26 @@ def test_models_match_migrations(scratch_db_url: str):
         diff = compare_metadata(ctx, Base.metadata)
     engine.dispose()
     assert diff == []
+
+
+def test_friend_library_names_lose_the_doubled_friend_label(scratch_db_url: str):
+    cfg = alembic_config(scratch_db_url)
+    command.upgrade(cfg, "0005")
+    engine = create_engine(scratch_db_url)
+    try:
+        with engine.begin() as conn:
+            uid = conn.execute(text("INSERT INTO users (username, password_hash, is_admin) "
+                                    "VALUES ('dj', 'x', false) RETURNING id")).scalar()
+            for name, username, friend in [("pal (friend)", "pal", True), ("Renamed by me", "bud", True),
+                                           ("mine (friend)", "mine", False)]:
+                conn.execute(text("INSERT INTO libraries (owner_id, name, discogs_username, is_friend) "
+                                  "VALUES (:o, :n, :u, :f)"), {"o": uid, "n": name, "u": username, "f": friend})
+        command.upgrade(cfg, "0006")
+        with engine.connect() as conn:
+            names = sorted(conn.execute(text("SELECT name FROM libraries")).scalars())
+        assert names == ["Renamed by me", "mine (friend)", "pal's collection"]  # only generated friend names
+        command.downgrade(cfg, "0005")
+        with engine.connect() as conn:
+            assert "pal (friend)" in set(conn.execute(text("SELECT name FROM libraries")).scalars())
+    finally:
+        engine.dispose()

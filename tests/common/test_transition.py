@@ -113,8 +113,10 @@ def test_energy_curves():
     energies = [0.2, 0.4, 0.6, 0.8]
     rising = energy_targets("rising", 5, energies)
     assert rising == sorted(rising) and rising[0] < rising[-1]
+    # Targets are quantiles of the energies at hand: rising over the whole crate = its energies sorted.
+    assert energy_targets("rising", 4, [0.8, 0.2, 0.6, 0.4]) == pytest.approx(energies)
     peak = energy_targets("peak", 11, energies)
-    assert max(peak) == peak[7] and peak[-1] < peak[7]
+    assert max(peak) == peak[6] == 0.8 and peak[-1] < peak[6]  # the peak sits in the middle third
     flat = energy_targets("flat", 4, energies)
     assert len(set(flat)) == 1
     wave = energy_targets("wave", 9, energies)
@@ -122,4 +124,5 @@ def test_energy_curves():
     assert energy_targets([(0, 0.1), (1, 0.9)], 3, []) == pytest.approx([0.1, 0.5, 0.9])
     assert energy_targets("none", 3, energies) is None
     assert energy_fit(0.5, 0.7) == pytest.approx(0.8)
+    assert energy_fit(0.5, 0.7, scale=0.4) == pytest.approx(0.5)  # measured against the crate's span
     assert energy_fit(None, 0.7) == NEUTRAL

@@ -125,7 +125,7 @@ def test_form_login_sets_cookie_and_rejects_foreign_redirect(client, make_user):
     )
     assert r.status_code == 303
     assert r.headers["location"] == "/"
-    assert "Library" in client.get("/").text
+    assert "Your collection" in client.get("/").text
     bad = client.post("/login", data={"username": "gina", "password": "x"}, follow_redirects=False)
     assert bad.status_code == 401
     assert "wrong username or password" in bad.text

@@ -59,6 +59,9 @@ def test_login_and_build_a_set_in_the_browser(make_user, live_server, ga_env, tm
         page.wait_for_function("document.querySelector('table.set tbody td:nth-child(2)').innerText !== 'Peak'")
         titles = page.locator("table.set tbody tr td:nth-child(2)").all_inner_texts()
         assert titles[0] == "Opener" and titles[-1] == "Peak"  # a rising energy curve
+        assert page.locator("svg.set-curve polyline.energy-target").count() == 1  # target vs actual energy
+        assert "/100" in page.locator("[data-set-score]").inner_text()
+        assert page.locator("td.mix .mix-score").first.get_attribute("title").startswith("Mix score ")
         page.screenshot(path=str(tmp_path / "set.png"), full_page=True)
         browser.close()
     assert (tmp_path / "set.png").stat().st_size > 10_000

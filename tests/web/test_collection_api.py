@@ -183,8 +183,12 @@ def test_bad_csv_is_a_clear_4xx(user_client, content, needle):
 def test_csv_into_unknown_or_friend_library(user_client):
     files = {"file": ("x.csv", (CSV_HEADER + "C,A,T,L,F,,1999,5,U,,,,\n").encode(), "text/csv")}
     assert user_client.post("/api/libraries/999/import/csv", files=files).status_code == 404
-    friend = user_client.post("/api/friends", json={"username": "pal"}).json()
-    r = user_client.post(f"/api/libraries/{friend['library_id']}/import/csv", files=files)
+    with session_scope() as s:  # a friend's library (following one needs a Discogs token: see test_collection_ui)
+        friend = Library(owner_id=user_client.user_id, name="pal's collection", discogs_username="pal", is_friend=True)
+        s.add(friend)
+        s.flush()
+        friend_id = friend.id
+    r = user_client.post(f"/api/libraries/{friend_id}/import/csv", files=files)
     assert r.status_code == 403 and "read-only" in r.json()["detail"]
 
 
@@ -345,8 +349,8 @@ def test_startup_reschedules_lost_resyncs(synced, discogs_env):
     assert scheduled_resync_at(library_id) is not None
 
 
-def test_dashboard_follow_friend_form(user_client, discogs_env):
-    assert 'action="/friends"' in user_client.get("/").text
+def test_follow_friend_form(user_client, discogs_env):
+    assert 'hx-post="/friends"' in user_client.get("/libraries").text
     r = user_client.post("/friends", data={"username": "pal"}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/libraries/")
     assert [f["username"] for f in user_client.get("/api/friends").json()] == ["pal"]

@@ -61,10 +61,9 @@ def test_every_page_has_the_player_bar_outside_main_and_a_jobs_link(make_user):
         # the bar comes after </main>: swapping <main> leaves it (and its audio) alone
         assert html.index("</main>") < html.index('id="player"'), path
         assert html.count("/static/shortcuts.js") == 1, path  # once, in base.html
-    # Full-page posts stay full page loads (login, logout, follow a friend); the API docs are not our page.
+    # Full-page posts stay full page loads (login, logout); the API docs are not our page.
     home = alice.get("/").text
     assert re.search(r'<form method="post" action="/logout"[^>]*hx-boost="false"', home)
-    assert re.search(r'<form method="post" action="/friends"[^>]*hx-boost="false"', home)
     assert '<a href="/docs" hx-boost="false">' in home
 
 

@@ -15,7 +15,9 @@ from pydantic import BaseModel, ConfigDict, Field
 # 1.1: relative-key tie-break no longer weighs the opening bar.
 # 1.2: beat grid moved onto the beat when the tracker locked to the off-beat; phrase starts found
 #      and used to tell a minor key from its relative major.
-ANALYZER_VERSION = "essentia-api/1.2"
+# 1.3: danceability weighted by the audible pulse (a tone, noise or silence reads ~0, was 1.00);
+#      energy counts tempo and flux only as far as the track is danceable; new onset rate.
+ANALYZER_VERSION = "essentia-api/1.3"
 
 MOOD_NAMES = ("happy", "sad", "aggressive", "relaxed", "party")
 

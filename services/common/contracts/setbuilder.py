@@ -17,7 +17,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.common.camelot import CamelotKey, KeyParseError, key_to_camelot, parse_key
-from services.common.transition import TrackFeatures, TransitionOptions, Weights, features, must_be_finite
+from services.common.transition import (
+    MixExplanation,
+    TrackFeatures,
+    TransitionOptions,
+    Weights,
+    features,
+    must_be_finite,
+)
 
 __all__ = [
     "BuildOptions",
@@ -30,11 +37,14 @@ __all__ = [
     "SetOptions",
     "SetTrack",
     "Transition",
+    "UnanalysedPolicy",
+    "UnanalysedTrack",
     "Weights",
 ]
 
 Mode = Literal["order", "select", "greedy"]
 CurveName = Literal["none", "flat", "rising", "peak", "wave"]
+UnanalysedPolicy = Literal["end", "exclude"]
 
 
 class SetTrack(BaseModel):
@@ -127,6 +137,12 @@ class BuildOptions(TransitionOptions):
     model_config = ConfigDict(extra="forbid")
 
     energy_curve: CurveName | list[EnergyPoint] = "none"
+    unanalysed: UnanalysedPolicy = Field(
+        "end",
+        description="tracks lacking BPM, key or energy: 'end' puts them after the analysed tracks (in "
+        "their given order; before a fixed last track), 'exclude' leaves them out. Fixed first/last "
+        "tracks are always kept. In select mode 'end' uses them only when the analysed tracks are too few.",
+    )
     bpm_min: float | None = Field(None, gt=0)
     bpm_max: float | None = Field(None, gt=0)
     seed: int = 0
@@ -230,6 +246,13 @@ class Transition(BaseModel):
     similarity: float
     similarity_source: Literal["embedding", "tags", "n/a"]
     neutral: list[str]  # terms scored neutral because analysis is missing
+    mix: MixExplanation  # the 0-100 mix score with words per part (services/common/transition.py)
+
+
+class UnanalysedTrack(BaseModel):
+    id: str
+    missing: list[Literal["bpm", "key", "energy"]]
+    position: int | None  # index in `order`; None when left out
 
 
 class SearchInfo(BaseModel):
@@ -251,9 +274,13 @@ class GenerateResponse(BaseModel):
     transitions: list[Transition]
     score: float  # the objective (see services/common/transition.py)
     score_terms: dict[str, float]  # the objective split by term
-    mean_transition: float  # mean of transition scores
-    energy_targets: list[float] | None
-    total_duration_s: float | None
-    unanalyzed: list[str]  # ids of tracks with missing analysis fields (neutral terms)
+    mean_transition: float  # mean of transition scores (raw, as in the objective)
+    set_score: float | None = None  # mean mix score of the transitions, 0-100 (MIX_SCALE); None below 2 tracks
+    # Target energy (0-1) per position of `order`; None at positions off the curve (unanalysed tracks).
+    energy_targets: list[float | None] | None
+    total_duration_s: float | None  # sum of the known durations
+    durations_unknown: int = 0  # tracks in `order` without a duration (not in total_duration_s)
+    unanalyzed: list[str]  # ids in `order` with missing analysis fields
+    unanalysed_tracks: list[UnanalysedTrack] = Field(default_factory=list)  # what they lack, where they went
     warnings: list[str] = Field(default_factory=list)
     search: SearchInfo

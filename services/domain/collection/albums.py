@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 from services.common.models import Album, DiscogsRelease, Library, Track, User
 from services.domain.access import readable_library, visible_library_ids, visible_row, writable_library
 from services.domain.collection.sync import album_row, track_rows, upsert_albums, upsert_tracks
-from services.domain.errors import Invalid
+from services.domain.errors import Conflict, Invalid
 from services.domain.sources.base import AlbumInfo, TrackInfo
-from services.domain.sources.discogs.parse import parse_duration
+from services.domain.tracks.service import parse_typed_duration
 
 AlbumSort = Literal["artist", "title", "year", "date_added", "rating"]
 Missing = Literal["audio", "analysis", "apple", "youtube"]
@@ -103,35 +103,128 @@ def update_album(*, session: Session, user: User, album_id: int, changes: dict[s
     return album
 
 
+MAX_TRACKS = 200
+
+
+def _row_text(value: Any, limit: int, what: str, where: str) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    if len(text) > limit:
+        raise Invalid(f"{where}{what}: at most {limit} characters")
+    return text or None
+
+
+def _track_infos(release_id: int, artist: str, tracks: list[dict[str, Any]], *, taken: set[str],
+                 first_number: int = 1, rows: bool = False) -> list[TrackInfo]:
+    """Validated TrackInfos for typed-in tracks: {"position", "title", "artist", "duration"}; `taken`:
+    positions already on the record. Invalid names the row ("row 2: ..." when `rows`, else "track 2: ...");
+    with `rows` (a form), rows left wholly empty are skipped."""
+    seen = set(taken)
+    infos: list[TrackInfo] = []
+    for n, t in enumerate(tracks, start=1):
+        where = f"{'row' if rows else 'track'} {n}: "
+        if rows and not any(str(v or "").strip() for v in t.values()):
+            continue  # an empty row of a form
+        if len(infos) >= MAX_TRACKS:
+            raise Invalid(f"at most {MAX_TRACKS} tracks at once")
+        title = _row_text(t.get("title"), 500, "title", where)
+        if not title:
+            raise Invalid(f"{where}a track needs a title")
+        position = _row_text(t.get("position"), 32, "position", where) or str(first_number + len(infos))
+        if position in seen:
+            raise Invalid(f"{where}position {position} appears twice" if position not in taken
+                          else f"{where}position {position} is already on this record")
+        seen.add(position)
+        duration = parse_typed_duration(t.get("duration"), what=f"{where}duration")
+        track_artist = _row_text(t.get("artist"), 500, "artist", where) or artist
+        infos.append(TrackInfo(track_id=f"{release_id}-{position}", position=position, title=title,
+                               artist=track_artist, duration_seconds=duration))
+    return infos
+
+
+def _album_text(value: str | None, limit: int, what: str, *, required: bool = False) -> str | None:
+    text = (value or "").strip()
+    if required and not text:
+        raise Invalid(f"a record needs {what}")
+    if len(text) > limit:
+        raise Invalid(f"{what}: at most {limit} characters")
+    return text or None
+
+
+def _names(values: list[str] | None, limit: int, what: str) -> list[str]:
+    names = list(dict.fromkeys(v.strip() for v in values or [] if v and v.strip()))
+    if len(names) > limit:
+        raise Invalid(f"{what}: at most {limit}")
+    return names
+
+
 def create_manual_album(*, session: Session, user: User, library_id: int, title: str, artist: str,
                         year: int | None, label: str | None, catalog_number: str | None, format: str | None,
                         genres: list[str], styles: list[str], notes: str | None,
                         tracks: list[dict[str, Any]]) -> Album:
     """A record that is not on Discogs: negative release id, tracks "<releaseId>-<position>"."""
     library = writable_library(session=session, user=user, library_id=library_id)
+    title = _album_text(title, 500, "a title", required=True)
+    artist = _album_text(artist, 500, "an artist", required=True)
+    if year is not None and not 1900 <= year <= 2100:
+        raise Invalid("year: from 1900 to 2100")
     session.execute(select(func.pg_advisory_xact_lock(0x4D414E, library.id)))  # serialise id allocation
     lowest = session.scalar(select(func.min(Album.release_id)).where(Album.library_id == library.id)) or 0
     release_id = min(lowest, 0) - 1
-    info = AlbumInfo(release_id=release_id, title=title, artist=artist, year=year, genres=genres, styles=styles,
-                     label=label, catalog_number=catalog_number, format=format, notes=notes,
+    infos = _track_infos(release_id, artist, tracks, taken=set())
+    info = AlbumInfo(release_id=release_id, title=title, artist=artist, year=year,
+                     genres=_names(genres, 20, "genres"), styles=_names(styles, 30, "styles"),
+                     label=_album_text(label, 300, "label"), catalog_number=_album_text(catalog_number, 100, "cat#"),
+                     format=_album_text(format, 200, "format"), notes=_album_text(notes, 10000, "notes"),
                      date_added=datetime.now(UTC))
     conn = session.connection()
     ids = upsert_albums(conn, [album_row(library.id, info)], mark_seen=False)
     album_id = ids[release_id][0]
-    seen: set[str] = set()
-    infos = []
-    for n, t in enumerate(tracks, start=1):
-        position = (t.get("position") or str(n)).strip()[:32]
-        if position in seen:
-            raise Invalid(f"position {position} appears twice")
-        seen.add(position)
-        duration = t.get("duration")
-        infos.append(TrackInfo(track_id=f"{release_id}-{position}", position=position, title=t["title"],
-                               artist=t.get("artist") or artist,
-                               duration_seconds=parse_duration(duration) if isinstance(duration, str) else duration))
     upsert_tracks(conn, track_rows(library.id, album_id, info, infos))
     session.expire_all()
     return session.get(Album, album_id)
+
+
+def has_discogs_tracklist(*, session: Session, album: Album) -> bool:
+    """The release's tracklist came from Discogs (a sync owns its tracks' titles and positions)."""
+    return album.release_id > 0 and bool(session.scalar(select(exists().where(
+        DiscogsRelease.release_id == album.release_id, DiscogsRelease.data.is_not(None)))))
+
+
+def add_album_tracks(*, session: Session, user: User, album_id: int, tracks: list[dict[str, Any]],
+                     rows: bool = False) -> list[Track]:
+    """Type in a tracklist (or more of one): [{"position", "title", "artist", "duration"}], in order.
+
+    A position defaults to the next track number; one already on the record is refused, except a deleted
+    track's, which comes back with the new title. Works for records made by hand and for CSV imports
+    (whose exports have no tracklists); a Discogs sync (mode=tracklists) then leaves the album alone."""
+    album = _writable_album(session, user, album_id)
+    if album.deleted_at is not None:
+        raise Conflict("the record is deleted", code="album_deleted")
+    existing = album_tracks(session=session, album=album, include_deleted=True)
+    by_position = {t.position: t for t in existing}
+    live = {t.position for t in existing if t.deleted_at is None and t.position}
+    live_count = sum(1 for t in existing if t.deleted_at is None)
+    infos = _track_infos(album.release_id, album.artist, tracks, taken=live, first_number=live_count + 1,
+                         rows=rows)
+    if not infos:
+        raise Invalid("add at least one track (a title on a row)")
+    added = []
+    for info in infos:
+        track = by_position.get(info.position)
+        if track is None:  # a deleted track keeps its "<releaseId>-<position>": look it up by track_id too
+            track = session.scalar(select(Track).where(Track.library_id == album.library_id,
+                                                       Track.track_id == info.track_id))
+        if track is None:
+            track = Track(library_id=album.library_id, album_id=album.id, release_id=album.release_id,
+                          track_id=info.track_id)
+            session.add(track)
+        track.album_id, track.deleted_at = album.id, None
+        track.title, track.artist, track.position = info.title, info.artist, info.position
+        track.duration_seconds = info.duration_seconds
+        track.album, track.year, track.genres, track.styles = album.title, album.year, album.genres, album.styles
+        added.append(track)
+    session.flush()
+    return added
 
 
 def library_counts(*, session: Session, library: Library) -> dict[str, int]:

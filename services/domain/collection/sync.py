@@ -8,6 +8,8 @@ Stages of one run (state in `sync_runs`, so a killed worker resumes where it sto
 3. releases  - albums without tracks get their tracklist: from the stored raw JSON when present
    (`discogs_releases`), else `GET /releases/{id}`. Raw JSON, album update and track upsert commit
    together per batch, so nothing is fetched twice and no row is written twice.
+A release whose body comes back malformed is fetched again (MALFORMED_RETRIES, short backoff) within
+the same run before it is recorded as failed; the next run retries failed releases once more.
 Incremental: a second run lists the collection again (one request per 100 releases) but fetches
 only releases it has not stored. The mode "tracklists" (CSV imports) skips stages 1-2.
 Writes are `INSERT ... ON CONFLICT DO UPDATE` whose update set holds only Discogs-owned columns:
@@ -17,6 +19,7 @@ ratings, notes, tags, platform URLs, analysis and audio paths are never in it.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -28,7 +31,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from services.common.contracts.discogs import ReleaseFailure, SyncMode, SyncProgress
 from services.common.db import get_engine
 from services.common.models import Album, DiscogsRelease, Library, SyncRun, Track
-from services.domain.sources.base import AlbumInfo, MetadataSource, SourceAuthError, SourceError, TrackInfo
+from services.domain.sources.base import (
+    AlbumInfo,
+    MalformedResponse,
+    MetadataSource,
+    SourceAuthError,
+    SourceError,
+    TrackInfo,
+)
 
 log = logging.getLogger(__name__)
 
@@ -477,13 +487,43 @@ def _stage_releases(run: _Run, source: MetadataSource, *, batch_size: int, concu
             pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _fetch(source: MetadataSource, release_id: int) -> tuple[int, dict[str, Any] | None, str | None]:
-    try:
-        return release_id, source.fetch_release(release_id), None
-    except SourceAuthError:
-        raise
-    except SourceError as exc:
-        return release_id, None, exc.reason
+MALFORMED_RETRIES = 2  # a garbled release body is fetched again this many times in the same run
+MALFORMED_BACKOFF_SECONDS = 0.5  # then 1.0 s: a truncated body is usually a one-off
+_PARSE_ERRORS = (SourceError, KeyError, TypeError, ValueError, AttributeError)
+Parsed = tuple[AlbumInfo, list[TrackInfo]]
+
+
+def _parse(source: MetadataSource, release_id: int, data: dict[str, Any]) -> Parsed:
+    album, tracks = source.parse_release(data)
+    if album.release_id != release_id:
+        raise MalformedResponse(f"release JSON is for release {album.release_id}")
+    return album, tracks
+
+
+def _fetch(source: MetadataSource, release_id: int) -> tuple[int, dict[str, Any] | None, Parsed | None, str | None]:
+    """Fetch and parse one release. A malformed body (bad JSON, or JSON that does not parse as this release)
+    is fetched again up to MALFORMED_RETRIES times with a short backoff before it counts as failed; other
+    errors (404, retries exhausted in the client) fail at once; auth errors stop the sync."""
+    sleep = getattr(source, "sleep", None) or time.sleep
+    for attempt in range(MALFORMED_RETRIES + 1):
+        try:
+            data = source.fetch_release(release_id)
+        except SourceAuthError:
+            raise
+        except MalformedResponse as exc:
+            reason = exc.reason
+        except SourceError as exc:
+            return release_id, None, None, exc.reason
+        else:
+            try:
+                return release_id, data, _parse(source, release_id, data), None
+            except _PARSE_ERRORS as exc:
+                reason = f"cannot parse release: {getattr(exc, 'reason', None) or exc}"
+        if attempt < MALFORMED_RETRIES:
+            log.warning("release %s: %s; fetching it again (%d of %d)", release_id, reason, attempt + 1,
+                        MALFORMED_RETRIES)
+            sleep(MALFORMED_BACKOFF_SECONDS * 2 ** attempt)
+    return release_id, None, None, reason
 
 
 def _process_batch(run: _Run, source: MetadataSource, batch: list[tuple[int, int]],
@@ -502,26 +542,28 @@ def _process_batch(run: _Run, source: MetadataSource, batch: list[tuple[int, int
         fetched = [_fetch(source, rid) for rid in to_fetch]
 
     raw_ok: dict[int, dict[str, Any]] = dict(cached)
+    fresh: dict[int, Parsed] = {}
     failures: dict[int, str] = {}
     new_raw: list[dict[str, Any]] = []
-    for rid, data, reason in fetched:
-        if data is None:
+    for rid, data, parsed_release, reason in fetched:
+        if data is None or parsed_release is None:
             failures[rid] = reason or "unknown error"
         else:
             raw_ok[rid] = data
+            fresh[rid] = parsed_release
             new_raw.append({"release_id": rid, "data": data})
     parsed: list[tuple[int, AlbumInfo, list[TrackInfo]]] = []
     for album_id, rid in batch:
         if rid not in raw_ok:
             continue
-        try:
-            album, tracks = source.parse_release(raw_ok[rid])
-            if album.release_id != rid:
-                raise SourceError(f"release JSON is for release {album.release_id}")
-        except (SourceError, KeyError, TypeError, ValueError, AttributeError) as exc:
-            failures[rid] = f"cannot parse release: {getattr(exc, 'reason', None) or exc}"
-            new_raw = [r for r in new_raw if r["release_id"] != rid]
-            continue
+        if rid in fresh:
+            album, tracks = fresh[rid]
+        else:
+            try:
+                album, tracks = _parse(source, rid, raw_ok[rid])
+            except _PARSE_ERRORS as exc:
+                failures[rid] = f"cannot parse release: {getattr(exc, 'reason', None) or exc}"
+                continue
         parsed.append((album_id, album, tracks))
 
     with engine.begin() as conn:

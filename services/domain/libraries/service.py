@@ -11,13 +11,17 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.common.models import Library, LibraryShare, User
-from services.common.settings import Settings
+from services.common.settings import Settings, get_settings
 from services.domain.access import owned_library, visible_library_ids, writable_library
-from services.domain.errors import Conflict, Invalid, NotFound
+from services.domain.errors import Conflict, Invalid, NotFound, Refused
 
 log = logging.getLogger(__name__)
 
 DISCOGS_USERNAME_PATTERN = r"^[A-Za-z0-9_.\-]{1,150}$"
+NAME_MAX = 200
+FRIEND_NEEDS_TOKEN = ("Following a friend's collection needs a Discogs token: set DISCOGS_USER_TOKEN (a personal "
+                      "access token from discogs.com/settings/developers) on the server and restart it, then follow "
+                      "again. Without a token nothing would ever be imported.")
 
 
 def list_libraries(*, session: Session, user: User) -> list[Library]:
@@ -35,9 +39,28 @@ def _add(session: Session, library: Library, conflict: str) -> Library:
     return library
 
 
+def clean_name(name: str | None) -> str:
+    """A library name: surrounding spaces dropped, 1-200 characters."""
+    name = (name or "").strip()
+    if not name:
+        raise Invalid("a library needs a name", code="bad_name")
+    if len(name) > NAME_MAX:
+        raise Invalid(f"a library name has at most {NAME_MAX} characters", code="bad_name")
+    return name
+
+
 def create_library(*, session: Session, user: User, name: str, discogs_username: str | None = None) -> Library:
-    library = Library(owner_id=user.id, name=name, discogs_username=discogs_username, settings={})
+    library = Library(owner_id=user.id, name=clean_name(name), discogs_username=discogs_username or None,
+                      settings={})
     return _add(session, library, "you already have a library for that Discogs username")
+
+
+def rename_library(*, session: Session, user: User, library_id: int, name: str) -> Library:
+    """Rename a library you own (a friend's import included: the name is yours, its records are not)."""
+    library = owned_library(session=session, user=user, library_id=library_id)
+    library.name = clean_name(name)
+    session.flush()
+    return library
 
 
 def first_own_library(*, session: Session, user: User) -> Library:
@@ -100,18 +123,28 @@ def update_settings(*, library: Library, changes: dict[str, Any]) -> Library:
 # --- friends --------------------------------------------------------------------------------------
 
 
+def friends_enabled() -> bool:
+    """Following a friend needs the server's Discogs token (their collection comes from the API)."""
+    return get_settings().discogs_user_token is not None
+
+
 def follow_friend(*, session: Session, user: User, username: str) -> Library:
-    """A friend's public Discogs collection as a read-only library of the follower."""
+    """A friend's public Discogs collection as a read-only library of the follower.
+
+    Refused without a Discogs token: the library could never be filled (its only source is the API)."""
     username = username.strip()
     if not re.fullmatch(DISCOGS_USERNAME_PATTERN, username):
         raise Invalid("a Discogs username has 1-150 letters, digits, _ . - only", code="bad_username")
+    if not friends_enabled():
+        raise Refused(FRIEND_NEEDS_TOKEN, code="discogs_token_missing")
     existing = session.scalar(
         select(Library).where(Library.owner_id == user.id, Library.discogs_username == username)
     )
     if existing is not None:
         what = "friend" if existing.is_friend else "your own library"
         raise Conflict(f"you already have {username} ({what})")
-    library = Library(owner_id=user.id, name=f"{username} (friend)", discogs_username=username, is_friend=True,
+    # The name says whose records they are; pages add "(friend, read-only)" from is_friend.
+    library = Library(owner_id=user.id, name=f"{username}'s collection", discogs_username=username, is_friend=True,
                       settings={})
     return _add(session, library, f"you already follow {username}")
 

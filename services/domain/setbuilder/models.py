@@ -1,11 +1,13 @@
 """The set-builder options the public API and the UI take: the contract's `BuildOptions` (one set of
-defaults and limits) plus which of the user's tracks must open and close the set."""
+defaults and limits) plus which of the user's tracks must open and close the set; and `SetSummary`,
+what a built (or stored) set looks like to a DJ."""
 
 from __future__ import annotations
 
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from services.common.contracts.setbuilder import BuildOptions, SetOptions
+from services.common.transition import MIX_SCALE, MixExplanation
 from services.domain.errors import Invalid
 
 
@@ -27,3 +29,36 @@ class SetBuildOptions(BuildOptions):
             )
         except ValidationError as exc:
             raise Invalid("; ".join(e["msg"] for e in exc.errors())) from None
+
+
+class SetTransition(BaseModel):
+    position: int = Field(description="index of the outgoing track in the set")
+    from_track_pk: int
+    to_track_pk: int
+    mix: MixExplanation
+
+
+class SetEnergy(BaseModel):
+    position: int
+    track_pk: int
+    energy: float | None = Field(description="the track's energy, 1-10")
+    target: float | None = Field(description="the energy curve's target at this position, 1-10 (None: no curve)")
+
+
+class UnanalysedTrack(BaseModel):
+    track_pk: int
+    title: str
+    missing: list[str] = Field(description="what the track lacks: bpm, key, energy")
+    position: int | None = Field(description="index in the set; None when left out")
+
+
+class SetSummary(BaseModel):
+    track_count: int
+    total_duration_s: float = Field(description="sum of the known durations")
+    durations_unknown: int = Field(description="tracks without a duration (not in the total)")
+    set_score: float | None = Field(description="mean mix score of the transitions, 0-100 (None below 2 tracks)")
+    score_scale: str = MIX_SCALE
+    transitions: list[SetTransition]
+    energy: list[SetEnergy]
+    unanalysed: list[UnanalysedTrack]
+    unanalysed_note: str | None = Field(description="which tracks lack analysis and where they went, in words")

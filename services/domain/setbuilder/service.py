@@ -13,14 +13,26 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.common.camelot import KeyParseError, parse_key
-from services.common.contracts.setbuilder import GenerateRequest, GenerateResponse, SetOptions, SetTrack
+from services.common.contracts.setbuilder import (
+    GenerateRequest,
+    GenerateResponse,
+    SetOptions,
+    SetTrack,
+    UnanalysedPolicy,
+)
 from services.common.models import Track, TrackEmbedding, User
 from services.common.settings import get_settings
-from services.common.transition import TransitionOptions, transition_score
+from services.common.transition import TransitionOptions, energy_level, explain_transition, missing_analysis
 from services.domain.errors import Invalid, Unavailable
 from services.domain.playlists import service as playlists
 from services.domain.setbuilder.client import SetBuilderClient, SetBuilderClientError
-from services.domain.setbuilder.models import SetBuildOptions
+from services.domain.setbuilder.models import (
+    SetBuildOptions,
+    SetEnergy,
+    SetSummary,
+    SetTransition,
+    UnanalysedTrack,
+)
 from services.domain.tracks.service import require_tracks
 
 MOOD_THRESHOLD = 0.5  # a mood counts as a tag for similarity when its score reaches this
@@ -29,6 +41,7 @@ MOOD_THRESHOLD = 0.5  # a mood counts as a tag for similarity when its score rea
 @dataclass
 class SetResult:
     result: GenerateResponse
+    summary: SetSummary
     playlist_id: int | None = None
     version_id: int | None = None
 
@@ -92,6 +105,13 @@ def generate(
     options: SetOptions,
 ) -> GenerateResponse:
     """Run the set builder on tracks the user can see (ids in options are track primary keys)."""
+    return _generate(session=session, user=user, track_pks=track_pks, mode=mode, options=options)[0]
+
+
+def _generate(
+    *, session: Session, user: User, track_pks: list[int], mode: Literal["order", "select", "greedy"],
+    options: SetOptions,
+) -> tuple[GenerateResponse, dict[int, Track]]:
     if not track_pks:
         raise Invalid("no tracks to build a set from")
     if len(set(track_pks)) != len(track_pks):
@@ -104,7 +124,7 @@ def generate(
         )
     except ValueError as exc:
         raise Invalid(str(exc)) from None
-    return _call_set_builder(request)
+    return _call_set_builder(request), tracks
 
 
 def generate_for_playlist(
@@ -123,20 +143,26 @@ def generate_for_playlist(
             raise Invalid(f"add_count {add_count} is larger than the {len(candidates)} new candidates")
         anchor = current[-1:]  # the extension flows on from the playlist's last track
         opts = options.model_copy(update={"first_track_pk": anchor[0] if anchor else None})
-        result = generate(session=session, user=user, track_pks=anchor + candidates, mode="select",
-                          options=opts.to_set_options(count=add_count + len(anchor)))
+        result, tracks = _generate(session=session, user=user, track_pks=anchor + candidates, mode="select",
+                                   options=opts.to_set_options(count=add_count + len(anchor)))
         new_order = current + [int(i) for i in result.order[len(anchor):]]
     else:
         if len(current) < 2:
             raise Invalid("the playlist needs at least 2 tracks")
-        result = generate(session=session, user=user, track_pks=current, mode=mode, options=options.to_set_options())
+        result, tracks = _generate(session=session, user=user, track_pks=current, mode=mode,
+                                   options=options.to_set_options())
         new_order = [int(i) for i in result.order]
+    if not new_order:
+        raise Invalid("no track of the playlist is analysed: nothing would be left of it")
     version_id = None
     if save:
         reason = "before extend" if extend_with else f"before {mode}"
         version_id = playlists.snapshot(session=session, playlist=playlist, reason=reason).id
         playlists.set_playlist_tracks(session=session, user=user, playlist=playlist, track_pks=new_order)
-    return SetResult(result=result, playlist_id=playlist.id, version_id=version_id)
+    by_pk = {item.track_pk: item.track for item in playlist.items} | tracks
+    summary = summary_of_build(result, [by_pk[pk] for pk in new_order], tracks=by_pk, options=options,
+                               fixed=set(current[-1:]) if extend_with else set())
+    return SetResult(result=result, summary=summary, playlist_id=playlist.id, version_id=version_id)
 
 
 def build_set(
@@ -146,33 +172,137 @@ def build_set(
     """Build a set from a pool (e.g. search results); with `name`, save it as a new playlist."""
     if mode == "select" and count is None and minutes is None:
         raise Invalid("select mode needs count or minutes")
-    result = generate(session=session, user=user, track_pks=track_pks, mode=mode,
-                      options=options.to_set_options(count=count, minutes=minutes))
+    result, tracks = _generate(session=session, user=user, track_pks=track_pks, mode=mode,
+                               options=options.to_set_options(count=count, minutes=minutes))
+    summary = summary_of_build(result, [tracks[int(i)] for i in result.order], tracks=tracks, options=options)
     playlist_id = None
     if name:
         playlist = playlists.create_playlist(
             session=session, user=user, name=name,
-            description=f"Built by the set builder ({result.search.algorithm}, score {result.score:.2f})",
+            description=f"Built by the set builder ({result.search.algorithm}, set score "
+            f"{_fmt_score(summary.set_score)}/100)",
             track_pks=[int(i) for i in result.order],
         )
         playlist_id = playlist.id
-    return SetResult(result=result, playlist_id=playlist_id)
+    return SetResult(result=result, summary=summary, playlist_id=playlist_id)
 
 
-def local_transitions(tracks: list[Track]) -> list[dict]:
-    """Per-transition quality for display, computed with the shared transition score."""
-    opts = TransitionOptions()
+def _fmt_score(score: float | None) -> str:
+    return "—" if score is None else f"{score:.0f}"
+
+
+MISSING_WORDS = {"bpm": "BPM", "key": "key", "energy": "energy"}
+
+
+def _missing_words(missing: list[str]) -> str:
+    words = [MISSING_WORDS[m] for m in missing]
+    return "no " + (words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1])
+
+
+def _ranges(positions: list[int]) -> str:
+    """[6, 7, 8, 10] -> '#7–#9, #11' (1-based, as the set is shown)."""
+    runs: list[list[int]] = []
+    for p in sorted(positions):
+        if runs and p == runs[-1][-1] + 1:
+            runs[-1].append(p)
+        else:
+            runs.append([p])
+    return ", ".join(f"#{r[0] + 1}" if len(r) == 1 else f"#{r[0] + 1}–#{r[-1] + 1}" for r in runs)
+
+
+def unanalysed_note(
+    unanalysed: list[UnanalysedTrack], policy: UnanalysedPolicy | None, moved: set[int] = frozenset()
+) -> str | None:
+    """Which tracks lack analysis and where they are, in words. `policy` None: a stored set (no build);
+    `moved`: the tracks a build put after the analysed ones."""
+    if not unanalysed:
+        return None
+
+    def names(items: list[UnanalysedTrack], *, at: bool = False) -> str:
+        shown = [
+            f"“{u.title}” ({f'#{u.position + 1}, ' if at and u.position is not None else ''}"
+            f"{_missing_words(u.missing)})"
+            for u in items[:8]
+        ]
+        return ", ".join(shown) + (f" and {len(items) - 8} more" if len(items) > 8 else "")
+
+    def lack(items: list[UnanalysedTrack]) -> str:
+        n = len(items)
+        return f"{n} track{'s' if n != 1 else ''} lack{'s' if n == 1 else ''} analysis"
+
+    if policy is None:
+        return (f"{lack(unanalysed)}: {names(unanalysed, at=True)}. “Build the set” puts such tracks at the "
+                "end or leaves them out; analyse them to have them placed on merit.")
+    put = [u for u in unanalysed if u.position is not None and u.track_pk in moved]
+    kept = [u for u in unanalysed if u.position is not None and u.track_pk not in moved]
+    left = [u for u in unanalysed if u.position is None]
+    parts = []
+    if put:
+        it = "them" if len(put) > 1 else "it"
+        parts.append(f"{lack(put)}, so the set builder put {it} after the analysed tracks "
+                     f"({_ranges([u.position for u in put])}, in their previous order): {names(put)}.")
+    if kept:
+        parts.append(f"Kept in place although unanalysed: {names(kept, at=True)}.")
+    if left:
+        parts.append(f"Left out for lack of analysis: {names(left)}.")
+    return " ".join(parts)
+
+
+def set_summary(
+    *, tracks: list[Track], targets: dict[int, float] | None = None, policy: UnanalysedPolicy | None = None,
+    moved: set[int] = frozenset(), left_out: list[Track] = (), options: TransitionOptions | None = None,
+) -> SetSummary:
+    """The set as a DJ sees it: every transition explained (services.common.transition, the same score
+    the set builder optimises), energy against the curve's targets (1-10), duration, set score, and
+    which tracks lack analysis and where they are (`policy`: how a build placed them; None for a stored set)."""
+    opts = options or TransitionOptions()
     feats = [to_set_track(t).features() for t in tracks]
-    out = []
-    for a, b in zip(feats, feats[1:], strict=False):
-        br = transition_score(a, b, options=opts)
-        out.append(
-            {
-                "score": br.total,
-                "key_label": br.key_label,
-                "tempo_mode": br.tempo.mode,
-                "pitch_pct": br.tempo.pitch_pct,
-                "neutral": list(br.neutral),
-            }
-        )
-    return out
+    transitions = [
+        SetTransition(position=k, from_track_pk=a.id, to_track_pk=b.id,
+                      mix=explain_transition(fa, fb, options=opts))
+        for k, (a, b, fa, fb) in enumerate(zip(tracks, tracks[1:], feats, feats[1:], strict=False))
+    ]
+    scores = [t.mix.score for t in transitions]
+    targets = targets or {}
+    energy = [
+        SetEnergy(position=k, track_pk=t.id, energy=t.energy,
+                  target=None if t.id not in targets else round(energy_level(targets[t.id]), 2))
+        for k, t in enumerate(tracks)
+    ]
+    unanalysed = [
+        UnanalysedTrack(track_pk=t.id, title=t.title, missing=missing, position=k)
+        for k, (t, f) in enumerate(zip(tracks, feats, strict=True))
+        if (missing := missing_analysis(f))
+    ] + [
+        UnanalysedTrack(track_pk=t.id, title=t.title, missing=missing_analysis(to_set_track(t).features()),
+                        position=None)
+        for t in left_out
+    ]
+    durations = [t.duration_seconds for t in tracks]
+    return SetSummary(
+        track_count=len(tracks),
+        total_duration_s=float(sum(d for d in durations if d is not None)),
+        durations_unknown=sum(d is None for d in durations),
+        set_score=round(sum(scores) / len(scores), 1) if scores else None,
+        transitions=transitions,
+        energy=energy,
+        unanalysed=unanalysed,
+        unanalysed_note=unanalysed_note(unanalysed, policy, moved),
+    )
+
+
+def summary_of_build(
+    result: GenerateResponse, order: list[Track], *, tracks: dict[int, Track], options: SetBuildOptions,
+    fixed: set[int] = frozenset(),
+) -> SetSummary:
+    """`set_summary` of a built set: the curve's targets, and which unanalysed tracks the build moved
+    to the end or left out (`fixed`: tracks it was told to keep in place)."""
+    targets = {
+        int(i): t for i, t in zip(result.order, result.energy_targets or [], strict=False) if t is not None
+    }
+    fixed = set(fixed) | {pk for pk in (options.first_track_pk, options.last_track_pk) if pk is not None}
+    moved = {int(u.id) for u in result.unanalysed_tracks if u.position is not None} - fixed
+    in_set = {t.id for t in order}
+    left_out = [tracks[int(u.id)] for u in result.unanalysed_tracks if u.position is None and int(u.id) not in in_set]
+    return set_summary(tracks=order, targets=targets, policy=options.unanalysed, moved=moved, left_out=left_out,
+                       options=options)

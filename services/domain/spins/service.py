@@ -13,22 +13,28 @@ from services.domain.access import visible_library_ids
 from services.domain.errors import Invalid, NotFound
 
 
+def side_of(position: str | None) -> str:
+    """The side a position is on: its leading letters, upper case ("a2" -> "A", "AA1" -> "AA", "3" -> "")."""
+    prefix = ""
+    for ch in (position or "").upper():
+        if not ch.isalpha():
+            break
+        prefix += ch
+    return prefix
+
+
+def sides(tracks: list[Track]) -> list[str]:
+    """The sides of a record, in tracklist order (none when positions are plain numbers)."""
+    return list(dict.fromkeys(s for t in tracks if t.deleted_at is None and (s := side_of(t.position))))
+
+
 def _side_tracks(session: Session, album: Album, side: str) -> list[Track]:
     """Tracks of one side: positions starting with the side letter(s), e.g. "A" -> A1, A2 (not AA)."""
     side = side.strip().upper()
     tracks = session.scalars(
         select(Track).where(Track.album_id == album.id, Track.deleted_at.is_(None)).order_by(Track.id)
     ).all()
-    picked = []
-    for t in tracks:
-        prefix = ""
-        for ch in (t.position or "").upper():
-            if not ch.isalpha():
-                break
-            prefix += ch
-        if prefix == side:
-            picked.append(t)
-    return picked
+    return [t for t in tracks if side_of(t.position) == side]
 
 
 def log_session(*, session: Session, user: User, items: list[dict[str, Any]], started_at: datetime | None,
@@ -69,6 +75,22 @@ def history(*, session: Session, user: User, limit: int, offset: int) -> tuple[l
         .order_by(SpinSession.started_at.desc(), SpinSession.id.desc()).limit(limit).offset(offset)
     ).all()
     return list(rows), total
+
+
+def track_plays(*, session: Session, user: User, track_pk: int) -> tuple[int, datetime | None]:
+    """How often the user logged this track, and when last."""
+    count, last = session.execute(select(func.count(Spin.id), func.max(Spin.played_at))
+                                  .where(Spin.user_id == user.id, Spin.track_pk == track_pk)).one()
+    return int(count or 0), last
+
+
+def history_tracks(*, session: Session, user: User, sessions: list[SpinSession]) -> dict[int, Track]:
+    """The tracks the spins of these sessions point at, by primary key (those still visible)."""
+    pks = {s.track_pk for ss in sessions for s in ss.spins if s.track_pk is not None}
+    if not pks:
+        return {}
+    rows = session.scalars(select(Track).where(Track.id.in_(pks), Track.library_id.in_(visible_library_ids(user))))
+    return {t.id: t for t in rows}
 
 
 def top_tracks(*, session: Session, user: User, limit: int, since: datetime | None = None) -> list[tuple[Track, int]]:

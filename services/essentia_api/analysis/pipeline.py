@@ -12,7 +12,13 @@ import numpy as np
 from services.common.camelot import key_to_camelot
 from services.common.contracts.analysis import AnalysisResult
 from services.essentia_api.analysis import ess, essentia_version
-from services.essentia_api.analysis.energy import danceability, energy_rating, loudness_ebu, spectral_summary
+from services.essentia_api.analysis.energy import (
+    danceability,
+    energy_rating,
+    loudness_ebu,
+    pulse_features,
+    spectral_summary,
+)
 from services.essentia_api.analysis.key import PHRASE_WEIGHT, analyze_key
 from services.essentia_api.analysis.loading import load_audio
 from services.essentia_api.analysis.mood import MoodInputs, predict_moods, select_mood_backend
@@ -75,12 +81,13 @@ def analyze_file(*, path: str, options: AnalysisOptions = AnalysisOptions()) -> 
         phrase_weight=options.key_phrase_weight,
     )
     lap("key")
-    dance, dance_raw = danceability(signal=audio.mono_lo, sample_rate=audio.lo_rate)
+    pulse = pulse_features(st=st, beats=rhythm.beats, bpm=rhythm.bpm, duration=audio.duration)
+    dance, dance_raw = danceability(signal=audio.mono_lo, sample_rate=audio.lo_rate, pulse=pulse)
     lap("danceability")
     spec = spectral_summary(st=st)
     energy, energy_score = energy_rating(
         lufs=loud.integrated_lufs,
-        onset_rate=rhythm.onset_rate,
+        onset_rate=pulse.onset_rate,
         centroid_hz=spec.centroid_hz,
         flux=spec.flux,
         bpm=rhythm.bpm,
@@ -100,7 +107,7 @@ def analyze_file(*, path: str, options: AnalysisOptions = AnalysisOptions()) -> 
             danceability=dance,
             centroid_hz=spec.centroid_hz,
             loudness_lufs=loud.integrated_lufs,
-            onset_rate=rhythm.onset_rate,
+            onset_rate=pulse.onset_rate,
             flux=spec.flux,
         ),
     )
@@ -142,7 +149,7 @@ def analyze_file(*, path: str, options: AnalysisOptions = AnalysisOptions()) -> 
         energy_features={
             "loudness_lufs": round(loud.integrated_lufs, 2),
             "rms_db": round(spec.rms_db, 2),
-            "onset_rate": round(rhythm.onset_rate, 3),
+            "onset_rate": round(pulse.onset_rate, 3),
             "spectral_centroid_hz": round(spec.centroid_hz, 1),
             "spectral_flux": round(spec.flux, 4),
             "low_energy_ratio": round(spec.low_ratio, 4),

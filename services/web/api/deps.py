@@ -45,6 +45,7 @@ def get_current_user(request: Request, session: SessionDep) -> User:
     if user is None:
         raise NotAuthenticated("not authenticated")
     request.state.user = user
+    request.state.username = user.username  # for error pages rendered after the session closed
     return user
 
 

@@ -5,14 +5,24 @@ Bodies are the shared envelope (services.common.http): `{"detail": ..., "code": 
 
 from __future__ import annotations
 
+import logging
+from types import SimpleNamespace
+
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DataError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.common.http import error_response, http_error_response
+from services.common.http import REQUEST_ID_HEADER, error_response, http_error_response, request_id, unexpected_error
+from services.common.db import session_scope
 from services.domain import errors
+from services.web.api.deps import authenticate
+from services.web.ui.templates import templates
+
+log = logging.getLogger("services.web")
+TITLES = {403: "Not allowed", 404: "Not found", 405: "Not allowed", 409: "Conflict", 413: "Too large",
+          422: "Cannot do that", 500: "Something went wrong", 503: "Temporarily unavailable"}
 
 STATUS = {
     errors.NotFound: 404,
@@ -31,7 +41,36 @@ def status_of(exc: errors.DomainError) -> int:
 
 
 def _wants_html(request: Request) -> bool:
-    return not request.url.path.startswith("/api") and "text/html" in request.headers.get("accept", "")
+    """A browser page load (or a boosted link): not the API, and not an htmx fragment request."""
+    if request.url.path.startswith(("/api", "/static")):
+        return False
+    if request.headers.get("hx-request") and not request.headers.get("hx-boosted"):
+        return False
+    return "text/html" in request.headers.get("accept", "")
+
+
+def _signed_in_username(request: Request) -> str | None:
+    """Who is browsing, for the navigation on an error page no route authenticated (an unknown path)."""
+    if not request.cookies and "authorization" not in request.headers:
+        return None
+    try:
+        with session_scope() as session:
+            user = authenticate(request, session)
+            return user.username if user else None
+    except Exception:  # noqa: BLE001 - the database being down must not turn a 404 page into a 500
+        return None
+
+
+def error_page(request: Request, status: int, detail: str) -> Response:
+    """The HTML error page for browser routes, with the signed-in user's navigation when known."""
+    username = getattr(request.state, "username", None) or _signed_in_username(request)
+    rid = request_id(request)
+    return templates.TemplateResponse(
+        request, "error.html",
+        {"user": SimpleNamespace(username=username) if username else None, "status": status,
+         "title": TITLES.get(status, "Error"), "detail": detail, "request_id": rid},
+        status_code=status, headers={REQUEST_ID_HEADER: rid},
+    )
 
 
 def _login_redirect(request: Request) -> RedirectResponse:
@@ -46,6 +85,8 @@ def install_domain_errors(app: FastAPI) -> None:
             if _wants_html(request):
                 return _login_redirect(request)
             return error_response(401, exc.detail, exc.code, headers={"WWW-Authenticate": "Bearer"})
+        if _wants_html(request):
+            return error_page(request, status, exc.detail)
         headers = {"Retry-After": "5"} if status == 503 else None
         return error_response(status, exc.detail, exc.code, headers=headers)
 
@@ -53,7 +94,18 @@ def install_domain_errors(app: FastAPI) -> None:
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         if exc.status_code == 401 and _wants_html(request):
             return _login_redirect(request)
+        if _wants_html(request) and exc.status_code >= 400:
+            detail = "There is no page at this address." if exc.status_code == 404 else str(exc.detail)
+            return error_page(request, exc.status_code, detail)
         return http_error_response(exc)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        response = unexpected_error(request, log=log)
+        if _wants_html(request):
+            return error_page(request, 500, f"An unexpected error stopped this page (request id {request_id(request)}). "
+                                            "It has been logged; try again or report the request id.")
+        return response
 
     @app.exception_handler(DataError)
     @app.exception_handler(psycopg.DataError)

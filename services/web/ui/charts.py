@@ -21,11 +21,14 @@ def set_curve_svg(
     labels: Sequence[str],
     bpms: Sequence[float | None],
     energies: Sequence[float | None],
-    energy_targets: Sequence[float] | None = None,
+    energy_targets: Sequence[float | None] | None = None,
     width: int = 720,
     height: int = 220,
 ) -> str:
-    """BPM (left axis) and energy 1-10 (right axis) per position; gaps where analysis is missing."""
+    """BPM (left axis) and energy 1-10 (right axis) per position; gaps where analysis is missing.
+
+    `energy_targets` (1-10, None off the curve): the energy curve the set was built for, drawn dashed
+    under the actual energy, each point titled "target x, actual y"."""
     n = len(labels)
     pad_l, pad_r, pad_t, pad_b = 44, 36, 14, 26
     inner_w, inner_h = width - pad_l - pad_r, height - pad_t - pad_b
@@ -55,27 +58,42 @@ def set_curve_svg(
             runs.append(run)
         return [_polyline(r) for r in runs]
 
+    targets = list(energy_targets or [])[:n]
+    has_targets = any(t is not None for t in targets)
     parts = [
         f'<svg class="set-curve" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'role="img" aria-label="BPM and energy by position">',
+        f'role="img" aria-label="BPM and energy by position{", with the target energy curve" if has_targets else ""}">',
         f'<rect x="{pad_l}" y="{pad_t}" width="{inner_w}" height="{inner_h}" fill="none" stroke="#2a2e38"/>',
         f'<text x="4" y="{pad_t + 10}" fill="#7fb3ff" font-size="11">{hi} BPM</text>',
         f'<text x="4" y="{pad_t + inner_h}" fill="#7fb3ff" font-size="11">{lo}</text>',
         f'<text x="{width - pad_r + 4}" y="{pad_t + 10}" fill="#e4572e" font-size="11">E10</text>',
         f'<text x="{width - pad_r + 4}" y="{pad_t + inner_h}" fill="#e4572e" font-size="11">E1</text>',
     ]
-    if energy_targets:
-        pts = [(x(i), y_energy(1 + 9 * t)) for i, t in enumerate(energy_targets[:n])]
+    for seg in segments(targets, y_energy):
         parts.append(
-            f'<polyline class="energy-target" points="{_polyline(pts)}" fill="none" '
-            f'stroke="#e4572e" stroke-dasharray="4 4" stroke-opacity="0.6"/>'
+            f'<polyline class="energy-target" points="{seg}" fill="none" stroke="#f0b429" '
+            f'stroke-width="2" stroke-dasharray="6 4"/>'
         )
+    for i, t in enumerate(targets):
+        if t is not None:
+            actual = energies[i] if i < len(energies) else None
+            words = f"target energy {t:.1f}, actual {'unknown' if actual is None else f'{actual:.1f}'}"
+            parts.append(
+                f'<circle class="energy-target-point" cx="{x(i):.1f}" cy="{y_energy(t):.1f}" r="3" fill="#f0b429">'
+                f"<title>#{i + 1} {escape(labels[i])}: {words}</title></circle>"
+            )
     for seg in segments(bpms, y_bpm):
         parts.append(f'<polyline class="bpm" points="{seg}" fill="none" stroke="#7fb3ff" stroke-width="2"/>')
     for seg in segments(energies, y_energy):
         parts.append(
             f'<polyline class="energy" points="{seg}" fill="none" stroke="#e4572e" stroke-width="2"/>'
         )
+    for i, (label, e) in enumerate(zip(labels, energies, strict=True)):
+        if e is not None:
+            parts.append(
+                f'<circle class="energy-point" cx="{x(i):.1f}" cy="{y_energy(e):.1f}" r="3" fill="#e4572e">'
+                f"<title>#{i + 1} {escape(label)}: energy {e:.1f}</title></circle>"
+            )
     for i, (label, b) in enumerate(zip(labels, bpms, strict=True)):
         if b is not None:
             parts.append(

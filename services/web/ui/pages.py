@@ -5,15 +5,19 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, status
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.domain.accounts import service as accounts
 from services.domain.collection.service import follow_friend_and_sync
-from services.domain.errors import NotAuthenticated
+from services.domain.errors import DomainError, NotAuthenticated
+from services.domain.jobcenter.models import JobFilter
+from services.domain.jobcenter.service import visible_jobs
 from services.domain.libraries.service import list_libraries
+from services.domain.overview.service import overview
 from services.domain.playlists.service import list_playlists
 from services.web.api.cookies import clear_session_cookie, set_session_cookie
 from services.web.api.deps import CurrentUser, SessionDep
+from services.web.ui.collection_forms import go
 from services.web.ui.templates import templates
 
 router = APIRouter(include_in_schema=False)
@@ -57,13 +61,25 @@ def logout_form() -> RedirectResponse:
     return response
 
 
+RECENT_JOBS = 8
+
+
 @router.get("/", response_class=HTMLResponse)
 def dashboard(request: Request, user: CurrentUser, session: SessionDep) -> HTMLResponse:
+    try:
+        jobs, jobs_error = visible_jobs(session=session, user=user, filters=JobFilter(limit=RECENT_JOBS)), None
+    except DomainError as exc:  # Redis down: the rest of the dashboard still shows
+        jobs, jobs_error = [], exc.detail
+    counts = overview(session=session, user=user)
     return templates.TemplateResponse(
         request,
         "dashboard.html",
         {
             "user": user,
+            "counts": counts,
+            "next_steps": counts.next_steps(),
+            "jobs": jobs,
+            "jobs_error": jobs_error,
             "libraries": list_libraries(session=session, user=user),
             "playlists": list_playlists(session=session, user=user),
         },
@@ -71,7 +87,8 @@ def dashboard(request: Request, user: CurrentUser, session: SessionDep) -> HTMLR
 
 
 @router.post("/friends")
-def follow_friend_form(user: CurrentUser, session: SessionDep, username: Annotated[str, Form()]) -> RedirectResponse:
-    """Dashboard form: follow a friend, start the import, go to the friend's library page."""
+def follow_friend_form(request: Request, user: CurrentUser, session: SessionDep,
+                       username: Annotated[str, Form()]) -> Response:
+    """Follow a friend, start the import, go to the friend's library page (refused without a Discogs token)."""
     library, _job_id = follow_friend_and_sync(session=session, user=user, username=username)
-    return RedirectResponse(f"/libraries/{library.id}", status_code=303)
+    return go(request, f"/libraries/{library.id}")

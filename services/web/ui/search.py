@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
+from services.domain.playlists.service import list_playlists
 from services.domain.search.models import SORT_FIELDS, SearchQuery
 from services.domain.search.service import search_tracks
 from services.web.api.deps import CurrentUser, SessionDep
@@ -92,6 +93,7 @@ def tracks_page(request: Request, user: CurrentUser, session: SessionDep) -> HTM
         "user": user, "params": params, "query": query, "result": result, "error": error,
         "columns": COLUMNS, "sorts": SORT_FIELDS, "url_with": url_with, "facet_url": facet_url,
         "sort_url": sort_url, "page_url": page_url, "without": _without,
+        "playlists": list_playlists(session=session, user=user),  # the "add to playlist" bar's choices
     }
     fragment = request.headers.get("hx-request") == "true" and request.headers.get("hx-target") == "results"
     return templates.TemplateResponse(request, "_track_results.html" if fragment else "tracks.html", context,

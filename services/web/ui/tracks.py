@@ -1,35 +1,111 @@
 """Album and track pages: tracklist with analysis, play buttons, audio upload and download (live progress
-from static/jobs.js), and live analysis progress."""
+from static/jobs.js), and live analysis progress; the tracklist editor (add rows, edit or delete a row),
+the track's edit form (tags, notes, rating, platform links) and "I played this"."""
 
 from __future__ import annotations
 
 import json
+from typing import Annotated
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
 
 from services.domain.access import can_write, owns, readable_library
 from services.domain.analysis import service as analysis
-from services.domain.collection.albums import album_tracks, get_album
+from services.domain.collection.albums import add_album_tracks, album_tracks, get_album, has_discogs_tracklist
 from services.domain.errors import DomainError, NotFound
-from services.domain.tracks.service import get_track
+from services.domain.spins import service as spins
+from services.domain.tracks.service import (
+    URL_LABELS,
+    get_track,
+    identity_from_discogs,
+    set_track_deleted,
+    update_track,
+)
 from services.web.api.deps import CurrentUser, SessionDep
 from services.web.ui.charts import waveform_svg
+from services.web.ui.collection_forms import optional_int, words
 from services.web.ui.templates import templates
 
 router = APIRouter(include_in_schema=False)
+EDITOR_ROWS = 4  # blank rows the tracklist editor starts with (more on demand)
+
+
+def _album_context(session, user, album_id: int) -> dict:
+    album = get_album(session=session, user=user, album_id=album_id)
+    library = readable_library(session=session, user=user, library_id=album.library_id)
+    tracks = album_tracks(session=session, album=album)
+    from_discogs = has_discogs_tracklist(session=session, album=album)
+    return {"user": user, "album": album, "tracks": tracks, "library": library,
+            "can_download": owns(user, library), "can_write": can_write(user, library),
+            "from_discogs": from_discogs, "editable_rows": can_write(user, library) and not from_discogs,
+            "sides": spins.sides(tracks), "has_audio": any(t.local_audio_path for t in tracks),
+            "editor_rows": range(EDITOR_ROWS if tracks else 2 * EDITOR_ROWS), "notice": None}
 
 
 @router.get("/albums/{album_id}", response_class=HTMLResponse)
 def album_page(request: Request, album_id: int, user: CurrentUser, session: SessionDep) -> HTMLResponse:
-    album = get_album(session=session, user=user, album_id=album_id)
-    library = readable_library(session=session, user=user, library_id=album.library_id)
-    tracks = album_tracks(session=session, album=album)
-    return templates.TemplateResponse(
-        request, "album.html",
-        {"user": user, "album": album, "tracks": tracks, "can_download": owns(user, library),
-         "has_audio": any(t.local_audio_path for t in tracks)},
-    )
+    return templates.TemplateResponse(request, "album.html", _album_context(session, user, album_id))
+
+
+@router.post("/albums/{album_id}/tracks", response_class=HTMLResponse)
+def add_tracks(request: Request, album_id: int, user: CurrentUser, session: SessionDep,
+               position: Annotated[list[str] | None, Form()] = None,
+               title: Annotated[list[str] | None, Form()] = None,
+               artist: Annotated[list[str] | None, Form()] = None,
+               duration: Annotated[list[str] | None, Form()] = None) -> HTMLResponse:
+    """The tracklist editor: rows of position, title, artist, duration (m:ss); empty rows are skipped."""
+    columns = {"position": position or [], "title": title or [], "artist": artist or [], "duration": duration or []}
+    count = max(len(v) for v in columns.values())
+    rows = [{k: v[n] if n < len(v) else "" for k, v in columns.items()} for n in range(count)]
+    added = add_album_tracks(session=session, user=user, album_id=album_id, tracks=rows, rows=True)
+    ctx = _album_context(session, user, album_id)
+    ctx["notice"] = f"Added {len(added)} track(s)."
+    return templates.TemplateResponse(request, "album.html", ctx)
+
+
+@router.get("/albums/{album_id}/tracklist-rows", response_class=HTMLResponse)
+def more_rows(request: Request, album_id: int, user: CurrentUser, session: SessionDep) -> HTMLResponse:
+    """More blank rows for the tracklist editor."""
+    get_album(session=session, user=user, album_id=album_id)
+    return templates.TemplateResponse(request, "_tracklist_rows.html", {"editor_rows": range(EDITOR_ROWS)})
+
+
+def _row(request: Request, session, user, track_pk: int, *, editing: bool = False) -> HTMLResponse:
+    track = get_track(session=session, user=user, track_pk=track_pk)
+    library = readable_library(session=session, user=user, library_id=track.library_id)
+    writable = can_write(user, library)
+    return templates.TemplateResponse(request, "_album_track_row.html", {
+        "t": track, "editing": editing and writable, "can_write": writable,
+        "editable_rows": writable and not identity_from_discogs(session=session, track=track)})
+
+
+@router.get("/tracks/{track_pk}/row", response_class=HTMLResponse)
+def track_row(request: Request, track_pk: int, user: CurrentUser, session: SessionDep) -> HTMLResponse:
+    return _row(request, session, user, track_pk)
+
+
+@router.get("/tracks/{track_pk}/row-edit", response_class=HTMLResponse)
+def track_row_edit(request: Request, track_pk: int, user: CurrentUser, session: SessionDep) -> HTMLResponse:
+    return _row(request, session, user, track_pk, editing=True)
+
+
+@router.post("/tracks/{track_pk}/row", response_class=HTMLResponse)
+def save_track_row(request: Request, track_pk: int, user: CurrentUser, session: SessionDep,
+                   position: Annotated[str | None, Form()] = None, title: Annotated[str | None, Form()] = None,
+                   artist: Annotated[str | None, Form()] = None,
+                   duration: Annotated[str | None, Form()] = None) -> HTMLResponse:
+    """Save a row of the tracklist editor (position, title, artist, length)."""
+    update_track(session=session, user=user, track_pk=track_pk,
+                 changes={"position": position, "title": title, "artist": artist, "duration_seconds": duration})
+    return _row(request, session, user, track_pk)
+
+
+@router.post("/tracks/{track_pk}/delete")
+def delete_track_row(request: Request, track_pk: int, user: CurrentUser, session: SessionDep) -> Response:
+    """Delete a track (soft: restorable through the API); the row disappears."""
+    set_track_deleted(session=session, user=user, track_pk=track_pk, deleted=True)
+    return Response(status_code=200)
 
 
 def _track_context(session, user, track_pk: int) -> dict:
@@ -37,12 +113,18 @@ def _track_context(session, user, track_pk: int) -> dict:
     library = readable_library(session=session, user=user, library_id=track.library_id)
     analysis_json = track.analysis or {}
     wave = analysis_json.get("waveform") or {}
+    plays, last_played = spins.track_plays(session=session, user=user, track_pk=track.id)
     return {
         "user": user,
         "track": track,
         "analysis": analysis_json,
         "can_write": can_write(user, library),
         "can_download": owns(user, library) and track.deleted_at is None,  # downloads: the owner, friends' too
+        "identity_editable": not identity_from_discogs(session=session, track=track),
+        "links": [(field, label, getattr(track, field)) for field, label in URL_LABELS.items()],
+        "plays": plays,
+        "last_played": last_played,
+        "notice": None,
         "waveform": waveform_svg(
             peaks=wave.get("peaks") or [],
             beats=analysis_json.get("beats") or [],
@@ -55,6 +137,29 @@ def _track_context(session, user, track_pk: int) -> dict:
 @router.get("/tracks/{track_pk}", response_class=HTMLResponse)
 def track_page(request: Request, track_pk: int, user: CurrentUser, session: SessionDep) -> HTMLResponse:
     return templates.TemplateResponse(request, "track.html", _track_context(session, user, track_pk))
+
+
+@router.post("/tracks/{track_pk}/edit", response_class=HTMLResponse)
+def edit_track(request: Request, track_pk: int, user: CurrentUser, session: SessionDep,
+               identity: Annotated[str | None, Form()] = None,
+               title: Annotated[str | None, Form()] = None, artist: Annotated[str | None, Form()] = None,
+               position: Annotated[str | None, Form()] = None, tags: Annotated[str | None, Form()] = None,
+               notes: Annotated[str | None, Form()] = None, star_rating: Annotated[str | None, Form()] = None,
+               apple_music_url: Annotated[str | None, Form()] = None,
+               spotify_url: Annotated[str | None, Form()] = None,
+               youtube_url: Annotated[str | None, Form()] = None,
+               soundcloud_url: Annotated[str | None, Form()] = None) -> HTMLResponse:
+    """The track's edit form: every field is sent (empty clears); title/artist/position only when the
+    form offers them (`identity`: the track is not from a Discogs tracklist)."""
+    changes = {"tags": words(tags), "notes": notes, "star_rating": optional_int(star_rating, "rating"),
+               "apple_music_url": apple_music_url, "spotify_url": spotify_url, "youtube_url": youtube_url,
+               "soundcloud_url": soundcloud_url}
+    if identity:
+        changes.update(title=title, artist=artist, position=position)
+    update_track(session=session, user=user, track_pk=track_pk, changes=changes)
+    ctx = _track_context(session, user, track_pk)
+    ctx["notice"] = "Saved."
+    return templates.TemplateResponse(request, "track.html", ctx)
 
 
 def _progress_fragment(request: Request, track_pk: int, state, error: str | None, status_code: int = 200):

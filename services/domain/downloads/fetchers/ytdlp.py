@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -148,6 +149,24 @@ def choose_candidate(entries: list[dict[str, Any]], *, artist: str | None, title
     return best, note
 
 
+def search(text: str, *, count: int = SEARCH_CANDIDATES, options: FetchOptions,
+           workdir: Path | None = None) -> list[dict[str, Any]]:
+    """yt-dlp's YouTube search (`ytsearchN:`, flat): up to `count` entries (id, url, title, channel,
+    duration), nothing downloaded. Also the enrichment's YouTube source without an API key."""
+    import yt_dlp
+
+    opts = {**_base_options(options, workdir or Path(tempfile.gettempdir())), "extract_flat": "in_playlist",
+            "noplaylist": False}
+    opts.pop("playlist_items")
+    opts.pop("match_filter", None)
+    try:
+        with yt_dlp.YoutubeDL(opts) as ydl:
+            found = ydl.extract_info(f"ytsearch{max(1, count)}:{text}", download=False) or {}
+    except Exception as exc:
+        raise _error(exc) from None
+    return [e for e in found.get("entries") or [] if e and (e.get("url") or e.get("id"))]
+
+
 @register
 class YouTubeSearchFetcher(Fetcher):
     """`url` is the search text ("artist title"); `expected` carries the track for the choice."""
@@ -164,18 +183,7 @@ class YouTubeSearchFetcher(Fetcher):
         return self
 
     def fetch(self, *, url: str, workdir: Path, options: FetchOptions, progress: Progress) -> Fetched:
-        import yt_dlp
-
-        query = f"ytsearch{SEARCH_CANDIDATES}:{url}"
-        opts = {**_base_options(options, workdir), "extract_flat": "in_playlist", "noplaylist": False}
-        opts.pop("playlist_items")
-        opts.pop("match_filter", None)
-        try:
-            with yt_dlp.YoutubeDL(opts) as ydl:
-                found = ydl.extract_info(query, download=False) or {}
-        except Exception as exc:
-            raise _error(exc) from None
-        entries = [e for e in found.get("entries") or [] if e and (e.get("url") or e.get("id"))]
+        entries = search(url, count=SEARCH_CANDIDATES, options=options, workdir=workdir)
         best, note = choose_candidate(entries, artist=self.artist, title=self.title, duration=self.duration)
         target = best.get("url") or f"https://www.youtube.com/watch?v={best['id']}"
         fetched = YtDlpFetcher().fetch(url=target, workdir=workdir, options=options, progress=progress)

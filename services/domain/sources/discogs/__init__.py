@@ -30,6 +30,10 @@ class DiscogsSource(MetadataSource):
 
         return cls(DiscogsClient.from_settings(settings or get_settings(), **kwargs))
 
+    def sleep(self, seconds: float) -> None:
+        """The client's (injectable) sleep: the sync's backoff between fetches of a garbled release."""
+        self.client.sleep(seconds)
+
     @property
     def concurrency(self) -> int:
         return self.client.tuning.concurrency

@@ -4,7 +4,9 @@ Rules DJs rely on:
 - `track_id = "<releaseId>-<position>"`; vinyl positions (A1, B2, AA) are kept as printed.
 - Discogs disambiguation suffixes are removed from names: "Moodymann (2)" -> "Moodymann", "Jeff Mills*" -> "Jeff Mills".
 - Per-track `artists` win over the release artists (compilations, splits); `extraartists`
-  (remixers, producers...) are never used for the artist field.
+  (remixers, producers...) are never used for the artist field. A sub-track without artists of its own
+  inherits its index (or parent) track's artists, and only then the release's (never "Various" when the
+  index track names the artists).
 - Headings (`type_ == "heading"`) are not tracks; index tracks and tracks with sub-tracks are flattened
   into their sub-tracks, each keeping its own position.
 - Durations "m:ss" and "h:mm:ss" become seconds; a missing or unreadable duration stays None, never 0.
@@ -152,9 +154,14 @@ def _track_position(raw: Any, fallback: str) -> str:
     return (pos or fallback)[:POSITION_MAX]
 
 
-def _flatten(tracklist: list[Any]) -> list[tuple[str, str, list | None, Any]]:
-    """(position, title, artists, duration) for every playable track, headings dropped, sub-tracks flattened."""
-    out: list[tuple[str, str, list | None, Any]] = []
+def _flatten(tracklist: list[Any]) -> list[tuple[str, str, list, Any]]:
+    """(position, title, artists, duration) for every playable track, headings dropped, sub-tracks flattened.
+
+    `artists` is a list of candidate Discogs artist lists, most specific first: a sub-track's own artists,
+    then its index (or parent) track's, so compilations credit the index track's artists rather than the
+    album's "Various" when the sub-tracks name nobody themselves.
+    """
+    out: list[tuple[str, str, list, Any]] = []
     for entry in tracklist:
         if not isinstance(entry, dict):
             continue
@@ -163,6 +170,7 @@ def _flatten(tracklist: list[Any]) -> list[tuple[str, str, list | None, Any]]:
             continue
         title = (entry.get("title") or "").strip()
         position = str(entry.get("position") or "").strip()
+        artists = [entry.get("artists")]
         subs = [s for s in entry.get("sub_tracks") or [] if isinstance(s, dict) and (s.get("type_") or "track") == "track"]
         has_sub_positions = any(str(s.get("position") or "").strip() for s in subs)
         if subs and (kind == "index" or has_sub_positions):
@@ -172,12 +180,21 @@ def _flatten(tracklist: list[Any]) -> list[tuple[str, str, list | None, Any]]:
                     sub_pos = f"{position}.{chr(ord('a') + i)}" if position else ""
                 sub_title = (sub.get("title") or "").strip()
                 full_title = f"{title} - {sub_title}" if (kind == "index" and title and sub_title) else (sub_title or title)
-                out.append((sub_pos, full_title, sub.get("artists") or entry.get("artists"), sub.get("duration")))
+                out.append((sub_pos, full_title, [sub.get("artists"), *artists], sub.get("duration")))
             continue
         if kind != "track":
             continue
-        out.append((position, title, entry.get("artists"), entry.get("duration")))
+        out.append((position, title, artists, entry.get("duration")))
     return out
+
+
+def _credited(artist_lists: list | None) -> str:
+    """The first of the candidate artist lists that names somebody ("" when none does)."""
+    for candidate in artist_lists or []:
+        name = join_artists(candidate) if isinstance(candidate, list) else ""
+        if name:
+            return name
+    return ""
 
 
 def parse_release(raw: dict[str, Any]) -> tuple[AlbumInfo, list[TrackInfo]]:
@@ -221,7 +238,7 @@ def parse_release(raw: dict[str, Any]) -> tuple[AlbumInfo, list[TrackInfo]]:
                 track_id=f"{release_id}-{key}"[:TRACK_ID_MAX],
                 position=key,
                 title=title or "Untitled",
-                artist=join_artists(artists) or album_artist,
+                artist=_credited(artists) or album_artist,
                 duration_seconds=parse_duration(duration),
             )
         )

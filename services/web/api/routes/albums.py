@@ -165,3 +165,17 @@ def create_album(library_id: int, body: ManualAlbum, user: CurrentUser, session:
         tracks=[t.model_dump() for t in body.tracks],
     )
     return _detail(session, album)
+
+
+class TracklistIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    tracks: list[ManualTrack] = Field(min_length=1, max_length=200)
+
+
+@router.post("/api/albums/{album_id}/tracks", response_model=list[TrackOut], status_code=status.HTTP_201_CREATED)
+def add_tracks(album_id: int, body: TracklistIn, user: CurrentUser, session: SessionDep) -> list[TrackOut]:
+    """Type in a tracklist (records made by hand, CSV imports, whose exports have no tracklists). A position
+    defaults to the next track number; one already on the record answers 422."""
+    added = service.add_album_tracks(session=session, user=user, album_id=album_id,
+                                     tracks=[t.model_dump() for t in body.tracks])
+    return [TrackOut.model_validate(t) for t in added]

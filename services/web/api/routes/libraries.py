@@ -22,6 +22,11 @@ class LibraryCreate(BaseModel):
     discogs_username: str | None = Field(None, pattern=DISCOGS_USERNAME_PATTERN)
 
 
+class LibraryRename(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+
+
 class LibraryOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
     id: int
@@ -61,6 +66,12 @@ def create_library(body: LibraryCreate, user: CurrentUser, session: SessionDep) 
 @router.get("/{library_id}", response_model=LibraryOut)
 def get_library(library_id: int, user: CurrentUser, session: SessionDep) -> LibraryOut:
     return library_out(readable_library(session=session, user=user, library_id=library_id), user)
+
+
+@router.patch("/{library_id}", response_model=LibraryOut)
+def rename_library(library_id: int, body: LibraryRename, user: CurrentUser, session: SessionDep) -> LibraryOut:
+    """Rename a library you own (friends' imports included)."""
+    return library_out(service.rename_library(session=session, user=user, library_id=library_id, name=body.name), user)
 
 
 @router.delete("/{library_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -113,6 +113,25 @@ def add_tracks(playlist_id: int, body: TrackPks, user: CurrentUser, session: Ses
     return _detail(service.append_tracks(session=session, user=user, playlist_id=playlist_id, track_pks=body.track_pks))
 
 
+class DuplicateBody(BaseModel):
+    name: str | None = Field(None, max_length=200, description='Name of the copy (default "<name> (copy)")')
+
+
+@router.post("/{playlist_id}/duplicate", response_model=PlaylistDetail, status_code=status.HTTP_201_CREATED)
+def duplicate_playlist(
+    playlist_id: int, user: CurrentUser, session: SessionDep, body: DuplicateBody | None = None
+) -> PlaylistDetail:
+    """A copy of the playlist (name, description, tracks in order; not its versions)."""
+    name = body.name if body else None
+    return _detail(service.duplicate_playlist(session=session, user=user, playlist_id=playlist_id, name=name))
+
+
+@router.delete("/{playlist_id}/tracks/{position}", response_model=PlaylistDetail)
+def remove_track(playlist_id: int, position: int, user: CurrentUser, session: SessionDep) -> PlaylistDetail:
+    """Take the track at this position (0-based, as in `items`) out; the order before is kept as a version."""
+    return _detail(service.remove_item(session=session, user=user, playlist_id=playlist_id, position=position))
+
+
 @router.delete("/{playlist_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_playlist(playlist_id: int, user: CurrentUser, session: SessionDep) -> Response:
     service.delete_playlist(session=session, user=user, playlist_id=playlist_id)

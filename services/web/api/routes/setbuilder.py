@@ -12,7 +12,7 @@ from services.common.contracts.setbuilder import GenerateResponse
 from services.common.models import PlaylistVersion
 from services.domain.playlists import service as playlists
 from services.domain.setbuilder import service
-from services.domain.setbuilder.models import SetBuildOptions
+from services.domain.setbuilder.models import SetBuildOptions, SetSummary
 from services.web.api.deps import CurrentUser, SessionDep
 
 router = APIRouter(prefix="/api", tags=["set builder"])
@@ -46,7 +46,12 @@ class SetBuild(BaseModel):
 class GenerateResult(BaseModel):
     playlist_id: int | None
     version_id: int | None = None
-    result: GenerateResponse
+    summary: SetSummary = Field(
+        description="the set as a DJ sees it (track primary keys, energies 1-10): each transition's mix score "
+        "0-100 with words, energy vs the curve's target per position, total duration, set score, and which "
+        "tracks lack analysis and where they went"
+    )
+    result: GenerateResponse = Field(description="the set builder's own answer (track ids as strings, energies 0-1)")
 
 
 class VersionOut(BaseModel):
@@ -67,7 +72,9 @@ def generate_for_playlist(
         session=session, user=user, playlist_id=playlist_id, mode=body.mode, options=body.options,
         extend_with=body.extend_with, add_count=body.add_count, save=body.save,
     )
-    return GenerateResult(playlist_id=out.playlist_id, version_id=out.version_id, result=out.result)
+    return GenerateResult(
+        playlist_id=out.playlist_id, version_id=out.version_id, summary=out.summary, result=out.result
+    )
 
 
 @router.post("/sets/build", response_model=GenerateResult)
@@ -77,7 +84,7 @@ def build_set(body: SetBuild, user: CurrentUser, session: SessionDep) -> Generat
         session=session, user=user, track_pks=body.track_pks, mode=body.mode, count=body.count,
         minutes=body.minutes, name=body.name, options=body.options,
     )
-    return GenerateResult(playlist_id=out.playlist_id, result=out.result)
+    return GenerateResult(playlist_id=out.playlist_id, summary=out.summary, result=out.result)
 
 
 @router.get("/playlists/{playlist_id}/versions", response_model=list[VersionOut])

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from services.domain.errors import Invalid
 from services.domain.tracks import service
 from services.web.api.deps import CurrentUser, SessionDep
 
@@ -48,18 +48,15 @@ class TrackOut(BaseModel):
     deleted_at: datetime | None
 
 
-_URL_HOSTS = {
-    "apple_music_url": ("apple.com",),
-    "spotify_url": ("spotify.com",),
-    "youtube_url": ("youtube.com", "youtu.be"),
-    "soundcloud_url": ("soundcloud.com",),
-}
-
-
 class TrackUpdate(BaseModel):
-    """Your own fields: a Discogs sync never overwrites them. Send null to clear one."""
+    """Your own fields (a Discogs sync never overwrites them), and title/artist/position of tracks that are
+    not from a Discogs tracklist (records made by hand, tracklists typed in). Send null to clear one."""
 
     model_config = ConfigDict(extra="forbid")
+    title: str | None = Field(None, min_length=1, max_length=500)
+    artist: str | None = Field(None, max_length=500)
+    position: str | None = Field(None, min_length=1, max_length=32)
+    duration_seconds: float | None = Field(None, gt=0, le=86400)
     notes: str | None = Field(None, max_length=10000)
     tags: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(None, max_length=50)
     star_rating: int | None = Field(None, ge=0, le=5)
@@ -73,21 +70,18 @@ class TrackUpdate(BaseModel):
     def _tags(cls, value: list[str] | None) -> list[str] | None:
         if value is None:
             return None
-        return list(dict.fromkeys(t.strip() for t in value if t.strip()))
+        try:
+            return service.clean_tags(value)
+        except Invalid as exc:
+            raise ValueError(exc.detail) from None
 
     @field_validator("apple_music_url", "spotify_url", "youtube_url", "soundcloud_url")
     @classmethod
     def _url(cls, value: str | None, info) -> str | None:
-        if value is None or value == "":
-            return None
-        parts = urlsplit(value.strip())
-        host = (parts.hostname or "").lower()
-        if parts.scheme not in ("http", "https") or not host:
-            raise ValueError("must be an http(s) URL")
-        allowed = _URL_HOSTS[info.field_name]
-        if not any(host == h or host.endswith("." + h) for h in allowed):
-            raise ValueError(f"must be a link to {' or '.join(allowed)}")
-        return value.strip()
+        try:
+            return service.clean_platform_url(info.field_name, value)
+        except Invalid as exc:
+            raise ValueError(exc.detail) from None
 
 
 class TrackIds(BaseModel):

@@ -1,0 +1,113 @@
+// One global handler for htmx errors (every page, from base.html).
+// htmx does not swap 4xx/5xx answers, so without this a refused form shows nothing. The message
+// (JSON `detail`, or the text of an HTML answer) goes into the requesting form's `[data-errors]`
+// slot, or one created after the requesting element; the next request from there clears it.
+(() => {
+  "use strict";
+
+  function messageOf(xhr) {
+    if (!xhr) return "Could not reach the server. Check your connection and try again.";
+    const type = xhr.getResponseHeader("content-type") || "";
+    const body = xhr.responseText || "";
+    let text = "";
+    if (type.includes("json")) {
+      try {
+        const data = JSON.parse(body);
+        text = typeof data.detail === "string" ? data.detail
+          : Array.isArray(data.detail) ? data.detail.map((d) => d.msg || String(d)).join("; ") : "";
+      } catch (_) { /* fall through to the status line */ }
+    } else if (body) {
+      const doc = new DOMParser().parseFromString(body, "text/html");
+      const main = doc.querySelector("[data-error-message]") || doc.body;
+      text = (main?.textContent || "").replace(/\s+/g, " ").trim();
+    }
+    if (!text) text = `${xhr.status} ${xhr.statusText || "error"}`;
+    if (xhr.status >= 500) {
+      const rid = xhr.getResponseHeader("x-request-id");
+      if (rid && !text.includes(rid)) text += ` (request id ${rid})`;
+    }
+    return text.length > 600 ? `${text.slice(0, 600)}…` : text;
+  }
+
+  function slotFor(elt, create) {
+    if (!elt || !elt.isConnected) return null;
+    const form = elt.closest("form");
+    let slot = (form && form.querySelector("[data-errors]")) || null;
+    for (let node = elt; !slot && node && node !== document.body; node = node.parentElement) {
+      slot = node.querySelector(":scope > [data-errors]");
+    }
+    if (slot || !create) return slot;
+    slot = document.createElement("p");
+    slot.className = "error";
+    slot.setAttribute("role", "alert");
+    slot.dataset.errors = "";
+    (form || elt).insertAdjacentElement("afterend", slot);
+    return slot;
+  }
+
+  function show(elt, text) {
+    const slot = slotFor(elt, true);
+    if (slot) {
+      slot.textContent = text;
+      slot.hidden = false;
+    } else {
+      toast(text);
+    }
+  }
+
+  function toast(text) {
+    let box = document.getElementById("toast");
+    if (!box) {
+      box = document.createElement("div");
+      box.id = "toast";
+      box.className = "toast error";
+      box.setAttribute("role", "alert");
+      document.body.appendChild(box);
+    }
+    box.textContent = text;
+    box.hidden = false;
+    clearTimeout(box._timer);
+    box._timer = setTimeout(() => { box.hidden = true; }, 8000);
+  }
+
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    const slot = slotFor(event.detail.elt, false);
+    if (slot) { slot.textContent = ""; }
+  });
+  // Errors are handled before the swap: a boosted link to a missing or forbidden page shows the HTML
+  // error page in <main>; any other refused request shows its message by the form. Cancelling here
+  // also keeps htmx from logging the answer as a console error (the user has been told).
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    const xhr = event.detail.xhr;
+    if (xhr.status < 400) return;
+    const html = (xhr.getResponseHeader("content-type") || "").includes("text/html");
+    if (event.detail.boosted && html) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+      return;
+    }
+    event.preventDefault();
+    show(event.detail.requestConfig?.elt || event.detail.elt, messageOf(xhr));
+  });
+  // Any error answer that reached htmx's own error event anyway (another handler let it through).
+  document.addEventListener("htmx:responseError", (event) => {
+    show(event.detail.elt, messageOf(event.detail.xhr));
+  });
+  document.addEventListener("htmx:sendError", (event) => {
+    show(event.detail.elt, messageOf(null));
+  });
+  document.addEventListener("htmx:timeout", (event) => {
+    show(event.detail.elt, "The server took too long to answer. Try again.");
+  });
+
+  // For scripts that call fetch() themselves (player, jobs, playlists): same message rules.
+  window.djpShowError = (elt, text) => show(elt, text);
+  window.djpErrorOf = async (response) => {
+    const text = await response.text();
+    const fake = {
+      status: response.status, statusText: response.statusText, responseText: text,
+      getResponseHeader: (name) => response.headers.get(name),
+    };
+    return messageOf(fake);
+  };
+})();
