@@ -100,6 +100,19 @@
     show(event.detail.elt, "The server took too long to answer. Try again.");
   });
 
+  // Menus (<details class="menu">) close like menus: after choosing a link in them, on a click
+  // elsewhere, and on Escape. Forms inside a menu (rename) stay open while being filled in.
+  document.addEventListener("click", (event) => {
+    const chosen = event.target.closest("details.menu .menu-items a");
+    document.querySelectorAll("details.menu[open]").forEach((menu) => {
+      if (!menu.contains(event.target) || (chosen && menu.contains(chosen))) menu.open = false;
+    });
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape") return;
+    document.querySelectorAll("details.menu[open]").forEach((menu) => { menu.open = false; });
+  });
+
   // For scripts that call fetch() themselves (player, jobs, playlists): same message rules.
   window.djpShowError = (elt, text) => show(elt, text);
   window.djpErrorOf = async (response) => {
