@@ -35,7 +35,7 @@ from services.common.embedded import (  # noqa: E402
 from services.common.settings import get_settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-pytest_plugins = ["tests.fakes.discogs_fixtures"]
+pytest_plugins = ["tests.fakes.discogs_fixtures", "tests.fakes.openai_fixtures"]
 TEST_PASSWORD = "correct horse battery"
 
 

@@ -194,6 +194,8 @@ class Track(TimestampMixin, Base):
     spotify_url: Mapped[str | None] = mapped_column(Text)
     youtube_url: Mapped[str | None] = mapped_column(Text)
     soundcloud_url: Mapped[str | None] = mapped_column(Text)
+    # Where each *_url came from: {"spotify_url": "manual" | "matched"} (migration 0007)
+    link_origins: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
 
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Search (migration 0004): both maintained by the database on every write. djp_fold() lowercases and
@@ -378,3 +380,114 @@ class Spin(Base):
     played_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     session: Mapped[SpinSession] = relationship(back_populates="spins")
+
+
+# --- Enrichment: platform-link review queue and each source's last error (revision 0007) ---------
+
+
+class EnrichmentReview(Base):
+    """A track whose best candidate on one source was not certain enough: the user decides."""
+
+    __tablename__ = "enrichment_reviews"
+    __table_args__ = (
+        Index("ix_enrichment_reviews_status_source", "status", "source"),
+        Index("uq_enrichment_reviews_pending", "track_pk", "source", unique=True,
+              postgresql_where=text("status = 'pending'")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    track_pk: Mapped[int] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"), index=True)
+    source: Mapped[str] = mapped_column(String(16))  # "apple" | "spotify" | "youtube"
+    # Scored candidates, best first: Candidate fields + "score", "decision", "evidence"
+    candidates: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, default=list, server_default=text("'[]'::jsonb")
+    )
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default=text("'pending'"))
+    chosen_index: Mapped[int | None] = mapped_column(SmallInteger)
+    chosen: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    job_id: Mapped[str | None] = mapped_column(String(100))
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class EnrichmentSourceStatus(Base):
+    """Each catalog source's last error (no secrets) and last success, for the settings page."""
+
+    __tablename__ = "enrichment_source_status"
+
+    source: Mapped[str] = mapped_column(String(16), primary_key=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_error_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_ok_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# --- Spotify account connections (issue 14: connect an account, export playlists) ---------------------------
+
+
+class SpotifyConnection(TimestampMixin, Base):
+    """A user's connected Spotify account. The refresh token is stored encrypted (Fernet, key derived from
+    the app's SECRET_KEY); access tokens are never stored. `status` is "connected" or "broken" (Spotify
+    refused the refresh token: the user must connect again), with `error` saying why."""
+
+    __tablename__ = "spotify_connections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    spotify_user_id: Mapped[str] = mapped_column(String(200))
+    display_name: Mapped[str | None] = mapped_column(String(300))
+    refresh_token_encrypted: Mapped[str] = mapped_column(Text)
+    scope: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="connected", server_default=text("'connected'"))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class SpotifyPlaylistExport(Base):
+    """Where a playlist was exported on Spotify, per user and Spotify account: re-exports update it."""
+
+    __tablename__ = "spotify_playlist_exports"
+    __table_args__ = (UniqueConstraint("playlist_id", "user_id", name="uq_spotify_export_playlist_user"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    playlist_id: Mapped[int] = mapped_column(ForeignKey("playlists.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    spotify_user_id: Mapped[str] = mapped_column(String(200))
+    spotify_playlist_id: Mapped[str] = mapped_column(String(100))
+    spotify_url: Mapped[str | None] = mapped_column(Text)
+    track_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    exported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+# --- OpenAI-assisted metadata: suggestions to review, app-wide settings (revision 0009) -------------
+
+
+class MetadataSuggestion(Base):
+    """Genres, styles, moods and a DJ note the model suggested for a track: applied only when the user
+    accepts it (optionally edited). `fields`: {"genres": [...], "styles": [...], "moods": [...], "note": str}
+    as suggested, or as accepted once accepted."""
+
+    __tablename__ = "metadata_suggestions"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'accepted', 'rejected')", name="ck_metadata_suggestions_status"),
+        Index("ix_metadata_suggestions_user_status", "user_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    track_pk: Mapped[int] = mapped_column(ForeignKey("tracks.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    fields: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default=text("'pending'"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AppSetting(Base):
+    """App-wide settings an admin changes in the browser (key -> JSON value), e.g. "prompt.suggest_user"."""
+
+    __tablename__ = "app_settings"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSONB, nullable=False)
+    updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
+                                                 onupdate=func.now())

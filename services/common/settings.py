@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     )
     enrichment_concurrency: int = Field(4, ge=1, le=32, validation_alias="ENRICHMENT_CONCURRENCY")
     openai_api_key: SecretStr | None = Field(None, validation_alias="OPENAI_API_KEY")
+    # OpenAI-assisted metadata and search parsing (services/domain/enrichment/openai_assist.py)
+    openai_base_url: str | None = Field(None, validation_alias="OPENAI_BASE_URL")  # None = the official API
+    openai_model: str = Field("gpt-4o-mini", min_length=1, validation_alias="OPENAI_MODEL")
+    openai_timeout_seconds: float = Field(30.0, gt=0, validation_alias="OPENAI_TIMEOUT_SECONDS")
+    openai_max_retries: int = Field(3, ge=0, le=10, validation_alias="OPENAI_MAX_RETRIES")
 
     # Audio analysis (services/essentia_api)
     analysis_workers: int = Field(0, validation_alias="ANALYSIS_WORKERS")  # 0 = one per core

@@ -18,8 +18,10 @@ from services.web.api.routes import (
     admin,
     albums,
     analysis,
+    assist,
     auth,
     downloads,
+    enrichment,
     friends,
     health,
     jobs,
@@ -29,11 +31,13 @@ from services.web.api.routes import (
     search,
     setbuilder,
     spins,
+    spotify,
     sync,
     tracks,
     users,
 )
 from services.web.ui import collection_forms as ui_collection_forms
+from services.web.ui import enrichment as ui_enrichment
 from services.web.ui import jobs as ui_jobs
 from services.web.ui import libraries as ui_libraries
 from services.web.ui import pages as ui_pages
@@ -41,6 +45,9 @@ from services.web.ui import palette as ui_palette
 from services.web.ui import playlist_edit as ui_playlist_edit
 from services.web.ui import playlists as ui_playlists
 from services.web.ui import search as ui_search
+from services.web.ui import spotify as ui_spotify
+from services.web.ui import settings_page as ui_settings
+from services.web.ui import suggestions as ui_suggestions
 from services.web.ui import tracks as ui_tracks
 
 log = logging.getLogger(__name__)
@@ -49,10 +56,10 @@ WEB_DIR = Path(__file__).resolve().parent
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # search before tracks: /api/tracks/search must win over /api/tracks/{track_pk}
 API_ROUTERS = (health, auth, users, admin, jobs, libraries, playlist_files, playlists, setbuilder, sync, albums,
-               search, tracks, downloads, friends, spins, analysis)
+               search, tracks, downloads, friends, spins, analysis, assist, spotify, enrichment)
 # /tracks (the browser) before /tracks/{track_pk}; playlist_edit (/playlists/options) before playlists
 UI_ROUTERS = (ui_palette, ui_search, ui_tracks, ui_pages, ui_libraries, ui_playlist_edit, ui_playlists,
-              ui_jobs, ui_collection_forms)
+              ui_jobs, ui_collection_forms, ui_settings, ui_suggestions, ui_spotify, ui_enrichment)
 
 
 def create_app() -> FastAPI:

@@ -8,6 +8,8 @@
 - `FakeSpotify`: the accounts service (`POST /api/token`, basic auth, client-credentials grant, tokens that
   expire after `token_lifetime` or on `expire_tokens()`) and the Web API's `GET /v1/search?q=&type=track`
   (`isrc:`, `track:"..." artist:"..."` and free-text queries).
+- `FakeSpotifyAccounts` (its own section at the end): FakeSpotify plus the authorization-code flow (authorize,
+  code and refresh grants, PKCE, revocation) and the playlist endpoints a connected user calls.
 - `FakeYouTube`: the Data API v3 `GET /search` and `GET /videos` with the key as `?key=` or
   `X-Goog-Api-Key`, a daily quota in units (search 100, videos 1) answered 403 quotaExceeded when spent,
   Google's error bodies (API_KEY_INVALID, forbidden).
@@ -22,6 +24,7 @@ is recorded with its headers.
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import json
 import re
@@ -32,7 +35,7 @@ from collections import deque
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives import serialization
@@ -90,6 +93,9 @@ class FakeCatalogServer:
 
             def do_POST(self) -> None:
                 fake._dispatch(self, "POST")
+
+            def do_PUT(self) -> None:  # Spotify's playlist writes (FakeSpotifyAccounts)
+                fake._dispatch(self, "PUT")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -480,3 +486,221 @@ class FakeYouTube(FakeCatalogServer):
                                      "projection": "rectangular"}} for v in self.videos if v["id"] in ids]
         self.json(h, 200, {"kind": "youtube#videoListResponse", "etag": secrets.token_hex(6), "items": items,
                            "pageInfo": {"totalResults": len(items), "resultsPerPage": len(items)}})
+
+
+# -------------------------------------------------------------------------------------------------
+# Spotify user accounts (issue 14: connect an account, export playlists) — FakeSpotifyAccounts
+#
+# FakeSpotify plus the authorization-code flow and the Web API calls a connected user makes:
+# - `GET /authorize?client_id&response_type=code&redirect_uri&scope&state[&code_challenge_method=S256
+#   &code_challenge]`: the consent page, answered as if `login_as` clicked "Agree" (or declined when `deny`):
+#   303 to the redirect URI with `code` (or `error=access_denied`) and the state. The redirect URI must be one
+#   of `redirect_uris` (Spotify's "INVALID_CLIENT: Invalid redirect URI" page otherwise).
+# - `POST /api/token` grant_type=authorization_code (the code once, the same redirect URI, the PKCE verifier)
+#   and grant_type=refresh_token (a new access token; a new refresh token too when `rotate_refresh`);
+#   a revoked or unknown refresh token answers 400 `invalid_grant` "Refresh token revoked".
+# - `revoke_app(user)`: what removing the app at spotify.com/account/apps does (refresh and access tokens die).
+# - `GET /v1/me`, `POST /v1/me/playlists`, `POST /v1/users/{id}/playlists`, `PUT|POST /v1/playlists/{id}/tracks`
+#   (JSON `{"uris": [...]}`, at most 100, `spotify:track:<22 chars>` only, owner only). `playlists[id]` holds
+#   name, public, description, owner and `uris` for the tests to inspect.
+
+class FakeSpotifyAccounts(FakeSpotify):
+    MAX_URIS = 100
+
+    def __init__(self, *, client_id: str, client_secret: str, redirect_uris: list[str],
+                 token_lifetime: int = 3600, login_as: str = "djuser", display_name: str = "DJ User") -> None:
+        super().__init__(client_id=client_id, client_secret=client_secret, token_lifetime=token_lifetime)
+        self.redirect_uris = list(redirect_uris)
+        self.users: dict[str, dict[str, Any]] = {}
+        self.add_user(login_as, display_name)
+        self.login_as = login_as
+        self.deny = False
+        self.rotate_refresh = False
+        self.codes: dict[str, dict[str, Any]] = {}
+        self.refresh_tokens: dict[str, str] = {}  # refresh token -> user id
+        self.user_tokens: dict[str, tuple[str, float, str]] = {}  # access token -> (user id, expires at, scope)
+        self.playlists: dict[str, dict[str, Any]] = {}
+
+    def add_user(self, user_id: str, display_name: str | None = None) -> None:
+        self.users[user_id] = {"id": user_id, "display_name": display_name}
+
+    def expire_tokens(self) -> None:
+        super().expire_tokens()
+        with self._lock:
+            self.user_tokens = {t: (u, 0.0, s) for t, (u, _e, s) in self.user_tokens.items()}
+
+    def revoke_app(self, user_id: str) -> None:
+        with self._lock:
+            self.refresh_tokens = {r: u for r, u in self.refresh_tokens.items() if u != user_id}
+            self.user_tokens = {t: v for t, v in self.user_tokens.items() if v[0] != user_id}
+
+    # -- dispatch ----------------------------------------------------------------------------------
+    def handle(self, h: BaseHTTPRequestHandler, seen: SeenRequest) -> None:
+        if seen.method == "GET" and seen.path == "/authorize":
+            return self._authorize(h, seen)
+        if seen.method == "POST" and seen.path == "/api/token":
+            grant = parse_qs(seen.body.decode()).get("grant_type", [""])[0]
+            if grant in ("authorization_code", "refresh_token"):
+                return self._user_token(h, seen, grant)
+            return super().handle(h, seen)
+        if seen.path.startswith("/v1/") and seen.path != "/v1/search":
+            return self._user_api(h, seen)
+        return super().handle(h, seen)
+
+    # -- accounts ----------------------------------------------------------------------------------
+    def _authorize(self, h: BaseHTTPRequestHandler, seen: SeenRequest) -> None:
+        def page(status: int, text: str) -> None:
+            self.send(h, status, f"<html><body><h1>{html.escape(text)}</h1></body></html>".encode(), "text/html")
+
+        if seen.param("client_id") != self.client_id:
+            return page(400, "INVALID_CLIENT: Invalid client")
+        redirect_uri = seen.param("redirect_uri") or ""
+        if redirect_uri not in self.redirect_uris:
+            return page(400, "INVALID_CLIENT: Invalid redirect URI")
+        if seen.param("response_type") != "code":
+            return page(400, "unsupported_response_type")
+        method, challenge = seen.param("code_challenge_method"), seen.param("code_challenge")
+        if challenge and method != "S256":
+            return page(400, "INVALID_REQUEST: code_challenge_method must be S256")
+        state = seen.param("state")
+        params: dict[str, str] = {"state": state} if state is not None else {}
+        if self.deny:
+            params = {"error": "access_denied", **params}
+        else:
+            code = "AQ" + secrets.token_urlsafe(60)
+            with self._lock:
+                self.codes[code] = {"redirect_uri": redirect_uri, "challenge": challenge,
+                                    "scope": seen.param("scope") or "", "user": self.login_as}
+            params = {"code": code, **params}
+        sep = "&" if "?" in redirect_uri else "?"
+        self.send(h, 303, b"", "text/html", headers={"Location": f"{redirect_uri}{sep}{urlencode(params)}"})
+
+    def _issue(self, user_id: str, scope: str) -> str:
+        token = "BQ" + secrets.token_urlsafe(60)
+        with self._lock:
+            self.user_tokens[token] = (user_id, time.time() + self.token_lifetime, scope)
+        return token
+
+    def _user_token(self, h: BaseHTTPRequestHandler, seen: SeenRequest, grant: str) -> None:
+        expected = base64.b64encode(f"{self.client_id}:{self.client_secret}".encode()).decode()
+        if seen.headers.get("authorization") != f"Basic {expected}":
+            return self.json(h, 400, {"error": "invalid_client", "error_description": "Invalid client"})
+        form = {k: v[0] for k, v in parse_qs(seen.body.decode()).items()}
+        if grant == "authorization_code":
+            with self._lock:
+                issued = self.codes.pop(form.get("code", ""), None)
+            if issued is None:
+                return self.json(h, 400, {"error": "invalid_grant", "error_description": "Invalid authorization code"})
+            if form.get("redirect_uri") != issued["redirect_uri"]:
+                return self.json(h, 400, {"error": "invalid_grant", "error_description": "Invalid redirect URI"})
+            if issued["challenge"]:
+                verifier = form.get("code_verifier", "")
+                digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+                if digest != issued["challenge"]:
+                    return self.json(h, 400, {"error": "invalid_grant",
+                                              "error_description": "code_verifier was incorrect"})
+            refresh = "AQ" + secrets.token_urlsafe(90)
+            with self._lock:
+                self.refresh_tokens[refresh] = issued["user"]
+            return self.json(h, 200, {"access_token": self._issue(issued["user"], issued["scope"]),
+                                      "token_type": "Bearer", "scope": issued["scope"],
+                                      "expires_in": self.token_lifetime, "refresh_token": refresh})
+        refresh = form.get("refresh_token", "")
+        with self._lock:
+            user_id = self.refresh_tokens.get(refresh)
+        if user_id is None:
+            return self.json(h, 400, {"error": "invalid_grant", "error_description": "Refresh token revoked"})
+        body = {"access_token": self._issue(user_id, SPOTIFY_PLAYLIST_SCOPES), "token_type": "Bearer",
+                "scope": SPOTIFY_PLAYLIST_SCOPES, "expires_in": self.token_lifetime}
+        if self.rotate_refresh:
+            new = "AQ" + secrets.token_urlsafe(90)
+            with self._lock:
+                del self.refresh_tokens[refresh]
+                self.refresh_tokens[new] = user_id
+            body["refresh_token"] = new
+        self.json(h, 200, body)
+
+    # -- Web API with a user token ------------------------------------------------------------------
+    def _user_api(self, h: BaseHTTPRequestHandler, seen: SeenRequest) -> None:
+        header = seen.headers.get("authorization", "")
+        if not header.startswith("Bearer "):
+            return self.json(h, 401, self.error_body(401, "No token provided"))
+        found = self.user_tokens.get(header.removeprefix("Bearer "))
+        if found is None:
+            if header.removeprefix("Bearer ") in self.tokens:  # an app token: no user behind it
+                return self.json(h, 401, self.error_body(401, "Only valid bearer authentication supported"))
+            return self.json(h, 401, self.error_body(401, "Invalid access token"))
+        user_id, expires, scope = found
+        if expires <= time.time():
+            return self.json(h, 401, self.error_body(401, "The access token expired"))
+        user = self.users[user_id]
+        if seen.method == "GET" and seen.path == "/v1/me":
+            return self.json(h, 200, {
+                "id": user_id, "display_name": user["display_name"], "type": "user", "uri": f"spotify:user:{user_id}",
+                "href": f"https://api.spotify.com/v1/users/{user_id}", "followers": {"href": None, "total": 3},
+                "external_urls": {"spotify": f"https://open.spotify.com/user/{user_id}"}, "images": []})
+        m = re.fullmatch(r"/v1/(?:me|users/([^/]+))/playlists", seen.path)
+        if seen.method == "POST" and m:
+            if m.group(1) and m.group(1) != user_id:
+                return self.json(h, 403, self.error_body(403, "You cannot create a playlist for another user"))
+            return self._create_playlist(h, seen, user_id, scope)
+        m = re.fullmatch(r"/v1/playlists/([A-Za-z0-9]+)/tracks", seen.path)
+        if m and seen.method in ("PUT", "POST"):
+            return self._playlist_items(h, seen, m.group(1), user_id)
+        self.json(h, 404, self.error_body(404, "Service not found"))
+
+    def _body(self, seen: SeenRequest) -> Any:
+        if "application/json" not in seen.headers.get("content-type", ""):
+            return None
+        try:
+            return json.loads(seen.body or b"null")
+        except ValueError:
+            return None
+
+    def _create_playlist(self, h: BaseHTTPRequestHandler, seen: SeenRequest, user_id: str, scope: str) -> None:
+        body = self._body(seen)
+        if not isinstance(body, dict) or not isinstance(body.get("name"), str) or not body["name"]:
+            return self.json(h, 400, self.error_body(400, "Missing required field: name"))
+        public = body.get("public", True)
+        needed = "playlist-modify-public" if public else "playlist-modify-private"
+        if needed not in scope.split():
+            return self.json(h, 403, self.error_body(403, "Insufficient client scope"))
+        playlist_id = "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
+                              for _ in range(22))
+        with self._lock:
+            self.playlists[playlist_id] = {"name": body["name"], "public": bool(public),
+                                           "description": body.get("description"), "owner": user_id, "uris": []}
+        self.json(h, 201, {
+            "collaborative": False, "description": body.get("description") or "",
+            "external_urls": {"spotify": f"https://open.spotify.com/playlist/{playlist_id}"}, "followers":
+            {"href": None, "total": 0}, "href": f"https://api.spotify.com/v1/playlists/{playlist_id}",
+            "id": playlist_id, "images": [], "name": body["name"], "public": bool(public),
+            "owner": {"id": user_id, "display_name": self.users[user_id]["display_name"], "type": "user"},
+            "snapshot_id": secrets.token_urlsafe(24), "type": "playlist", "uri": f"spotify:playlist:{playlist_id}",
+            "tracks": {"href": f"https://api.spotify.com/v1/playlists/{playlist_id}/tracks", "items": [],
+                       "limit": 100, "next": None, "offset": 0, "previous": None, "total": 0}})
+
+    def _playlist_items(self, h: BaseHTTPRequestHandler, seen: SeenRequest, playlist_id: str, user_id: str) -> None:
+        playlist = self.playlists.get(playlist_id)
+        if playlist is None:
+            return self.json(h, 404, self.error_body(404, "Resource not found"))
+        if playlist["owner"] != user_id:
+            return self.json(h, 403, self.error_body(403, "You cannot add tracks to a playlist you don't own."))
+        body = self._body(seen)
+        uris = body.get("uris") if isinstance(body, dict) else None
+        if not isinstance(uris, list):
+            return self.json(h, 400, self.error_body(400, "Missing uris"))
+        if len(uris) > self.MAX_URIS:
+            return self.json(h, 400, self.error_body(400, "You can add a maximum of 100 tracks per request."))
+        bad = [u for u in uris if not isinstance(u, str) or not re.fullmatch(r"spotify:track:[A-Za-z0-9]{22}", u)]
+        if bad:
+            return self.json(h, 400, self.error_body(400, f"Invalid track uri: {bad[0]}"))
+        with self._lock:
+            if seen.method == "PUT":
+                playlist["uris"] = list(uris)
+            else:
+                playlist["uris"].extend(uris)
+        self.json(h, 200 if seen.method == "PUT" else 201, {"snapshot_id": secrets.token_urlsafe(24)})
+
+
+SPOTIFY_PLAYLIST_SCOPES = "playlist-modify-private playlist-modify-public"

@@ -128,6 +128,13 @@ def _album_with_audio(owner_id: int) -> dict:
         return {"album": album.id, "pks": [t.id for t in tracks]}
 
 
+def _too_wide(page) -> list[str]:
+    """What sticks out of the screen (for the failure message)."""
+    return page.evaluate("""[...document.querySelectorAll('body *')]
+        .filter((e) => e.getBoundingClientRect().right > window.innerWidth + 1)
+        .slice(0, 10).map((e) => `${e.tagName}.${e.className}#${e.id} ${Math.round(e.getBoundingClientRect().right)}`)""")
+
+
 def _forget_download_jobs(pks: list[int]) -> None:
     """Remove the download jobs the test queued (no worker ran them) from Redis."""
     from rq.job import Job
@@ -263,7 +270,7 @@ def test_player_queue_keys_downloads_and_jobs_in_the_browser(make_user, live_ser
             page.set_viewport_size({"width": 390, "height": 844})
             for path in (f"/albums/{ids['album']}", "/jobs"):
                 page.goto(f"{live_server}{path}")
-                assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
+                assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (path, _too_wide(page))
                 box = page.locator("#player").bounding_box()
                 assert box["x"] >= 0 and box["x"] + box["width"] <= 390
             page.screenshot(path=str(tmp_path / "player.png"), full_page=True)

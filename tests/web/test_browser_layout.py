@@ -47,7 +47,8 @@ def _collection(owner_id: int) -> dict:
 
 def _pages(ids: dict) -> list[str]:
     return ["/", "/tracks", "/tracks?q=motion", "/playlists", f"/playlists/{ids['playlist']}", "/libraries",
-            f"/libraries/{ids['library']}", f"/albums/{ids['album']}", f"/tracks/{ids['track']}", "/jobs", "/spins"]
+            f"/libraries/{ids['library']}", f"/albums/{ids['album']}", f"/tracks/{ids['track']}", "/jobs", "/spins",
+            "/settings", "/settings/connections", "/suggestions", "/enrichment/review"]
 
 
 def _browser_context(p, live_server: str, cookie: str, **options):

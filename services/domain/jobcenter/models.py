@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-JobKind = Literal["sync", "download", "analysis", "embeddings", "search_rebuild"]
+JobKind = Literal["sync", "download", "analysis", "embeddings", "search_rebuild", "enrichment"]
 JobStatus = Literal["queued", "started", "finished", "failed", "stopped", "canceled", "scheduled", "deferred"]
 # Stages a download goes through; other kinds report their own (syncing, analyzing, ...).
 DOWNLOAD_STAGES = ("queued", "downloading", "converting", "analysing", "saving", "done", "failed", "cancelled")

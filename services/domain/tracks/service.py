@@ -149,6 +149,8 @@ def update_track(*, session: Session, user: User, track_pk: int, changes: dict[s
     if "position" in identity:
         _move_position(session, track, identity["position"])
     for key, value in changes.items():
+        if key in URL_HOSTS and value != getattr(track, key):  # set (or cleared) by hand: enrichment keeps off
+            track.link_origins = {**(track.link_origins or {}), key: "manual"}
         setattr(track, key, value)
     session.flush()
     return track

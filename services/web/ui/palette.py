@@ -17,7 +17,8 @@ from services.web.ui.templates import templates
 
 router = APIRouter(include_in_schema=False)
 PAGES = [("Dashboard", "/"), ("Tracks", "/tracks"), ("Playlists", "/playlists"), ("Libraries", "/libraries"),
-         ("Jobs", "/jobs"), ("Spins", "/spins"), ("API docs", "/docs")]
+         ("Jobs", "/jobs"), ("Spins", "/spins"), ("Review platform links", "/enrichment/review"),
+         ("Metadata suggestions", "/suggestions"), ("Settings", "/settings"), ("API docs", "/docs")]
 PER_KIND = 6
 
 

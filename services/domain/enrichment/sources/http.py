@@ -156,6 +156,7 @@ class CatalogHttp:
         data: dict[str, str] | None = None,
         auth: tuple[str, str] | None = None,
         error_hook: ErrorHook | None = None,
+        json: Any = None,  # a JSON body (Spotify's playlist writes)
     ) -> dict[str, Any]:
         """One JSON object from the platform, with retries. Raises CatalogError subclasses only."""
         attempts = max(1, self.tuning.max_attempts)
@@ -168,7 +169,7 @@ class CatalogHttp:
             reraise=True,
         )
         try:
-            return retrying(self._once, method, url, params, headers, data, auth, error_hook)
+            return retrying(self._once, method, url, params, headers, data, auth, error_hook, json)
         except Transient as exc:
             kind = CatalogMalformed if exc.malformed else CatalogError
             raise self.error(kind, f"{self.label}: {exc.reason} (gave up after {attempts} attempts)",
@@ -188,11 +189,13 @@ class CatalogHttp:
         log.warning("%s: %s; retry %d in %.1fs", self.label, self.redact(reason), state.attempt_number,
                     state.upcoming_sleep)
 
-    def _once(self, method: str, url: str, params, headers, data, auth, error_hook: ErrorHook | None) -> dict:
+    def _once(self, method: str, url: str, params, headers, data, auth, error_hook: ErrorHook | None,
+              json: Any = None) -> dict:
         with self.semaphore:
             self.request_count += 1
             try:
-                response = self.http.request(method, url, params=params, headers=headers, data=data, auth=auth)
+                response = self.http.request(method, url, params=params, headers=headers, data=data, auth=auth,
+                                             json=json)
             except httpx.TimeoutException:
                 raise Transient(f"timed out after {self.tuning.timeout_seconds:g}s") from None
             except httpx.TransportError as exc:
