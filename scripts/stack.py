@@ -172,7 +172,7 @@ class Stack:
             self.spawn("sync-worker", "services.download_worker", "sync")
             for i in range(self.workers):
                 self.spawn(f"worker{i + 1}" if self.workers > 1 else "worker", "services.download_worker",
-                           "search", "analysis", "download")
+                           "search", "analysis", "download", "enrichment")
             if self.wait_healthy():
                 print(
                     f"\nDJ Playlist is up: http://localhost:{self.settings.web_port}  (Ctrl-C to stop)\n",

@@ -647,7 +647,28 @@ class FakeSpotifyAccounts(FakeSpotify):
         m = re.fullmatch(r"/v1/playlists/([A-Za-z0-9]+)/tracks", seen.path)
         if m and seen.method in ("PUT", "POST"):
             return self._playlist_items(h, seen, m.group(1), user_id)
+        m = re.fullmatch(r"/v1/playlists/([A-Za-z0-9]+)", seen.path)
+        if m and seen.method == "PUT":
+            return self._change_details(h, seen, m.group(1), user_id)
         self.json(h, 404, self.error_body(404, "Service not found"))
+
+    def _change_details(self, h: BaseHTTPRequestHandler, seen: SeenRequest, playlist_id: str, user_id: str) -> None:
+        """`PUT /v1/playlists/{id}`: name, public, description; Spotify answers 200 with an empty body."""
+        playlist = self.playlists.get(playlist_id)
+        if playlist is None:
+            return self.json(h, 404, self.error_body(404, "Resource not found"))
+        if playlist["owner"] != user_id:
+            return self.json(h, 403, self.error_body(403, "You cannot change a playlist you don't own."))
+        body = self._body(seen)
+        if not isinstance(body, dict):
+            return self.json(h, 400, self.error_body(400, "Error parsing JSON."))
+        with self._lock:
+            for key in ("name", "public", "description"):
+                if key in body:
+                    playlist[key] = body[key]
+        h.send_response(200)
+        h.send_header("Content-Length", "0")
+        h.end_headers()
 
     def _body(self, seen: SeenRequest) -> Any:
         if "application/json" not in seen.headers.get("content-type", ""):

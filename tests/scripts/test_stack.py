@@ -109,7 +109,7 @@ def test_make_up_serves_persists_and_stops_cleanly(tmp_path):
         time.sleep(0.5)
     # One worker for syncs, one for searches, analyses and downloads: a sync never holds up the rest.
     queues = sorted(sorted(q.name for q in w.queues) for w in Worker.all(connection=conn))
-    assert queues == [["analysis", "download", "search"], ["sync"]]
+    assert queues == [["analysis", "download", "enrichment", "search"], ["sync"]]
 
     # Internal services want the token generated in DATA_DIR; without it they answer 401.
     token_file = data_dir / "service_token"

@@ -104,7 +104,8 @@ def test_choose_another_candidate_sets_the_link_as_matched(alice):
     assert r.status_code == 200, r.text
     assert r.json()["status"] == "accepted" and r.json()["chosen_index"] == 1
     track = alice.get(f"/api/tracks/{item['track']['id']}").json()
-    assert track["apple_music_url"] == other
+    assert track["apple_music_url"] == other and track["link_origins"]["apple_music_url"] == "matched"
+    assert "(matched)" in alice.get(f"/tracks/{item['track']['id']}").text
     again = alice.post(f"/api/enrichment/review/{item['id']}/reject")
     assert again.status_code == 409 and again.json()["code"] == "review_decided"
     assert alice.get("/api/enrichment/review").json()["total"] == 0
@@ -130,7 +131,8 @@ def test_a_link_set_by_hand_meanwhile_is_kept_with_409(alice):
     matched(alice)
     (item,) = alice.get("/api/enrichment/review").json()["items"]
     mine = "https://music.apple.com/us/song/the-one-i-know/99"
-    assert alice.patch(f"/api/tracks/{item['track']['id']}", json={"apple_music_url": mine}).status_code == 200
+    patched = alice.patch(f"/api/tracks/{item['track']['id']}", json={"apple_music_url": mine})
+    assert patched.status_code == 200 and patched.json()["link_origins"]["apple_music_url"] == "manual"
     r = alice.post(f"/api/enrichment/review/{item['id']}/accept")
     assert r.status_code == 409 and r.json()["code"] == "link_set_by_hand" and "set by hand" in r.json()["detail"]
     assert alice.get(f"/api/tracks/{item['track']['id']}").json()["apple_music_url"] == mine

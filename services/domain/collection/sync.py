@@ -70,8 +70,10 @@ def _now() -> datetime:
 # Discogs-owned album columns refreshed by every sync; rating/notes/condition are first-import only.
 _ALBUM_LISTING_UPDATE = ("title", "artist", "year", "genres", "styles", "label", "catalog_number", "format",
                          "thumbnail", "date_added")
-_TRACK_UPDATE = ("album_id", "release_id", "title", "artist", "album", "year", "position", "duration_seconds",
-                 "genres", "styles")
+_TRACK_UPDATE = ("album_id", "release_id", "title", "artist", "album", "year", "position", "duration_seconds")
+# Genres and styles: Discogs' list first, then any the user added (an accepted suggestion) kept after it.
+# A genre Discogs later drops stays too: keeping a user's value beats guessing whose it was.
+_TRACK_MERGE = ("genres", "styles")
 
 
 def album_row(library_id: int, album: AlbumInfo, *, run_id: int | None = None) -> dict[str, Any]:
@@ -189,7 +191,9 @@ def upsert_tracks(conn: Connection, rows: list[dict[str, Any]]) -> None:
     names = [name for name, _ in _TRACK_COPY]
     cur = _copy_to_temp(conn, "_djp_tracks_in", _TRACK_COPY, ([r[n] for n in names] for r in rows))
     cols = ", ".join(names)
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in _TRACK_UPDATE)
+    updates = ", ".join([f"{c} = EXCLUDED.{c}" for c in _TRACK_UPDATE] + [
+        f"{c} = EXCLUDED.{c} || ARRAY(SELECT v FROM unnest(tracks.{c}) WITH ORDINALITY AS t(v, n) "
+        f"WHERE v <> ALL(coalesce(EXCLUDED.{c}, '{{}}')) ORDER BY n)" for c in _TRACK_MERGE])
     cur.execute(
         f"INSERT INTO tracks ({cols}) SELECT {cols} FROM _djp_tracks_in "
         f"ON CONFLICT ON CONSTRAINT uq_track_trackid_library DO UPDATE SET {updates}, updated_at = now()"

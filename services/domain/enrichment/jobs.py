@@ -19,7 +19,7 @@ from services.domain.enrichment.sources.base import SourceNotConfigured
 
 log = logging.getLogger(__name__)
 
-QUEUE = jobs.SYNC_QUEUE
+QUEUE = jobs.ENRICHMENT_QUEUE
 KIND = "enrichment"
 JOB_TIMEOUT = 12 * 3600  # thousands of tracks on three platforms, a few requests each
 _CURRENT_KEY = "djp:enrich:library:{}"

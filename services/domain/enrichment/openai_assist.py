@@ -14,8 +14,8 @@ line this module writes, and the client's own logs never contain it.
 
 Suggestions (`metadata_suggestions`) are never applied silently. Accepting one (optionally edited; edited
 values win) writes to the track as follows, adding and never removing what the track already has:
-- genres and styles: added to the track's genres and styles (a later Discogs sync refreshes those columns
-  from the release, as it does for every track);
+- genres and styles: added to the track's genres and styles (a later Discogs sync puts the release's list
+  first and keeps these after it: collection/sync.py `_TRACK_MERGE`);
 - moods: added to the track's **tags** (the user's own field, searchable, kept across syncs and analyses).
   `Track.moods` is not touched: it holds the audio analysis' mood scores (name -> 0..1), rewritten by every
   analysis, so words from a language model do not belong there;

@@ -537,6 +537,9 @@ def export_playlist(*, session: Session, user: User, playlist_id: int, name: str
                              json={"uris": batches[0] if batches else []})
                 target, url = previous.spotify_playlist_id, previous.spotify_url
                 batches = batches[1:]
+                # Name, visibility and description follow the playlist too (Spotify answers 200, no body).
+                spotify.call("PUT", f"/v1/playlists/{target}",
+                             json={"name": title, "public": bool(public), "description": _description(playlist)})
             except CatalogError as exc:
                 if exc.status not in (403, 404):  # gone, or no longer ours: make a new one below
                     raise
@@ -562,5 +565,5 @@ def export_playlist(*, session: Session, user: User, playlist_id: int, name: str
     previous.track_count = len(uris)
     previous.exported_at = datetime.now().astimezone()
     session.flush()
-    return ExportResult(spotify_playlist_id=target, url=url, name=title if created else None,
+    return ExportResult(spotify_playlist_id=target, url=url, name=title,
                         created=created, added=len(uris), skipped=skipped)

@@ -80,10 +80,13 @@ def test_sync_never_overwrites_user_edits(library, make_source, fake_discogs):
         track.spotify_url, track.soundcloud_url = "https://open.spotify.com/x", "https://soundcloud.com/x"
         track.analysis, track.bpm, track.camelot = {"bpm": 123.45}, 123.45, "8A"
         track.local_audio_path = "/audio/5-A1.flac"
+        discogs_styles = list(track.styles)
+        track.genres, track.styles = [*track.genres, "Accepted Genre"], ["Accepted Style", *track.styles]
         album = s.scalar(select(Album).where(Album.release_id == 5))
         album.rating, album.notes = 2, "my own note"
-    # Discogs-side change: new titles, and a track gone from the tracklist; a refresh sync refetches.
     rel = fake_discogs.releases[5]
+    rel["styles"] = [*rel.get("styles", []), "New On Discogs"]
+    # Discogs-side change: new titles, and a track gone from the tracklist; a refresh sync refetches.
     rel["tracklist"][0]["title"] = "Renamed On Discogs"
     rel["title"] = "Renamed Release"
     del rel["tracklist"][-1]
@@ -102,6 +105,9 @@ def test_sync_never_overwrites_user_edits(library, make_source, fake_discogs):
         assert track.spotify_url and track.soundcloud_url
         assert track.analysis == {"bpm": 123.45} and track.bpm == 123.45 and track.camelot == "8A"
         assert track.local_audio_path == "/audio/5-A1.flac"
+        # Genres and styles a user added (an accepted suggestion) stay, after Discogs' current list.
+        assert track.genres[-1] == "Accepted Genre" and track.genres.count("Accepted Genre") == 1
+        assert track.styles == [*discogs_styles, "New On Discogs", "Accepted Style"]
         album = s.scalar(select(Album).where(Album.release_id == 5))
         assert (album.rating, album.notes) == (2, "my own note")
 

@@ -380,9 +380,11 @@ def test_exporting_again_replaces_the_items_of_the_same_spotify_playlist(clean_d
     with common_db.session_scope() as s:  # the playlist changes: reversed, 110 tracks
         s.execute(text("DELETE FROM playlist_tracks WHERE playlist_id = :p AND position >= 110"), {"p": ids[1]})
         s.execute(text("UPDATE playlist_tracks SET position = 1000 - position WHERE playlist_id = :p"), {"p": ids[1]})
-    second = export(*ids, clock)
+    second = export(*ids, clock, name="Renamed set")  # private now, and renamed: the details follow
 
     assert second.spotify_playlist_id == first.spotify_playlist_id and not second.created
+    details = fake_accounts.playlists[first.spotify_playlist_id]
+    assert (second.name, details["name"], details["public"]) == ("Renamed set", "Renamed set", False)
     assert len(fake_accounts.seen(CREATE)) == 1 and len(fake_accounts.playlists) == 1
     writes = fake_accounts.seen(f"/v1/playlists/{first.spotify_playlist_id}/tracks")[2:]
     assert [(r.method, len(json.loads(r.body)["uris"])) for r in writes] == [("PUT", 100), ("POST", 10)]

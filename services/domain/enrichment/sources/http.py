@@ -203,6 +203,8 @@ class CatalogHttp:
         status = response.status_code
         if status >= 400:
             raise self._failure(response, error_hook)
+        if status in (200, 201, 202, 204) and not response.content.strip() and method != "GET":
+            return {}  # a write answered without a body (Spotify's playlist details): nothing to read
         try:
             body = response.json()
         except (ValueError, UnicodeDecodeError):

@@ -45,6 +45,8 @@ class TrackOut(BaseModel):
     spotify_url: str | None
     youtube_url: str | None
     soundcloud_url: str | None
+    link_origins: dict[str, str] = Field(default_factory=dict, description='Where each platform link came from: '
+                                         '"manual" (set by hand: never replaced) or "matched" (enrichment)')
     deleted_at: datetime | None
 
 
