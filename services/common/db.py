@@ -11,11 +11,13 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.common import pg_dates
 from services.common.embedded import ConfigurationError, resolve_database_url, resolve_redis_url
 from services.common.settings import get_settings
 
 
 def make_engine(url: str) -> Engine:
+    pg_dates.install()  # out-of-range timestamps read back clamped, never a failed query
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, future=True)
 
 

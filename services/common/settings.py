@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     essentia_port: int = Field(8001, validation_alias="ESSENTIA_PORT")
     ga_port: int = Field(8002, validation_alias="GA_PORT")
     bind_host: str = Field("127.0.0.1", validation_alias="BIND_HOST")
+    # Largest request body on any web route, in MB; the audio upload, CSV and playlist imports have their own
+    # caps (services/web/api/limits.py) and may go up to those.
+    max_request_mb: int = Field(25, ge=1, validation_alias="MAX_REQUEST_MB")
 
     # Accounts
     admin_username: str | None = Field(None, validation_alias="ADMIN_USERNAME")

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from services.common.http import error_response, install_error_handling
 from services.web.api.deps import get_current_user
 from services.web.api.errors import install_domain_errors
+from services.web.api.limits import install_request_limits
 from services.web.api.routes import (
     admin,
     albums,
@@ -75,6 +76,7 @@ def create_app() -> FastAPI:
     )
     install_error_handling(app, log=log)
     install_domain_errors(app)
+    install_request_limits(app)
 
     @app.middleware("http")
     async def same_origin_for_cookie_writes(request: Request, call_next):

@@ -29,18 +29,20 @@ BANNER_PASSWORD = re.compile(r"Generated password \(shown once, change it after 
 
 
 class RunningStack:
-    def __init__(self, data_dir: Path, ports: dict[str, int]) -> None:
+    def __init__(self, data_dir: Path, ports: dict[str, int], *, explicit_urls: bool = True) -> None:
         env = {k: v for k, v in os.environ.items()
-               if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "SERVICE_TOKEN")}
+               if k not in ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "SERVICE_TOKEN",
+                            "ESSENTIA_API_URL", "GA_SERVICE_URL")}
         env.update(
             DATA_DIR=str(data_dir),
             WEB_PORT=str(ports["web"]),
             ESSENTIA_PORT=str(ports["essentia"]),
             GA_PORT=str(ports["ga"]),
-            ESSENTIA_API_URL=f"http://127.0.0.1:{ports['essentia']}",
-            GA_SERVICE_URL=f"http://127.0.0.1:{ports['ga']}",
             PYTHONUNBUFFERED="1",
         )
+        if explicit_urls:
+            env.update(ESSENTIA_API_URL=f"http://127.0.0.1:{ports['essentia']}",
+                       GA_SERVICE_URL=f"http://127.0.0.1:{ports['ga']}")
         self.proc = subprocess.Popen(
             [sys.executable, "scripts/stack.py", "up"], cwd=ROOT, env=env,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -47,3 +47,28 @@ def test_job_queue_down_is_503_where_it_is_needed_and_invisible_where_it_is_not(
         monkeypatch.setenv("REDIS_URL", saved)
         for cached in (get_settings, redis_url, get_redis):
             cached.cache_clear()
+
+
+def test_database_down_is_503_with_retry_after_and_recovers(user_client, monkeypatch):
+    from tests.conftest import reset_caches
+
+    assert user_client.get("/api/playlists").status_code == 200
+    saved = os.environ["DATABASE_URL"]
+    # Nothing listens there: every connection is refused, as when Postgres is down or restarting.
+    monkeypatch.setenv("DATABASE_URL", f"postgresql+psycopg://djp@127.0.0.1:{free_port()}/djplaylist")
+    reset_caches()
+    try:
+        r = user_client.get("/api/playlists")
+        assert r.status_code == 503, r.text
+        assert r.json() == {"detail": "the database is not reachable; try again shortly", "code": "unavailable"}
+        assert int(r.headers["Retry-After"]) > 0
+        page = user_client.get("/playlists", headers={"Accept": "text/html"})
+        assert page.status_code == 503
+        assert page.headers["content-type"].startswith("text/html")
+        assert "database is not reachable" in page.text
+        assert int(page.headers["Retry-After"]) > 0
+    finally:
+        monkeypatch.setenv("DATABASE_URL", saved)
+        reset_caches()
+    # Back up: the same app answers again, no restart needed.
+    assert user_client.get("/api/playlists").status_code == 200

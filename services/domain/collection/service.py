@@ -21,13 +21,12 @@ from services.domain.access import owned_library, owns, readable_library, writab
 from services.domain.collection import jobs
 from services.domain.collection.albums import library_counts
 from services.domain.collection.csv_import import (
-    MAX_BYTES,
     CsvImportError,
     import_albums,
     parse_collection_csv,
 )
 from services.domain.collection.sync import ProgressCallback, SyncAlreadyRunning, SyncError, run_sync
-from services.domain.errors import Conflict, Invalid, NotFound, Refused, TooLarge, Unavailable
+from services.domain.errors import Conflict, Invalid, NotFound, Refused, Unavailable
 from services.domain.libraries.service import follow_friend, update_settings
 from services.domain.sources.base import SourceError
 from services.domain.sources.discogs import DiscogsSource
@@ -111,14 +110,6 @@ def set_resync_interval(*, session: Session, user: User, library_id: int, hours:
     return sync_state(session=session, library=library)
 
 
-def read_limited(stream: BinaryIO, max_bytes: int, what: str) -> bytes:
-    """Read at most `max_bytes`; TooLarge as soon as there is more (never the whole of a huge file)."""
-    data = stream.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise TooLarge(f"{what} is larger than {max_bytes // (1024 * 1024)} MB")
-    return data
-
-
 def import_csv(
     *, session: Session, user: User, library_id: int, stream: BinaryIO, queue_tracklists: bool = True
 ) -> CsvImportResult:
@@ -126,7 +117,7 @@ def import_csv(
     tracklists are then filled by a background sync (mode=tracklists) when a Discogs token is set."""
     library = writable_library(session=session, user=user, library_id=library_id)
     try:
-        albums = parse_collection_csv(read_limited(stream, MAX_BYTES, "the file"))
+        albums = parse_collection_csv(stream)  # read line by line, size and row caps enforced while reading
     except CsvImportError as exc:
         raise Invalid(str(exc), code="bad_csv") from None
     created, updated = import_albums(session.connection(), library.id, albums)

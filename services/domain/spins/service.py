@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -11,6 +11,24 @@ from sqlalchemy.orm import Session, selectinload
 from services.common.models import Album, Spin, SpinSession, Track, User
 from services.domain.access import visible_library_ids
 from services.domain.errors import Invalid, NotFound
+
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+FUTURE_SLACK = timedelta(days=1)  # clocks and time zones differ; a spin is never logged further ahead
+
+
+def play_time(value: datetime | None, *, field: str, now: datetime | None = None) -> datetime | None:
+    """A spin's time in UTC (naive = UTC); Invalid, naming the field, before 1900 or more than a day ahead."""
+    if value is None:
+        return None
+    now = now or datetime.now(UTC)
+    try:
+        utc = value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except (OverflowError, ValueError):
+        utc = None
+    if utc is None or not EARLIEST <= utc <= now + FUTURE_SLACK:
+        raise Invalid(f"{field} {value.isoformat()} is out of range: not before 1900, at most a day from now",
+                      code="invalid_date")
+    return utc
 
 
 def side_of(position: str | None) -> str:
@@ -40,11 +58,16 @@ def _side_tracks(session: Session, album: Album, side: str) -> list[Track]:
 def log_session(*, session: Session, user: User, items: list[dict[str, Any]], started_at: datetime | None,
                 notes: str | None) -> SpinSession:
     """items: {"album_id", "side"} (every track of that side) or {"track_pk"} (one track), in play order."""
+    now = datetime.now(UTC)
+    started_at = play_time(started_at, field="started_at", now=now)
+    played = [play_time(item.get("played_at"), field=f"items[{n}].played_at", now=now)
+              for n, item in enumerate(items)]
     visible = visible_library_ids(user)
-    spin_session = SpinSession(user_id=user.id, started_at=started_at or datetime.now(UTC), notes=notes)
+    spin_session = SpinSession(user_id=user.id, started_at=started_at or now, notes=notes)
     session.add(spin_session)
     played_at = spin_session.started_at
     for n, item in enumerate(items, start=1):
+        item = {**item, "played_at": played[n - 1]}
         if item.get("track_pk") is not None:
             track = session.scalar(select(Track).where(Track.id == item["track_pk"], Track.library_id.in_(visible),
                                                        Track.deleted_at.is_(None)))

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.http import REQUEST_ID_HEADER, error_response, http_error_response, request_id, unexpected_error
@@ -34,6 +34,18 @@ STATUS = {
     errors.NotAuthenticated: 401,
     errors.Unavailable: 503,
 }
+
+
+DATABASE_RETRY_AFTER = "5"
+# SQLSTATE classes/codes of a lost or refused connection (08: connection exception; 57P01-57P03:
+# the server is shutting down, crashed or is starting up). No SQLSTATE at all: the client could not connect.
+_CONNECTION_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+
+
+def _connection_lost(exc: Exception) -> bool:
+    orig = getattr(exc, "orig", None) or exc
+    sqlstate = getattr(orig, "sqlstate", None)
+    return sqlstate is None or sqlstate.startswith(_CONNECTION_SQLSTATES)
 
 
 def status_of(exc: errors.DomainError) -> int:
@@ -115,6 +127,22 @@ def install_domain_errors(app: FastAPI) -> None:
             422, "a value in the request is out of range or malformed (e.g. an id too large, a NUL character)",
             "invalid_value",
         )
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(psycopg.OperationalError)
+    async def database_unavailable(request: Request, exc: Exception) -> Response:
+        # Postgres is down, restarting or refused the connection: the request may succeed shortly
+        # (the pool pre-pings, so recovery needs no restart of the web app).
+        reachable = not _connection_lost(exc)
+        detail = ("the database is busy; try again shortly" if reachable
+                  else "the database is not reachable; try again shortly")
+        cause = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, cause)
+        if _wants_html(request):
+            page = error_page(request, 503, detail[0].upper() + detail[1:] + ".")
+            page.headers["Retry-After"] = DATABASE_RETRY_AFTER
+            return page
+        return error_response(503, detail, "unavailable", headers={"Retry-After": DATABASE_RETRY_AFTER})
 
     @app.exception_handler(IntegrityError)
     async def integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:

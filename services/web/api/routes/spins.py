@@ -13,6 +13,7 @@ from services.web.api.deps import CurrentUser, SessionDep
 from services.web.api.routes.tracks import TrackOut
 
 router = APIRouter(prefix="/api/spins", tags=["spins"])
+TIME_RULE = "Stored in UTC (no offset = UTC); not before 1900 nor more than a day ahead, else 422 invalid_date"
 
 
 class SpinItem(BaseModel):
@@ -22,7 +23,7 @@ class SpinItem(BaseModel):
     album_id: int | None = None
     side: str | None = Field(None, min_length=1, max_length=4, pattern=r"^[A-Za-z]+$")
     track_pk: int | None = Field(None, description="Track primary key")
-    played_at: datetime | None = None
+    played_at: datetime | None = Field(None, description=TIME_RULE)
 
     @model_validator(mode="after")
     def _one_kind(self):
@@ -35,7 +36,7 @@ class SpinItem(BaseModel):
 
 class SpinSessionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    started_at: datetime | None = None
+    started_at: datetime | None = Field(None, description=TIME_RULE + "; default now")
     notes: str | None = Field(None, max_length=5000)
     items: list[SpinItem] = Field(min_length=1, max_length=500)
 
