@@ -121,10 +121,28 @@ def _redis_ping(url: str) -> bool:
         return False
 
 
+def _make_private(folder: Path) -> None:
+    """`folder` and everything in it readable by this user only (0700 folders, 0600 files): a server
+    started by an older version left its AOF world-readable."""
+    folder.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    folder.mkdir(exist_ok=True, mode=0o700)
+    os.chmod(folder, 0o700)
+    for root, dirs, files in os.walk(folder):
+        for name in dirs + files:
+            path = os.path.join(root, name)
+            if os.path.islink(path) or name == "redis.sock":
+                continue
+            try:
+                os.chmod(path, 0o700 if name in dirs else 0o600)
+            except OSError as exc:  # rewritten by a running server meanwhile, or not ours
+                log.warning("could not restrict %s: %s", path, exc)
+
+
 def start_embedded_redis(data_dir: Path) -> str:
-    """Start (or find) redis-server on a unix socket with AOF persistence; return its URL."""
+    """Start (or find) redis-server on a unix socket with AOF persistence; return its URL. Its folder
+    is 0700 and the files it writes (AOF, log, pid) 0600 (the server runs with umask 077)."""
     rdir = _redis_dir(data_dir)
-    rdir.mkdir(parents=True, exist_ok=True)
+    _make_private(rdir)
     sock = rdir / "redis.sock"
     url = f"unix://{sock}"
     if sock.exists() and _redis_ping(url):
@@ -151,6 +169,7 @@ def start_embedded_redis(data_dir: Path) -> str:
             str(rdir / "redis.log"),
         ],
         check=True,
+        umask=0o077,
     )
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:

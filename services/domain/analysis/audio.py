@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from datetime import UTC, datetime
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from services.common.audio_files import AudioPathError, check_audio_extension, resolve_inside
+from sqlalchemy import event
+from sqlalchemy.orm import Session, object_session
+
+from services.common.audio_files import (
+    AudioPathError,
+    check_audio_extension,
+    open_private,
+    private_dir,
+    remove_inside,
+    resolve_inside,
+)
 from services.common.models import Track
 from services.domain.errors import Invalid, TooLarge
+
+log = logging.getLogger(__name__)
 
 
 def relative_to_audio_dir(audio_dir: Path, stored: str) -> str:
@@ -34,15 +47,40 @@ def upload_destination(*, library_id: int, track_pk: int, filename: str) -> str:
     return destination(library_id=library_id, track_pk=track_pk, ext=check_audio_extension(filename))
 
 
+def after_commit(session: Session | None, action: Callable[[], None]) -> None:
+    """Run `action` once the session's transaction commits (not at all if it rolls back); at once
+    when there is no session. For files that must outlive the rows pointing at them until the
+    database no longer does."""
+    def run() -> None:
+        try:
+            action()
+        except Exception:  # the commit stands whatever happens to the files
+            log.exception("clean-up after commit failed")
+
+    if session is None:
+        run()
+        return
+    state = {"done": False}
+
+    def committed(_session: Session) -> None:
+        if not state["done"]:
+            state["done"] = True
+            run()
+
+    def rolled_back(_session: Session) -> None:
+        state["done"] = True
+
+    event.listen(session, "after_commit", committed, once=True)
+    event.listen(session, "after_rollback", rolled_back, once=True)
+
+
 def replace_audio(*, track: Track, audio_dir: Path, new_rel: str) -> None:
-    """Point the track at its new file and remove the one it replaces (a different extension)."""
+    """Point the track at its new file and remove the one it replaces (a different extension) once
+    the change is committed: uploads and downloads both store audio through here."""
     old = track.local_audio_path
     track.local_audio_path = new_rel
     if old and old != new_rel:
-        try:
-            resolve_inside(audio_dir, old).unlink(missing_ok=True)
-        except (AudioPathError, OSError):
-            pass
+        after_commit(object_session(track), lambda: remove_inside(audio_dir, old))
 
 
 def attach_audio(*, track: Track, audio_dir: Path, filename: str, chunks: Iterable[bytes], max_bytes: int) -> str:
@@ -59,11 +97,11 @@ def attach_audio(*, track: Track, audio_dir: Path, filename: str, chunks: Iterab
         dest = resolve_inside(audio_dir, rel)
     except AudioPathError as exc:
         raise Invalid(str(exc), code="unsupported_audio") from None
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(dest.parent)
     tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
     size = 0
     try:
-        with tmp.open("wb") as out:
+        with open_private(tmp) as out:
             for chunk in chunks:
                 size += len(chunk)
                 if size > max_bytes:

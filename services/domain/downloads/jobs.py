@@ -22,7 +22,7 @@ from redis.exceptions import RedisError
 from rq import Retry
 from rq.job import Job
 
-from services.common.audio_files import resolve_inside
+from services.common.audio_files import FILE_MODE, private_dir, resolve_inside
 from services.common.db import get_redis, session_scope
 from services.common.models import Track
 from services.common.settings import Settings, get_settings
@@ -197,7 +197,7 @@ def download_track_job(track_pk: int, url: str | None = None) -> dict[str, Any]:
                     pass
             session.expunge(track)
         shutil.rmtree(workdir, ignore_errors=True)
-        workdir.mkdir(parents=True)
+        private_dir(workdir)
         try:
             return _run(track, url, settings, workdir, job_id)
         finally:
@@ -241,12 +241,13 @@ def _run(track: Track, url: str | None, settings: Settings, workdir: Path, job_i
     jobs.report_progress(stage="saving", percent=0)
     rel = destination(library_id=track.library_id, track_pk=track.id, ext=converted.suffix)
     dest = resolve_inside(audio_dir, rel)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    os.chmod(converted, FILE_MODE)  # the tools write with the umask's mode
     queue_analysis = False
     with session_scope() as session:
         row = session.get(Track, track.id)
         if row is None or row.deleted_at is not None:
             raise _fail(f"track {track.id} was removed during the download")
+        private_dir(dest.parent)  # not before: a deleted library's folder is not made again
         os.replace(converted, dest)  # atomic: the old file or the new one, never half of one
         replace_audio(track=row, audio_dir=audio_dir, new_rel=rel)
         row.audio_source = {

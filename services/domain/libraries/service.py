@@ -74,12 +74,19 @@ def first_own_library(*, session: Session, user: User) -> Library:
 
 def delete_library(*, session: Session, user: User, library_id: int) -> None:
     """Removes the library and, by cascade, its albums, tracks and sync runs; its queued and running
-    jobs are cancelled."""
+    jobs are cancelled, and its audio folder (AUDIO_DIR/library_<id>/) is removed once the delete is
+    committed (a failure to remove it is logged; the delete stands)."""
+    from services.common.audio_files import remove_library_folder
+    from services.domain.analysis.audio import after_commit
     from services.domain.jobcenter.service import cancel_library_jobs
 
-    session.delete(owned_library(session=session, user=user, library_id=library_id))
+    library = owned_library(session=session, user=user, library_id=library_id)
+    doomed = library.id
+    session.delete(library)
     session.flush()
-    cancel_library_jobs(library_id)
+    cancel_library_jobs(doomed)
+    audio_dir = get_settings().resolved_audio_dir
+    after_commit(session, lambda: remove_library_folder(audio_dir, doomed))
 
 
 def _other_user(session: Session, user: User, username: str) -> User | None:
