@@ -7,24 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.fakes.clock import FakeClock
 from tests.fakes.discogs import FakeDiscogs
 
 TOKEN = "test-discogs-token"
-
-
-class FakeClock:
-    """Monotonic clock + sleep that advance instantly: waits are measured, not waited."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 @pytest.fixture

@@ -6,14 +6,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from services.common.settings import Settings, get_settings
 from services.domain.enrichment import openai_assist
 from services.domain.enrichment import service as enrichment_service
-from services.domain.enrichment.sources import base
 
 log = logging.getLogger(__name__)
 
@@ -47,24 +45,19 @@ def discogs_status(settings: Settings) -> tuple[bool, str]:
                    "to sync collections and fetch tracklists; CSV imports work without it.")
 
 
-def _last_errors(session: Session) -> dict[str, tuple[str | None, datetime | None]]:
-    """{source: (message, when)} from the enrichment service's record of each source's last error."""
-    found: dict[str, Any] = enrichment_service.last_errors(session=session)
-    return {name: (row.get("last_error"), row.get("last_error_at") if row.get("last_error") else None)
-            for name, row in found.items() if isinstance(row, dict)}
-
-
 def source_overview(*, session: Session, settings: Settings | None = None) -> list[SourceOverview]:
+    """The catalog sources as the enrichment service sees them (its `source_health`), plus OpenAI and Discogs."""
     settings = settings or get_settings()
-    rows: dict[str, tuple[str, bool, str]] = {}
-    for st in base.statuses(settings=settings):
-        rows[st.name] = (st.label, st.configured, st.reason)
+    found = enrichment_service.last_errors(session=session)
+    rows = {h.name: (h.label, h.configured, h.reason, h.last_error, h.last_error_at)
+            for h in enrichment_service.source_health(session=session, settings=settings)}
     st = openai_assist.status(settings)
-    rows[st.name] = (st.label, st.configured, st.reason)
+    openai_row = found.get(st.name) or {}
+    rows[st.name] = (st.label, st.configured, st.reason, openai_row.get("last_error"), openai_row.get("last_error_at"))
     ok, reason = discogs_status(settings)
-    rows["discogs"] = ("Discogs", ok, reason)
-    errors = _last_errors(session)
+    discogs_row = found.get("discogs") or {}
+    rows["discogs"] = ("Discogs", ok, reason, discogs_row.get("last_error"), discogs_row.get("last_error_at"))
     names = [n for n in ORDER if n in rows] + sorted(set(rows) - set(ORDER))
     return [SourceOverview(name=n, label=rows[n][0], purpose=PURPOSES.get(n, ""), configured=rows[n][1],
-                           reason=rows[n][2], last_error=errors.get(n, (None, None))[0],
-                           last_error_at=errors.get(n, (None, None))[1]) for n in names]
+                           reason=rows[n][2], last_error=rows[n][3], last_error_at=rows[n][4] if rows[n][3] else None)
+            for n in names]

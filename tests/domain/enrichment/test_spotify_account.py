@@ -21,6 +21,7 @@ from services.domain.enrichment import spotify_account as spotify
 from services.domain.enrichment.sources.base import CatalogError, SourceNotConfigured
 from services.domain.enrichment.sources.tokens import TOKENS
 from services.domain.errors import NotFound
+from tests.fakes.clock import FakeClock
 from tests.fakes.catalogs import FakeSpotifyAccounts
 
 CLIENT_ID = "spotify-connect-client-0001"
@@ -30,24 +31,9 @@ TOKEN, ME, CREATE = "/api/token", "/v1/me", "/v1/me/playlists"
 ENV = ("SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET", "SPOTIFY_REDIRECT_URI", "SPOTIFY_ACCOUNTS_URL", "SPOTIFY_API_URL")
 
 
-class Clock:
-    """Wall-clock time that moves only when a test moves it; `sleep` records the wait and moves it."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(start=time.time())
 
 
 def spotify_fake(monkeypatch) -> Iterator[FakeSpotifyAccounts]:
@@ -73,7 +59,7 @@ def fake_accounts(monkeypatch) -> Iterator[FakeSpotifyAccounts]:
     yield from spotify_fake(monkeypatch)
 
 
-def make_client(clock: Clock) -> spotify.SpotifyUserClient:
+def make_client(clock: FakeClock) -> spotify.SpotifyUserClient:
     return spotify.SpotifyUserClient.from_config(spotify.require_config(), sleep=clock.sleep, clock=clock)
 
 
@@ -118,7 +104,7 @@ def link(i: int) -> str:
     return f"https://open.spotify.com/track/{sid(i)}?si=abc{i}"
 
 
-def connect(session, user: User, clock: Clock) -> SpotifyConnection:
+def connect(session, user: User, clock: FakeClock) -> SpotifyConnection:
     code, state, _ = browser_consent(spotify.authorization_url(user=user, clock=clock))
     return spotify.complete_connection(session=session, user=user, code=code, state=state, client=make_client(clock),
                                        clock=clock)
@@ -135,7 +121,7 @@ def dj(clean_db, fake_accounts, clock) -> Iterator[tuple[int, int]]:
     yield ids
 
 
-def export(user_id: int, playlist_id: int, clock: Clock, **kwargs) -> spotify.ExportResult:
+def export(user_id: int, playlist_id: int, clock: FakeClock, **kwargs) -> spotify.ExportResult:
     with common_db.session_scope() as s:
         return spotify.export_playlist(session=s, user=s.get(User, user_id), playlist_id=playlist_id,
                                        client=make_client(clock), clock=clock, **kwargs)
@@ -202,7 +188,7 @@ def test_a_forged_expired_or_other_users_state_is_refused(clean_db, fake_account
             complete(alice, state[:-2] + ("AA" if not state.endswith("AA") else "BB"))
         with pytest.raises(spotify.SpotifyStateInvalid, match="no state"):
             complete(alice, None)
-        later = Clock()
+        later = FakeClock(start=time.time())
         later.now = clock.now + spotify.STATE_MAX_AGE + 1
         with pytest.raises(spotify.SpotifyStateInvalid, match="longer than 10 minutes"):
             complete(alice, state, later)

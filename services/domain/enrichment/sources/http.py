@@ -17,19 +17,18 @@
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from services.common.outbound import USER_AGENT, parse_retry_after
 from services.common.settings import Settings, get_settings
 from services.domain.enrichment.sources.base import (
     CatalogAuthError,
@@ -40,7 +39,6 @@ from services.domain.enrichment.sources.base import (
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = "DJPlaylist/0.1 +https://github.com/dj-playlist/dj-playlist"
 REDACTED = "***"
 
 
@@ -235,24 +233,6 @@ class CatalogHttp:
             return self.error(CatalogAuthError, f"{self.label} refused the credentials ({status}){suffix}",
                               status=status)
         return self.error(CatalogError, f"{self.label} answered HTTP {status}{suffix}", status=status)
-
-
-def parse_retry_after(value: str | None, *, now: Callable[[], datetime] = lambda: datetime.now(UTC)) -> float | None:
-    """Retry-After as seconds: a number, or an HTTP date (seconds from now); None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now()).total_seconds())
 
 
 def platform_message(response: httpx.Response) -> str | None:

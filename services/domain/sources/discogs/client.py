@@ -22,12 +22,12 @@ from typing import Any
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from services.common.outbound import USER_AGENT, parse_retry_after
 from services.common.settings import get_settings
 from services.domain.sources.base import MalformedResponse, SourceAuthError, SourceError, SourceNotFound
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = "DJPlaylist/0.1 +https://github.com/dj-playlist/dj-playlist"
 
 
 @dataclass(frozen=True)
@@ -219,7 +219,7 @@ class DiscogsClient:
         self.limiter.observe(response.headers)
         status = response.status_code
         if status == 429:
-            retry_after = _retry_after(response.headers.get("Retry-After"))
+            retry_after = parse_retry_after(response.headers.get("Retry-After"))
             if retry_after is not None:
                 self.limiter.penalise(min(retry_after, self.tuning.max_retry_after_seconds))
             raise Transient("rate limited (429)", status=429, retry_after=retry_after)
@@ -249,15 +249,6 @@ class DiscogsClient:
 
     def release(self, release_id: int) -> dict[str, Any]:
         return self.get_json(f"/releases/{int(release_id)}")
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None
 
 
 def _message(response: httpx.Response) -> str | None:

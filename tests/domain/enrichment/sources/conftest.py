@@ -12,6 +12,7 @@ import pytest
 from services.common.settings import get_settings
 from services.domain.enrichment.sources import base
 from services.domain.enrichment.sources.tokens import TOKENS
+from tests.fakes.clock import FakeClock
 from tests.fakes.catalogs import FakeAppleCatalog, FakeSpotify, FakeYouTube, make_apple_key
 
 TEAM_ID = "TEAMID1234"
@@ -25,24 +26,9 @@ ENV_NAMES = ["APPLE_MUSIC_TEAM_ID", "APPLE_MUSIC_KEY_ID", "APPLE_MUSIC_PRIVATE_K
              "SPOTIFY_API_URL", "YOUTUBE_API_KEY", "YOUTUBE_API_URL"]
 
 
-class Clock:
-    """Wall-clock time that only moves when a test moves it; `sleep` records the wait and moves it."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(start=time.time())
 
 
 @pytest.fixture(autouse=True)
@@ -120,7 +106,7 @@ def fake_youtube(monkeypatch) -> Iterator[FakeYouTube]:
 
 
 @pytest.fixture
-def make_source(clock: Clock):
+def make_source(clock: FakeClock):
     """A named source built from the current settings, its waits recorded by `clock`."""
     made = []
 

@@ -11,6 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from services.common.settings import get_settings
+from services.common.outbound import parse_retry_after
 from services.domain import errors
 from services.domain.enrichment.models import TrackQuery
 from services.domain.enrichment.sources import base
@@ -18,7 +19,6 @@ from services.domain.enrichment.sources.apple_music import AppleMusicSource
 from services.domain.enrichment.sources.http import (
     CatalogHttp,
     HttpTuning,
-    parse_retry_after,
     platform_message,
 )
 from services.domain.enrichment.sources.youtube import YouTubeSource
