@@ -37,6 +37,10 @@ def _collection(owner_id: int) -> dict:
                                 artist=album.artist, position=f"A{i + 1}", bpm=bpm, camelot=cam, key="A",
                                 scale="minor", energy=energy, danceability=0.7, duration_seconds=380,
                                 analyzed_at=datetime.now(UTC)))
+        # One unbreakable title makes the album table wider than a phone: it must scroll in its own box,
+        # hidden labels included (an absolutely positioned one once widened the whole page).
+        tracks.append(Track(track_id="4242-B1", library_id=lib.id, album_id=album.id, position="B1",
+                            title="UntitledDubplateSpecialRooftopEditWithoutAnySpacesAtAll", artist=album.artist))
         s.add_all(tracks)
         playlist = Playlist(owner_id=owner_id, name="Warm-up set for the rooftop")
         s.add(playlist)
