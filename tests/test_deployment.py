@@ -574,6 +574,17 @@ def test_release_workflow_pushes_every_image_on_tags() -> None:
     (job,) = rel["jobs"].values()
     assert set(job["strategy"]["matrix"]["target"]) == set(APP_SERVICES)
     assert "ghcr.io" in _steps_text(job) and "dj-playlist-" in _steps_text(job)
+    # Every image for Apple Silicon too; pull requests build both platforms but push nothing.
+    build = next(s for s in job["steps"] if str(s.get("uses", "")).startswith("docker/build-push-action"))
+    assert build["with"]["platforms"] == "${{ matrix.platforms }}"
+    platforms = {t: "linux/amd64,linux/arm64" for t in job["strategy"]["matrix"]["target"]}
+    platforms.update({i["target"]: i["platforms"] for i in job["strategy"]["matrix"]["include"]})
+    # Essentia has no Linux arm64 wheel: the analysis image is amd64 only (and pinned so in prod).
+    assert platforms.pop("essentia-api") == "linux/amd64"
+    assert set(platforms.values()) == {"linux/amd64,linux/arm64"}
+    assert load_yaml(ROOT / "docker-compose.prod.yml")["services"]["essentia-api"]["platform"] == "linux/amd64"
+    assert any(str(s.get("uses", "")).startswith("docker/setup-qemu-action") for s in job["steps"])
+    assert "pull_request" in triggers and "pull_request" in str(build["with"]["push"])
 
 
 # ---------------------------------------------------------------------------------------------------
