@@ -50,7 +50,7 @@ COPY pyproject.toml /app/pyproject.toml
 RUN mkdir -p /app/services && touch /app/services/__init__.py
 
 FROM deps AS deps-web
-RUN pip install --no-cache-dir "/app[web]" && pip uninstall --yes dj-playlist
+RUN pip install --no-cache-dir "/app[web,pgtools]" && pip uninstall --yes dj-playlist
 
 FROM deps AS deps-essentia-api
 RUN pip install --no-cache-dir "/app[analysis]" && pip uninstall --yes dj-playlist
@@ -60,7 +60,7 @@ RUN pip install --no-cache-dir "/app[ga]" && pip uninstall --yes dj-playlist
 
 # The worker runs the domain's jobs (library sync, analysis through the analysis service).
 FROM deps AS deps-download-worker
-RUN pip install --no-cache-dir "/app[worker]" && pip uninstall --yes dj-playlist
+RUN pip install --no-cache-dir "/app[worker,pgtools]" && pip uninstall --yes dj-playlist
 
 # ---------------------------------------------------------------------------------------------------
 # source: the project itself, run from /app (PYTHONPATH) rather than installed: the web app finds

@@ -7,7 +7,7 @@ EXTRAS := embedded,web,analysis,worker,ga
 STAMP := $(VENV)/.installed-$(EXTRAS)
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: up down install install-dev test apt-test-deps lint bench clean
+.PHONY: up down install install-dev test apt-test-deps lint bench clean images release
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ apt-test-deps:
 		else echo "missing Debian packages (install them as root): $$missing"; exit 1; fi; \
 	fi
 
+## Build every Dockerfile target with podman (stand-in base from Debian) and start each image's command.
+images: install
+	$(PY) scripts/images.py build
+	$(PY) scripts/images.py sizes
+
 test: apt-test-deps install-dev
 	$(PY) -m pytest $(PYTEST_ARGS)
 
@@ -54,6 +59,11 @@ lint: install-dev
 
 bench: install-dev
 	@echo "see docs/benchmarks.md for each benchmark's command"
+
+## Prepare release X.Y.Z: version, prod image tags, CHANGELOG; prints the tag command (scripts/release.py).
+release:
+	@if [ -z "$(VERSION)" ]; then echo "usage: make release VERSION=X.Y.Z"; exit 2; fi
+	$(PYTHON) scripts/release.py $(VERSION)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

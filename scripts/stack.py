@@ -1,9 +1,9 @@
 """Run the whole stack locally as plain processes: `make up` (start) and `make down` (stop).
 
 Starts the embedded PostgreSQL and redis-server when DATABASE_URL / REDIS_URL are unset, migrates,
-creates the first admin, then supervises the web app, the analysis service, the set builder, a sync
-worker and one (or --workers) worker for downloads, analyses and search, each in its own process
-group, with prefixed output.
+creates the first admin, then supervises the web app (WEB_WORKERS / --web-workers processes, default
+one per core), the analysis service, the set builder, a sync worker and one (or --workers) worker for
+downloads, analyses and search, each in its own process group, with prefixed output.
 
 Supervision: a child that exits (crash, kill -9, any status) is restarted, and so is an embedded
 PostgreSQL or redis-server this run started, with exponential backoff (1 s doubling to 30 s; back to
@@ -382,7 +382,7 @@ class Stack:
             self.add("sync-worker", "services.download_worker", "sync")
             for i in range(self.workers):
                 self.add(f"worker{i + 1}" if self.workers > 1 else "worker", "services.download_worker",
-                         "search", "analysis", "download", "enrichment")
+                         "search", "analysis", "download", "enrichment", "embeddings")
             pending = self.health_urls()
             started = time.monotonic()
             warned = False
@@ -435,9 +435,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=["up", "down"])
     parser.add_argument("--workers", type=int, default=1, help="number of RQ workers (default 1)")
+    parser.add_argument("--web-workers", type=int, default=None,
+                        help="web app processes (default WEB_WORKERS, else one per core)")
     args = parser.parse_args()
     if args.command == "down":
         raise SystemExit(down())
+    if args.web_workers:  # `python -m services.web` reads it (uvicorn --workers)
+        os.environ["WEB_WORKERS"] = str(max(1, args.web_workers))
     raise SystemExit(Stack(workers=max(1, args.workers)).run())
 
 

@@ -7,6 +7,9 @@
     djp search reindex                              rebuild the MeiliSearch index (then swap it in)
     djp playlist export ID --format F [-o FILE]     a playlist as rekordbox, nml, m3u8, csv or json
     djp playlist import FILE [--name N]             a new playlist from an M3U8, Rekordbox XML, NML or JSON file
+    djp backup create | list | restore NAME | delete NAME   database dumps (restore: checked, then swapped in)
+    djp embeddings backfill [--library-id ID] [--sync]   embed every track (a job, or here with --sync)
+    djp embeddings status [--library-id ID]              embeddings per kind and model vs tracks
 
 It calls the same domain services as the web app; their errors are printed, never a traceback.
 """
@@ -39,6 +42,8 @@ app.add_typer(import_app, name="import")
 app.add_typer(friends_app, name="friends")
 playlist_app = typer.Typer(help="Playlists as files (Rekordbox, Traktor, M3U8, CSV, JSON)", no_args_is_help=True)
 app.add_typer(playlist_app, name="playlist")
+backup_app = typer.Typer(help="Database backups (pg_dump files in BACKUP_DIR)", no_args_is_help=True)
+app.add_typer(backup_app, name="backup")
 console = Console(stderr=True)
 T = TypeVar("T")
 
@@ -346,3 +351,131 @@ def playlist_import(
         console.print(f"  {where}: {who}: {miss.reason}")
     if len(report.unmatched) > 50:
         console.print(f"  ... and {len(report.unmatched) - 50} more")
+
+
+# --- embeddings (services/domain/embeddings) ------------------------------------------------------------
+embeddings_app = typer.Typer(help="Track embeddings for similar tracks and vibe search", no_args_is_help=True)
+app.add_typer(embeddings_app, name="embeddings")
+
+
+def _embeddings_library(session, library_id: int | None) -> None:
+    from services.common.models import Library
+
+    if library_id is not None and session.get(Library, library_id) is None:
+        _fail(f"library {library_id} does not exist")
+
+
+@embeddings_app.command("backfill")
+def embeddings_backfill(
+    library_id: Annotated[int | None, typer.Option("--library-id", help="Only this library (default: all)")] = None,
+    sync: Annotated[bool, typer.Option("--sync", help="Run here with a progress bar instead of queueing a job")]
+    = False,
+) -> None:
+    """Embed every track (text and audio features); unchanged tracks are skipped."""
+    from services.domain.embeddings import jobs as embedding_jobs
+    from services.domain.embeddings import service as embeddings
+
+    _prepare()
+    with session_scope() as session:
+        _embeddings_library(session, library_id)
+    if not sync:
+        job = _run(lambda: embedding_jobs.enqueue_backfill(library_id=library_id))
+        console.print(f"[green]queued[/green] embeddings backfill job {job.id} (see `djp jobs --kind "
+                      "embeddings_backfill`)")
+        return
+    provider = _run(embeddings.active_provider)
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TextColumn("{task.fields[detail]}"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task(f"loading {provider.model}", total=100, detail="")
+        _run(embeddings.warm_up)
+
+        def report(done: int, total: int) -> None:
+            progress.update(task, completed=100 * done / total if total else 100, description="embedding",
+                            detail=f"tracks {done}/{total}")
+
+        def run():
+            with session_scope() as session:
+                return embeddings.backfill(session, library_id=library_id, progress=report, provider=provider)
+
+        result = _run(run)
+    console.print(f"[green]done[/green]: {result['tracks']} tracks; text ({result['model']}): "
+                  f"{result['text']['embedded']} embedded, {result['text']['unchanged']} unchanged; audio "
+                  f"({result['audio_model']}): {result['audio']['embedded']} embedded, "
+                  f"{result['audio']['unchanged']} unchanged, {result['audio']['unanalysed']} not analysed")
+
+
+@embeddings_app.command("status")
+def embeddings_status(
+    library_id: Annotated[int | None, typer.Option("--library-id", help="Only this library (default: all)")] = None,
+) -> None:
+    """How many tracks have embeddings of the active models, and every model stored."""
+    from services.domain.embeddings import service as embeddings
+
+    _prepare()
+    with session_scope() as session:
+        _embeddings_library(session, library_id)
+        status = _run(lambda: embeddings.embedding_status(session, library_id=library_id))
+    print(f"tracks\t{status['tracks']}\t(analysed {status['analysed']})")
+    print(f"text\t{status['text_model']}\t{status['text']['embedded']} embedded\t{status['text']['missing']} missing")
+    print(f"audio\t{status['audio_model']}\t{status['audio']['embedded']} embedded\t"
+          f"{status['audio']['missing']} missing")
+    for row in status["stored"]:
+        print(f"stored\t{row['kind']}\t{row['model']}\t{row['count']}")
+
+
+# --- backups (services/domain/backups): run in this process, no worker needed ---------------------------
+
+
+def _backup_progress(label: str):
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
+    progress = Progress(*columns, console=console, transient=True)
+    task = progress.add_task(label, total=100)
+    return progress, lambda stage, percent: progress.update(task, completed=percent, description=stage)
+
+
+@backup_app.command("create")
+def backup_create() -> None:
+    """Dump the database (pg_dump --format=custom) into BACKUP_DIR."""
+    from services.domain.backups import service as backups
+
+    progress, report = _backup_progress("backup")
+    with progress:
+        info = _run(lambda: backups.create_backup(progress=report))
+    console.print(f"[green]created[/green] {info.name} ({info.size} bytes)")
+
+
+@backup_app.command("list")
+def backup_list() -> None:
+    """The backups in BACKUP_DIR, newest first."""
+    from services.domain.backups import service as backups
+
+    for b in _run(backups.list_backups):
+        print(f"{b.name}\t{b.size}\t{b.created.isoformat()}{chr(9) + 'scheduled' if b.scheduled else ''}")
+
+
+@backup_app.command("restore")
+def backup_restore(
+    name: str,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation")] = False,
+) -> None:
+    """Replace the database with backup NAME: checked, restored into a scratch database, then swapped in."""
+    from services.domain.backups import service as backups
+
+    check = _run(lambda: backups.check_backup(name=name))
+    if not yes:
+        typer.confirm(f"Replace ALL data with {name} (schema revision {check.revision})? The current database "
+                      f"is kept aside until the next restore", abort=True)
+    progress, report = _backup_progress("restore")
+    with progress:
+        result = _run(lambda: backups.restore_backup(name=name, progress=report))
+    console.print(f"[green]restored[/green] {name}; the previous database is kept as {result.previous_database}")
+
+
+@backup_app.command("delete")
+def backup_delete(name: str) -> None:
+    """Delete backup NAME from BACKUP_DIR."""
+    from services.domain.backups import service as backups
+
+    _run(lambda: backups.delete_backup(name=name))
+    console.print(f"deleted {name}")

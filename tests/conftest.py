@@ -37,6 +37,9 @@ from services.common.settings import get_settings  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 pytest_plugins = ["tests.fakes.discogs_fixtures", "tests.fakes.openai_fixtures"]
 TEST_PASSWORD = "correct horse battery"
+# Browsers send Origin on every write; cookie-authenticated writes without it are refused (CSRF,
+# services/web/api/security.py). The test clients below send it like a page of the app would.
+SAME_ORIGIN = {"Origin": "http://testserver"}
 
 
 def free_port() -> int:
@@ -148,7 +151,7 @@ def client(app) -> Iterator:
     """An unauthenticated client of the web app."""
     from fastapi.testclient import TestClient
 
-    with TestClient(app) as c:
+    with TestClient(app, headers=SAME_ORIGIN) as c:
         yield c
 
 
@@ -165,7 +168,7 @@ def make_user(app) -> Callable:
     def _make(username: str = "dj", *, is_admin: bool = False, password: str = TEST_PASSWORD) -> TestClient:
         with common_db.session_scope() as session:
             session.add(User(username=username, password_hash=hash_password(password), is_admin=is_admin))
-        c = TestClient(app)
+        c = TestClient(app, headers=SAME_ORIGIN)
         clients.append(c)
         r = c.post("/api/auth/login", json={"username": username, "password": password})
         assert r.status_code == 200, r.text

@@ -40,10 +40,10 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 
 # compose service / Dockerfile target -> (module run by `python -m`, port setting alias, extras installed)
 APP_SERVICES: dict[str, tuple[str, str | None, set[str]]] = {
-    "web": ("services.web", "WEB_PORT", {"web"}),
+    "web": ("services.web", "WEB_PORT", {"web", "pgtools"}),
     "essentia-api": ("services.essentia_api", "ESSENTIA_PORT", {"analysis"}),
     "ga-service": ("services.ga_service", "GA_PORT", {"ga"}),
-    "download-worker": ("services.download_worker", None, {"worker"}),
+    "download-worker": ("services.download_worker", None, {"worker", "pgtools"}),
 }
 SERVICES_WITH_AUDIO = {"web", "essentia-api", "download-worker"}
 SERVERS = {"postgres", "redis", "meilisearch"}
@@ -663,6 +663,9 @@ def test_app_services_run_existing_modules_on_matching_ports(files: list[Path]) 
             if url_name:
                 assert env[url_name].endswith(f":{port}")
         for dep, cond in (svc.get("depends_on") or {}).items():
+            if dep == "migrate":  # a one-shot job: wait until it has succeeded
+                assert cond.get("condition") == "service_completed_successfully", f"{name} -> migrate"
+                continue
             assert cond.get("condition") == "service_healthy", f"{name} -> {dep}: wait for service_healthy"
             assert "healthcheck" in services[dep], f"{dep} has no healthcheck"
 
@@ -690,6 +693,21 @@ def test_servers_and_shared_audio(files: list[Path]) -> None:
         assert mounts, f"{name}: nothing mounted at /data"
         data_sources.add(mounts[0].split(":")[0] if isinstance(mounts[0], str) else mounts[0]["source"])
     assert len(data_sources) == 1 and next(iter(data_sources)) in doc["volumes"], data_sources
+
+
+@pytest.mark.parametrize("files", [[BASE], [BASE, DEV], [PROD]], ids=["base", "base+dev", "prod"])
+def test_migrate_is_a_one_shot_service_web_waits_for(files: list[Path]) -> None:
+    """`docker compose run --rm migrate`: Alembic from the web image, with web's database settings."""
+    services = resolved(*files)["services"]
+    migrate, web = services["migrate"], services["web"]
+    assert command_of(migrate) == ["alembic", "upgrade", "head"]
+    assert (ROOT / "alembic.ini").is_file() and (ROOT / "migrations" / "env.py").is_file()
+    assert migrate.get("image", "").replace("/dj-playlist-web:", "") == web.get("image", "").replace(
+        "/dj-playlist-web:", "") and migrate.get("build") == web.get("build")
+    assert migrate["environment"]["DATABASE_URL"] == web["environment"]["DATABASE_URL"]
+    assert migrate["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    assert migrate.get("restart", "no") == "no" and not migrate.get("ports") and "healthcheck" not in migrate
+    assert web["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
 
 
 def test_dev_override_reloads_from_the_source_tree() -> None:
@@ -726,14 +744,14 @@ def test_prod_uses_registry_images_and_named_volumes() -> None:
     declared = set(prod.get("volumes") or {})
     for name, svc in services.items():
         assert "build" not in svc, f"{name}: prod must not build"
-        assert svc.get("restart") == "unless-stopped", f"{name}: restart: unless-stopped"
+        assert svc.get("restart") == ("no" if name == "migrate" else "unless-stopped"), f"{name}: restart"
         for vol in svc.get("volumes", []):
             source = vol.split(":")[0] if isinstance(vol, str) else vol.get("source", "")
             assert not source.startswith((".", "/", "~")), f"{name}: bind mount {source} in prod"
             assert source in declared, f"{name}: volume {source} is not a declared named volume"
     for name in APP_SERVICES:
         image = services[name]["image"]
-        assert re.fullmatch(rf"\$\{{IMAGE_PREFIX:-ghcr\.io/[^}}]+\}}/dj-playlist-{name}:\$\{{TAG:-latest\}}", image), image
+        assert re.fullmatch(rf"\$\{{IMAGE_PREFIX:-ghcr\.io/[^}}]+\}}/dj-playlist-{name}:\$\{{TAG:-(latest|\d+\.\d+\.\d+)\}}", image), image  # release.py
         env_files = [e["path"] if isinstance(e, dict) else e for e in services[name].get("env_file", [])]
         assert ".env" in env_files, f"{name}: secrets via env_file .env"
     resolved_images = {resolved(PROD)["services"][n]["image"] for n in APP_SERVICES}

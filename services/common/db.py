@@ -13,12 +13,32 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from services.common import pg_dates
 from services.common.embedded import ConfigurationError, resolve_database_url, resolve_redis_url
-from services.common.settings import get_settings
+from services.common.settings import Settings, get_settings
+
+
+# Connections kept free of the web workers' pools: RQ workers, the analysis service, migrations, psql,
+# and Postgres' own superuser_reserved_connections.
+RESERVED_CONNECTIONS = 30
+
+
+def pool_sizing(settings: Settings | None = None) -> tuple[int, int]:
+    """(pool_size, max_overflow) for one process: DB_POOL_SIZE / DB_MAX_OVERFLOW when set, else computed so
+    that WEB_WORKERS x (pool_size + max_overflow) stays under DB_MAX_CONNECTIONS minus RESERVED_CONNECTIONS."""
+    settings = settings or get_settings()
+    budget = max(2, settings.db_max_connections - RESERVED_CONNECTIONS)
+    per_worker = max(2, budget // settings.resolved_web_workers)
+    pool_size = settings.db_pool_size or max(1, min(10, per_worker // 2))
+    max_overflow = (settings.db_max_overflow if settings.db_max_overflow is not None
+                    else max(0, min(10, per_worker - pool_size)))
+    return pool_size, max_overflow
 
 
 def make_engine(url: str) -> Engine:
     pg_dates.install()  # out-of-range timestamps read back clamped, never a failed query
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, future=True)
+    pool_size, max_overflow = pool_sizing()
+    # A short pool_timeout: a saturated pool answers 503 (web/api/errors.py) instead of a 30 s wait.
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow,
+                         pool_timeout=get_settings().db_pool_timeout_seconds, future=True)
 
 
 @lru_cache

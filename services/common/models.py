@@ -36,7 +36,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 EMBEDDING_DIMENSIONS = 384
 
 # Expression indexes cannot be compared by Alembic autogenerate; revisions manage them by hand.
-HAND_MANAGED_INDEXES = {"ix_tracks_search_trgm", "ix_search_words_shape"}
+HAND_MANAGED_INDEXES = {"ix_tracks_search_trgm", "ix_search_words_shape", "ix_track_embeddings_hnsw_text",
+                        "ix_track_embeddings_hnsw_audio"}
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
@@ -63,8 +64,22 @@ class User(TimestampMixin, Base):
     password_hash: Mapped[str] = mapped_column(Text)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
-    # Bumped on password change / logout-everywhere: invalidates old session cookies.
+    # Bumped on password change. Sessions themselves are rows of user_sessions (ended by logout, 0011).
     session_version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    # The user's own Discogs access token, Fernet-encrypted (key from SECRET_KEY); never returned or logged.
+    discogs_token_encrypted: Mapped[str | None] = mapped_column(Text)
+
+
+class UserSession(Base):
+    """A signed-in browser. The cookie carries a random id whose SHA-256 is stored here; logging out
+    deletes the row, so the old cookie answers 401."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class ApiToken(Base):
@@ -100,13 +115,15 @@ class Library(TimestampMixin, Base):
 
 
 class LibraryShare(Base):
-    """Another user follows this library read-only."""
+    """Another user follows this library read-only, once they accept the invitation."""
 
     __tablename__ = "library_shares"
 
     library_id: Mapped[int] = mapped_column(ForeignKey("libraries.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # An invitation (share_library) until the recipient accepts it; only accepted shares give read access.
+    pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class Album(TimestampMixin, Base):
@@ -253,6 +270,11 @@ class TrackEmbedding(Base):
             postgresql_using="hnsw",
             postgresql_ops={"embedding": "vector_cosine_ops"},
         ),
+        # migration 0010: counts and exact searches per model; one HNSW index per kind (partial, hand-managed)
+        Index("ix_track_embeddings_kind_model_track", "kind", "model", "track_pk"),
+        *(Index(f"ix_track_embeddings_hnsw_{kind}", "embedding", postgresql_using="hnsw",
+                postgresql_ops={"embedding": "vector_cosine_ops"}, postgresql_where=text(f"kind = '{kind}'"))
+          for kind in ("text", "audio")),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -7,6 +7,7 @@ When DATABASE_URL / REDIS_URL are unset, services start embedded servers under D
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
@@ -35,6 +36,16 @@ class Settings(BaseSettings):
     # Largest request body on any web route, in MB; the audio upload, CSV and playlist imports have their own
     # caps (services/web/api/limits.py) and may go up to those.
     max_request_mb: int = Field(25, ge=1, validation_alias="MAX_REQUEST_MB")
+    # Serving under load (services/web/__main__.py, services/web/api/admission.py, services/common/db.py)
+    web_workers: int = Field(0, ge=0, validation_alias="WEB_WORKERS")  # 0 = one per core
+    # Requests in flight per worker process; 0 = its connection pool's size + overflow (every request needs one)
+    web_max_inflight: int = Field(0, ge=0, validation_alias="WEB_MAX_INFLIGHT")
+    web_queue_timeout_ms: int = Field(300, ge=0, validation_alias="WEB_QUEUE_TIMEOUT_MS")
+    # Connection pool per process; unset = computed from DB_MAX_CONNECTIONS and the web workers
+    db_pool_size: int | None = Field(None, ge=1, validation_alias="DB_POOL_SIZE")
+    db_max_overflow: int | None = Field(None, ge=0, validation_alias="DB_MAX_OVERFLOW")
+    db_pool_timeout_seconds: float = Field(2.0, gt=0, validation_alias="DB_POOL_TIMEOUT")
+    db_max_connections: int = Field(100, ge=10, validation_alias="DB_MAX_CONNECTIONS")  # the server's
 
     # Accounts
     admin_username: str | None = Field(None, validation_alias="ADMIN_USERNAME")
@@ -86,6 +97,11 @@ class Settings(BaseSettings):
     openai_model: str = Field("gpt-4o-mini", min_length=1, validation_alias="OPENAI_MODEL")
     openai_timeout_seconds: float = Field(30.0, gt=0, validation_alias="OPENAI_TIMEOUT_SECONDS")
     openai_max_retries: int = Field(3, ge=0, le=10, validation_alias="OPENAI_MAX_RETRIES")
+    # Track embeddings (services/domain/embeddings): auto = OpenAI when OPENAI_API_KEY is set, else the local model
+    embeddings_provider: str = Field("auto", pattern="^(auto|local|openai)$", validation_alias="EMBEDDINGS_PROVIDER")
+    openai_embedding_model: str = Field("text-embedding-3-small", min_length=1,
+                                        validation_alias="OPENAI_EMBEDDING_MODEL")
+    embeddings_threads: int = Field(0, ge=0, le=64, validation_alias="EMBEDDINGS_THREADS")  # 0 = min(2, cores)
 
     # Audio analysis (services/essentia_api)
     analysis_workers: int = Field(0, validation_alias="ANALYSIS_WORKERS")  # 0 = one per core
@@ -124,6 +140,13 @@ class Settings(BaseSettings):
     apple_music_play_url: str | None = Field(None, validation_alias="APPLE_MUSIC_PLAY_URL")
     itunes_api_url: str | None = Field(None, validation_alias="ITUNES_API_URL")
 
+    # Backups (services/domain/backups): pg_dump custom-format files, 0700 folder / 0600 files
+    backup_dir: Path | None = Field(None, validation_alias="BACKUP_DIR")  # None = DATA_DIR/backups
+    pg_bin_dir: Path | None = Field(None, validation_alias="PG_BIN_DIR")  # pg_dump/pg_restore; None = found
+    backup_interval_hours: float = Field(0, ge=0, validation_alias="BACKUP_INTERVAL_HOURS")  # 0 = no schedule
+    backup_keep_daily: int = Field(7, ge=0, validation_alias="BACKUP_KEEP_DAILY")
+    backup_keep_weekly: int = Field(4, ge=0, validation_alias="BACKUP_KEEP_WEEKLY")
+
     # Set builder (services/ga_service)
     ga_workers: int = Field(0, validation_alias="GA_WORKERS")  # 0 = one per core
     ga_max_tracks: int = Field(2000, validation_alias="GA_MAX_TRACKS")
@@ -134,8 +157,19 @@ class Settings(BaseSettings):
         return value.expanduser().resolve() if value is not None else None
 
     @property
+    def resolved_web_workers(self) -> int:
+        if self.web_workers:
+            return self.web_workers
+        cores = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+        return len(cores) if cores else (os.cpu_count() or 1)
+
+    @property
     def resolved_audio_dir(self) -> Path:
         return self.audio_dir or (self.data_dir / "audio")
+
+    @property
+    def resolved_backup_dir(self) -> Path:
+        return (self.backup_dir or (self.data_dir / "backups")).expanduser().resolve()
 
     @property
     def resolved_cookies_dir(self) -> Path:

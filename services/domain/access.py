@@ -20,7 +20,7 @@ T = TypeVar("T")
 
 def visible_library_ids(user: User) -> Select:
     """Subquery of library ids the user may read: own libraries and those shared with them."""
-    shared = select(LibraryShare.library_id).where(LibraryShare.user_id == user.id)
+    shared = select(LibraryShare.library_id).where(LibraryShare.user_id == user.id, LibraryShare.pending.is_(False))
     return select(Library.id).where(or_(Library.owner_id == user.id, Library.id.in_(shared)))
 
 

@@ -56,3 +56,13 @@ class Unavailable(DomainError):
     """A dependency is down (the job queue, the analysis service, the set builder): try again later."""
 
     code = "unavailable"
+
+
+class RateLimited(DomainError):
+    """Too many attempts (sign-in throttling): try again in `retry_after` seconds."""
+
+    code = "rate_limited"
+
+    def __init__(self, detail: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(detail, code=code)
+        self.retry_after = retry_after

@@ -30,7 +30,8 @@ ANALYSIS_QUEUE = "analysis"
 DOWNLOAD_QUEUE = "download"
 SEARCH_QUEUE = "search"
 ENRICHMENT_QUEUE = "enrichment"  # platform-link matching: never behind a long Discogs sync
-ALL_QUEUES = (SEARCH_QUEUE, ANALYSIS_QUEUE, DOWNLOAD_QUEUE, ENRICHMENT_QUEUE, SYNC_QUEUE)
+EMBEDDINGS_QUEUE = "embeddings"  # track embeddings (services/domain/embeddings/jobs.py)
+ALL_QUEUES = (SEARCH_QUEUE, ANALYSIS_QUEUE, DOWNLOAD_QUEUE, ENRICHMENT_QUEUE, EMBEDDINGS_QUEUE, SYNC_QUEUE)
 LIVE_STATUSES = ("queued", "started", "scheduled", "deferred")
 # Every job a person may want to see (the job center lists these), scored by enqueue time: one index
 # per library, one for jobs of no library (re-index, admins'); each trimmed to INDEX_SIZE.

@@ -16,6 +16,7 @@ from rq import Worker
 from services.common.db import get_redis
 from services.common.embedded import ConfigurationError
 from services.domain import jobs
+from services.domain.backups.jobs import schedule_backups
 from services.domain.collection.jobs import resume_interrupted_syncs
 from services.domain.downloads.jobs import keep_recovering, recover_downloads
 from services.domain.search.jobs import schedule_index_sync
@@ -51,7 +52,13 @@ def main(argv: list[str] | None = None) -> None:
         threading.Thread(target=keep_recovering, args=(threading.Event(),), name="download-recovery",
                          daemon=True).start()
     if jobs.SEARCH_QUEUE in names:
-        schedule_index_sync()  # MeiliSearch only: keeps the index in step with Postgres
+        schedule_index_sync()
+    if jobs.EMBEDDINGS_QUEUE in names:
+        from services.domain.embeddings.jobs import catch_up
+
+        catch_up()  # tracks missing vectors of the active model (a switched provider): backfill them  # MeiliSearch only: keeps the index in step with Postgres
+    if jobs.SYNC_QUEUE in names:
+        schedule_backups()  # BACKUP_INTERVAL_HOURS > 0: plans the next scheduled backup
     # The scheduler runs scheduled/periodic jobs (e.g. library re-syncs) from this worker.
     Worker([jobs.queue(name) for name in names], connection=connection).work(with_scheduler=True)
 

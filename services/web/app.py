@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from urllib.parse import urlsplit
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from services.common.http import error_response, install_error_handling
+from services.common.http import install_error_handling
 from services.web.api.deps import get_current_user
+from services.web.api.admission import install_admission_control
 from services.web.api.errors import install_domain_errors
 from services.web.api.limits import install_request_limits
+from services.web.api.security import docs_response, install_browser_security
 from services.web.api.routes import (
     admin,
     albums,
     analysis,
     assist,
     auth,
+    backups,
     downloads,
     enrichment,
     friends,
@@ -29,6 +31,7 @@ from services.web.api.routes import (
     libraries,
     playlist_files,
     playlists,
+    recommendations,
     search,
     setbuilder,
     spins,
@@ -37,6 +40,7 @@ from services.web.api.routes import (
     tracks,
     users,
 )
+from services.web.ui import backups_page as ui_backups
 from services.web.ui import collection_forms as ui_collection_forms
 from services.web.ui import enrichment as ui_enrichment
 from services.web.ui import jobs as ui_jobs
@@ -48,19 +52,19 @@ from services.web.ui import playlists as ui_playlists
 from services.web.ui import search as ui_search
 from services.web.ui import spotify as ui_spotify
 from services.web.ui import settings_page as ui_settings
+from services.web.ui import similar as ui_similar
 from services.web.ui import suggestions as ui_suggestions
 from services.web.ui import tracks as ui_tracks
 
 log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parent
-SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 # search before tracks: /api/tracks/search must win over /api/tracks/{track_pk}
-API_ROUTERS = (health, auth, users, admin, jobs, libraries, playlist_files, playlists, setbuilder, sync, albums,
-               search, tracks, downloads, friends, spins, analysis, assist, spotify, enrichment)
+API_ROUTERS = (health, auth, users, admin, backups, jobs, libraries, playlist_files, playlists, setbuilder, sync, albums,
+               search, tracks, downloads, friends, spins, analysis, assist, spotify, enrichment, recommendations)
 # /tracks (the browser) before /tracks/{track_pk}; playlist_edit (/playlists/options) before playlists
-UI_ROUTERS = (ui_palette, ui_search, ui_tracks, ui_pages, ui_libraries, ui_playlist_edit, ui_playlists,
-              ui_jobs, ui_collection_forms, ui_settings, ui_suggestions, ui_spotify, ui_enrichment)
+UI_ROUTERS = (ui_palette, ui_backups, ui_search, ui_tracks, ui_pages, ui_libraries, ui_playlist_edit, ui_playlists,
+              ui_jobs, ui_collection_forms, ui_settings, ui_suggestions, ui_spotify, ui_enrichment, ui_similar)
 
 
 def create_app() -> FastAPI:
@@ -78,17 +82,7 @@ def create_app() -> FastAPI:
     install_domain_errors(app)
     install_request_limits(app)
 
-    @app.middleware("http")
-    async def same_origin_for_cookie_writes(request: Request, call_next):
-        # Cookie-authenticated writes must come from our own pages (CSRF); token clients send no cookie.
-        if (
-            request.method not in SAFE_METHODS
-            and "authorization" not in request.headers
-            and (origin := request.headers.get("origin"))
-            and urlsplit(origin).netloc != request.headers.get("host")
-        ):
-            return error_response(403, "cross-origin request refused", "cross_origin")
-        return await call_next(request)
+    install_browser_security(app)  # CSRF (Origin/Referer) and security headers: services/web/api/security.py
 
     for module in (*API_ROUTERS, *UI_ROUTERS):
         app.include_router(module.router)
@@ -100,12 +94,13 @@ def create_app() -> FastAPI:
 
     @app.get("/docs", include_in_schema=False, dependencies=[Depends(get_current_user)])
     def docs():
-        return get_swagger_ui_html(
+        return docs_response(get_swagger_ui_html(
             openapi_url="/openapi.json",
             title="DJ Playlist API",
             swagger_js_url="/static/vendor/swagger-ui-bundle.js",
             swagger_css_url="/static/vendor/swagger-ui.css",
             swagger_favicon_url="/static/favicon.svg",
-        )
+        ))
 
+    install_admission_control(app)  # last: the outermost of the app's middleware
     return app

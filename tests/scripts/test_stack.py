@@ -126,7 +126,8 @@ def test_make_up_serves_persists_and_stops_cleanly(tmp_path):
     login = httpx.post(f"{web}/api/auth/login", json={"username": "admin", "password": password})
     assert login.status_code == 200
     cookies = login.cookies
-    created = httpx.post(f"{web}/api/playlists", json={"name": "Survives restarts"}, cookies=cookies)
+    created = httpx.post(f"{web}/api/playlists", json={"name": "Survives restarts"}, cookies=cookies,
+                         headers={"Origin": web})  # a cookie write needs its Origin (CSRF)
     assert created.status_code == 201
 
     children = stack.descendants()

@@ -227,7 +227,7 @@ def test_supervisor_restarts_every_kind_of_child(tmp_path):
         assert login.status_code == 200
         cookies = login.cookies
         assert httpx.post(f"{web}/api/playlists", json={"name": "Outlives crashes"},
-                          cookies=cookies).status_code == 201
+                          cookies=cookies, headers={"Origin": web}).status_code == 201
 
         def playlists_served() -> bool:
             r = httpx.get(f"{web}/api/playlists", cookies=cookies, timeout=10)

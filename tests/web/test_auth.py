@@ -65,15 +65,18 @@ def test_password_change_invalidates_sessions(make_user, app):
     from fastapi.testclient import TestClient
 
     c = make_user("frank")
-    other = TestClient(app)
-    other.cookies.set("djp_session", c.cookies.get("djp_session"))
+    other = TestClient(app)  # another browser, signed in separately
+    assert other.post("/api/auth/login", json={"username": "frank", "password": TEST_PASSWORD}).status_code == 200
     assert other.get("/api/auth/me").status_code == 200
     r = c.post("/api/auth/password", json={"current_password": "wrong", "new_password": "another-secret"})
     assert r.status_code == 400
     r = c.post("/api/auth/password", json={"current_password": TEST_PASSWORD, "new_password": "another-secret"})
-    assert r.status_code == 204
+    assert r.status_code == 200
+    assert r.json()["ended_sessions"] == 1
     assert other.get("/api/auth/me").status_code == 401
-    login = other.post("/api/auth/login", json={"username": "frank", "password": "another-secret"})
+    assert c.get("/api/auth/me").status_code == 200  # the browser that changed it stays signed in
+    login = other.post("/api/auth/login", json={"username": "frank", "password": "another-secret"},
+                       headers={"origin": "http://testserver"})
     assert login.status_code == 200
 
 

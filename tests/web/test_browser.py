@@ -56,7 +56,7 @@ def test_login_and_build_a_set_in_the_browser(make_user, live_server, ga_env, tm
 
         page.select_option("select[name=energy_curve]", "rising")
         page.click("text=Build the set")  # htmx swaps the set panel in place
-        page.wait_for_function("document.querySelector('table.set tbody td:nth-child(2)').innerText !== 'Peak'")
+        page.wait_for_function("() => document.querySelector('table.set tbody td:nth-child(2)').innerText !== 'Peak'")
         titles = page.locator("table.set tbody tr td:nth-child(2)").all_inner_texts()
         assert titles[0] == "Opener" and titles[-1] == "Peak"  # a rising energy curve
         assert page.locator("svg.set-curve polyline.energy-target").count() == 1  # target vs actual energy
@@ -86,7 +86,7 @@ def test_search_as_you_type_in_the_browser(make_user, live_server, tmp_path):
         page.keyboard.press("/")
         assert page.evaluate("document.activeElement.id") == "q"
         page.keyboard.type("lif")  # found as you type, by prefix (a debounced htmx request)
-        page.wait_for_function("document.querySelectorAll('table.tracks tbody tr').length === 1")
+        page.wait_for_function("() => document.querySelectorAll('table.tracks tbody tr').length === 1")
         assert page.locator("table.tracks tbody tr td a").first.inner_text() == "Lift"
         assert "q=lif" in page.url  # the query is in the URL: bookmarkable
         page.goto(f"{live_server}/tracks")
@@ -177,7 +177,7 @@ def test_player_queue_keys_downloads_and_jobs_in_the_browser(make_user, live_ser
 
             # Play one track: the bar shows it and the audio plays.
             page.click(f'button[data-play="{first}"]')
-            page.wait_for_function(f"!{AUDIO_JS}.paused && {AUDIO_JS}.currentTime > 0")
+            page.wait_for_function(f"() => !{AUDIO_JS}.paused && {AUDIO_JS}.currentTime > 0")
             assert page.locator("[data-player-title]").inner_text() == "First Tune"
             assert page.evaluate(f"{AUDIO_JS}.src").endswith(f"/api/tracks/{first}/audio")
 
@@ -189,32 +189,32 @@ def test_player_queue_keys_downloads_and_jobs_in_the_browser(make_user, live_ser
             assert page.evaluate(f"window.__audio === {AUDIO_JS}")  # same document, same element
             assert page.evaluate(f"!{AUDIO_JS}.paused")
             playing_at = page.evaluate(f"{AUDIO_JS}.currentTime")
-            page.wait_for_function(f"{AUDIO_JS}.currentTime > {playing_at}")
+            page.wait_for_function(f"() => {AUDIO_JS}.currentTime > {playing_at}")
 
             # Space pauses and resumes (focus outside any field); seeking moves the position.
             page.evaluate("document.activeElement && document.activeElement.blur()")
             page.keyboard.press(" ")
-            page.wait_for_function(f"{AUDIO_JS}.paused")
+            page.wait_for_function(f"() => {AUDIO_JS}.paused")
             page.keyboard.press(" ")
-            page.wait_for_function(f"!{AUDIO_JS}.paused")
+            page.wait_for_function(f"() => !{AUDIO_JS}.paused")
             page.eval_on_selector("[data-player-seek]", "el => { el.value = '20'; el.dispatchEvent(new Event('change')); }")
-            page.wait_for_function(f"{AUDIO_JS}.currentTime >= 20")
+            page.wait_for_function(f"() => {AUDIO_JS}.currentTime >= 20")
 
             # Back (htmx restores <main>), then "Play all" queues the album's two playable tracks.
             page.go_back()
             page.wait_for_selector("[data-play-all]")
             assert page.evaluate(f"window.__audio === {AUDIO_JS}")
             page.click("[data-play-all]")
-            page.wait_for_function("document.querySelector('[data-player-queue]').innerText === '1 / 2 queued'")
+            page.wait_for_function("() => document.querySelector('[data-player-queue]').innerText === '1 / 2 queued'")
             page.evaluate("document.activeElement && document.activeElement.blur()")
             page.keyboard.press("]")
-            page.wait_for_function("document.querySelector('[data-player-title]').innerText === 'Second Tune'")
+            page.wait_for_function("() => document.querySelector('[data-player-title]').innerText === 'Second Tune'")
             assert page.evaluate(f"{AUDIO_JS}.src").endswith(f"/api/tracks/{second}/audio")
             page.keyboard.press(" ")  # pause, go to the start: "[" then goes to the previous track
-            page.wait_for_function(f"{AUDIO_JS}.paused")
+            page.wait_for_function(f"() => {AUDIO_JS}.paused")
             page.evaluate(f"{AUDIO_JS}.currentTime = 0")
             page.keyboard.press("[")
-            page.wait_for_function("document.querySelector('[data-player-title]').innerText === 'First Tune'")
+            page.wait_for_function("() => document.querySelector('[data-player-title]').innerText === 'First Tune'")
 
             # Typing a space in a text field does not touch the player.
             page.click("nav >> text=Tracks")
@@ -228,7 +228,7 @@ def test_player_queue_keys_downloads_and_jobs_in_the_browser(make_user, live_ser
 
             # A full reload restores the queue from sessionStorage.
             page.reload()
-            page.wait_for_function("document.querySelector('[data-player-queue]').innerText === '1 / 2 queued'")
+            page.wait_for_function("() => document.querySelector('[data-player-queue]').innerText === '1 / 2 queued'")
             assert page.locator("[data-player-title]").inner_text() == "First Tune"
 
             # "Download missing audio": what was queued, then each row's live stage from the event stream.
@@ -236,7 +236,7 @@ def test_player_queue_keys_downloads_and_jobs_in_the_browser(make_user, live_ser
             page.wait_for_selector("h1 >> text=First Tune")
             page.goto(f"{live_server}/albums/{ids['album']}")
             page.click("button[data-download]")
-            page.wait_for_function("document.querySelector('[data-download-result]').innerText.includes('1 download queued')")
+            page.wait_for_function("() => document.querySelector('[data-download-result]').innerText.includes('1 download queued')")
             page.wait_for_selector(f'[data-job-track="{silent}"] .job-stage')
             assert "queued" in page.locator(f'[data-job-track="{silent}"]').inner_text()
             from rq.job import Job  # a worker reports progress in the job's meta: the row follows it
@@ -244,7 +244,7 @@ def test_player_queue_keys_downloads_and_jobs_in_the_browser(make_user, live_ser
             job = Job.fetch(db.get_redis().get(f"djp:download:track:{silent}").decode(), connection=db.get_redis())
             job.meta.update(stage="downloading", percent=40)
             job.save_meta()
-            page.wait_for_function(f"document.querySelector('[data-job-track=\"{silent}\"]').innerText"
+            page.wait_for_function(f"() => document.querySelector('[data-job-track=\"{silent}\"]').innerText"
                                    ".includes('downloading 40%')")
 
             # The Jobs page shows the job; Cancel, then Retry, update the row in place.
@@ -263,7 +263,7 @@ def test_player_queue_keys_downloads_and_jobs_in_the_browser(make_user, live_ser
             with db.session_scope() as s:
                 s.get(Track, silent).deleted_at = s.get(Track, silent).created_at  # deleted meanwhile
             page.click("button[data-download]")
-            page.wait_for_function("document.querySelector('[data-download-result]').innerText.includes('not found')")
+            page.wait_for_function("() => document.querySelector('[data-download-result]').innerText.includes('not found')")
             assert "error" in page.get_attribute("[data-download-result]", "class")
 
             # A phone-sized screen: no horizontal scroll, the bar fits.

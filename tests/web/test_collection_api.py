@@ -116,6 +116,7 @@ def test_other_users_cannot_see_or_edit(synced, make_user):
     assert bob.get(f"/api/libraries/{library_id}/sync").status_code == 404
     # Shared read-only: visible, not editable
     assert c.post(f"/api/libraries/{library_id}/shares", json={"username": "bob"}).status_code == 204
+    assert bob.post(f"/api/users/me/invitations/{library_id}/accept").status_code == 200  # shares need consent
     assert bob.get(f"/api/tracks/{pk}").status_code == 200
     assert bob.patch(f"/api/tracks/{pk}", json={"notes": "x"}).status_code == 403
     assert bob.post(f"/api/libraries/{library_id}/sync").status_code == 403

@@ -313,6 +313,7 @@ def test_shared_library_is_read_only_in_the_ui(user_client, make_user):
     pk = _tracks(album_id)[0].id
     bob = make_user("bob")
     assert c.post(f"/api/libraries/{library_id}/shares", json={"username": "bob"}).status_code == 204
+    assert bob.post(f"/api/users/me/invitations/{library_id}/accept").status_code == 200  # shares need consent
     page = bob.get(f"/libraries/{library_id}").text
     assert "(shared, read-only)" in page and 'id="rename-library"' not in page and 'id="add-album-form"' not in page
     assert 'id="tracklist-form"' not in bob.get(f"/albums/{album_id}").text

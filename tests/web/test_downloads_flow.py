@@ -290,7 +290,8 @@ def test_job_events_stream_the_users_jobs(make_user, download_stack, live_server
     alice = make_user("alice")
     make_user("bob")
     pk, _ = _track(alice.user_id, youtube_url=f"{download_stack['media'].base}/files/groove.mp3")
-    with httpx.Client(base_url=live_server, timeout=30) as web, httpx.Client(base_url=live_server, timeout=30) as other:
+    with httpx.Client(base_url=live_server, timeout=30, headers={"Origin": live_server}) as web, \
+            httpx.Client(base_url=live_server, timeout=30) as other:
         assert web.post("/api/auth/login", json={"username": "alice", "password": TEST_PASSWORD}).status_code == 200
         assert other.post("/api/auth/login", json={"username": "bob", "password": TEST_PASSWORD}).status_code == 200
         assert httpx.get(f"{live_server}/api/jobs/events").status_code == 401

@@ -155,7 +155,7 @@ SETTLED = "!document.querySelector('.htmx-added, .htmx-settling, .htmx-swapping,
 
 def wait_for(page, condition: str) -> None:
     """Until `condition` holds and htmx has wired what it swapped in (keys are ignored before that)."""
-    page.wait_for_function(f"({condition}) && {SETTLED}")
+    page.wait_for_function(f"() => ({condition}) && {SETTLED}")
 
 
 def at(position: str) -> str:

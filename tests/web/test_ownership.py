@@ -40,8 +40,11 @@ def test_library_visibility_and_shares(make_user):
     alice, bob = make_user("alice"), make_user("bob")
     lib_id, track_pk = _library_with_track(alice.user_id)
     assert bob.get(f"/api/libraries/{lib_id}").status_code == 404
-    assert alice.post(f"/api/libraries/{lib_id}/shares", json={"username": "nobody"}).status_code == 404
+    # The same answer for an unknown username (sharing reveals no accounts); bob must accept the invitation.
+    assert alice.post(f"/api/libraries/{lib_id}/shares", json={"username": "nobody"}).status_code == 204
     assert alice.post(f"/api/libraries/{lib_id}/shares", json={"username": "bob"}).status_code == 204
+    assert bob.get(f"/api/libraries/{lib_id}").status_code == 404
+    assert bob.post(f"/api/users/me/invitations/{lib_id}/accept").status_code == 200
     shared = bob.get(f"/api/libraries/{lib_id}")
     assert shared.status_code == 200
     assert shared.json()["read_only"] is True

@@ -101,6 +101,7 @@ def test_every_list_reads_with_extreme_and_poisoned_dates(make_user):
     alice, bob = make_user("alice"), make_user("bob")
     library_id = alice.post("/api/libraries", json={"name": "Crate"}).json()["id"]
     assert alice.post(f"/api/libraries/{library_id}/shares", json={"username": "bob"}).status_code == 204
+    assert bob.post(f"/api/users/me/invitations/{library_id}/accept").status_code == 200  # shares need consent
     values = ALLOWED + POISON + [(datetime.now(UTC) + timedelta(hours=23)).isoformat()]
     albums, tracks = [], []
     with db.session_scope() as s:

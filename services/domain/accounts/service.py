@@ -1,27 +1,38 @@
-"""Accounts: password and token sign-in, password changes, personal API tokens, users (admins)."""
+"""Accounts: password and token sign-in (throttled), server-side browser sessions, password changes,
+personal API tokens, a user's own Discogs token, users (admins)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.common.models import ApiToken, User
+from services.common.models import ApiToken, User, UserSession
+from services.common.settings import get_settings
+from services.domain.accounts.discogs_tokens import (  # noqa: F401 (re-exported)
+    DISCOGS_TOKEN_MAX,
+    discogs_token_for,
+    own_discogs_token,
+    set_discogs_token,
+)
 from services.domain.accounts.security import (
     hash_api_token,
     hash_password,
     new_api_token,
+    new_session_token,
     verify_dummy,
     verify_password,
 )
+from services.domain.accounts.throttle import LoginThrottle
 from services.domain.errors import Conflict, NotAuthenticated, NotFound, Refused
 
 
 def sign_in(*, session: Session, username: str, password: str) -> User:
     """The active user with this password; NotAuthenticated otherwise (same answer and timing for an
-    unknown user as for a wrong password)."""
+    unknown user as for a wrong password). Not throttled: the web app calls `login`."""
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         verify_dummy(password)
@@ -29,6 +40,95 @@ def sign_in(*, session: Session, username: str, password: str) -> User:
         raise NotAuthenticated("wrong username or password")
     return user
 
+
+@dataclass(frozen=True)
+class SignedIn:
+    user: User
+    session_token: str  # the random id the signed cookie carries; only its SHA-256 is stored
+
+
+def login(*, session: Session, username: str, password: str, address: str | None,
+          throttle: LoginThrottle | None = None) -> SignedIn:
+    """Throttled sign-in that starts a server-side session. RateLimited while the account or the address
+    is locked (even with the right password), Unavailable when the throttle store is down,
+    NotAuthenticated for a wrong username or password."""
+    throttle = throttle or LoginThrottle()
+    throttle.check(username=username, address=address)
+    try:
+        user = sign_in(session=session, username=username, password=password)
+    except NotAuthenticated:
+        throttle.failed(username=username, address=address)
+        raise
+    throttle.succeeded(username=username)
+    return SignedIn(user=user, session_token=start_session(session=session, user=user))
+
+
+# --- browser sessions (one row per signed-in browser; the cookie carries a random id) ---------------
+
+
+def start_session(*, session: Session, user: User) -> str:
+    """A new session row; returns the token for the cookie. The user's expired rows are dropped here."""
+    token, digest = new_session_token()
+    oldest = datetime.now(UTC) - timedelta(days=get_settings().session_max_age_days)
+    session.execute(delete(UserSession).where(UserSession.user_id == user.id, UserSession.created_at < oldest))
+    session.add(UserSession(user_id=user.id, token_hash=digest))
+    session.flush()
+    return token
+
+
+def user_for_session(*, session: Session, user_id: int, session_token: str) -> tuple[User, int] | None:
+    """(the active user, their session row id) of a live session cookie; None once it was ended
+    (logout, logout everywhere, a password change elsewhere)."""
+    row = session.execute(
+        select(User, UserSession.id)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(UserSession.token_hash == hash_api_token(session_token), User.id == user_id)
+    ).first()
+    if row is None or not row[0].is_active:
+        return None
+    return row[0], row[1]
+
+
+def end_session(*, session: Session, session_token: str) -> None:
+    """Log out this browser: its cookie answers 401 from now on (ending an ended session is harmless)."""
+    session.execute(delete(UserSession).where(UserSession.token_hash == hash_api_token(session_token)))
+    session.flush()
+
+
+def end_sessions(*, session: Session, user: User, keep_session_id: int | None = None) -> int:
+    """Log out everywhere (but the session `keep_session_id`); returns how many sessions ended."""
+    query = delete(UserSession).where(UserSession.user_id == user.id)
+    if keep_session_id is not None:
+        query = query.where(UserSession.id != keep_session_id)
+    ended = session.execute(query).rowcount or 0
+    session.flush()
+    return ended
+
+
+@dataclass(frozen=True)
+class PasswordChanged:
+    ended_sessions: int
+    revoked_tokens: int
+
+
+def change_password(*, session: Session, user: User, current_password: str, new_password: str,
+                    keep_session_id: int | None = None) -> PasswordChanged:
+    """Every other session ends and every personal API token is revoked (whoever knew the old password
+    may have made one); the session `keep_session_id` (the one changing it) stays signed in."""
+    if not verify_password(user.password_hash, current_password):
+        raise Refused("current password is wrong", code="wrong_password")
+    user.password_hash = hash_password(new_password)
+    user.session_version += 1
+    revoked = session.execute(
+        update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=datetime.now(UTC))
+    ).rowcount or 0
+    ended = end_sessions(session=session, user=user, keep_session_id=keep_session_id)
+    session.flush()
+    return PasswordChanged(ended_sessions=ended, revoked_tokens=revoked)
+
+
+# --- personal API tokens ----------------------------------------------------------------------------
 
 LAST_USED_EVERY = timedelta(minutes=5)
 
@@ -48,23 +148,6 @@ def user_for_token(*, session: Session, token: str) -> User | None:
     if api_token.last_used_at is None or now - api_token.last_used_at >= LAST_USED_EVERY:
         api_token.last_used_at = now
     return user if user.is_active else None
-
-
-def user_for_session(*, session: Session, user_id: int, session_version: int) -> User | None:
-    """The active user of a signed session cookie, unless a password change has ended that session."""
-    user = session.get(User, user_id)
-    if user is None or not user.is_active or user.session_version != session_version:
-        return None
-    return user
-
-
-def change_password(*, session: Session, user: User, current_password: str, new_password: str) -> None:
-    """Every existing session cookie stops working."""
-    if not verify_password(user.password_hash, current_password):
-        raise Refused("current password is wrong", code="wrong_password")
-    user.password_hash = hash_password(new_password)
-    user.session_version += 1
-    session.flush()
 
 
 def create_api_token(*, session: Session, user: User, name: str) -> tuple[ApiToken, str]:
@@ -88,6 +171,19 @@ def revoke_api_token(*, session: Session, user: User, token_id: int) -> None:
         raise NotFound("token not found")
     row.revoked_at = datetime.now(UTC)
     session.flush()
+
+
+# --- a user's own Discogs token (discogs_tokens.py; re-exported for the web app) ------------------------
+
+
+def masked(token: str | None) -> str | None:
+    """What the UI may show of a token: its last 4 characters."""
+    if not token:
+        return None
+    return "•" * 8 + token[-4:] if len(token) > 8 else "•" * 8
+
+
+# --- users --------------------------------------------------------------------------------------------
 
 
 def find_user(*, session: Session, username: str | None = None) -> User:

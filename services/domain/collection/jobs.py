@@ -16,9 +16,14 @@ from sqlalchemy.orm import Session
 from services.common.contracts.discogs import SyncJobStatus, SyncMode, SyncProgress
 from services.common.db import get_engine, get_redis, session_scope
 from services.common.models import Library, SyncRun
-from services.common.settings import get_settings
 from services.domain import jobs
-from services.domain.collection.sync import SyncAlreadyRunning, run_sync, run_to_progress, sync_is_running
+from services.domain.collection.sync import (
+    SyncAlreadyRunning,
+    SyncError,
+    run_sync,
+    run_to_progress,
+    sync_is_running,
+)
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +31,21 @@ JOB_TIMEOUT = 24 * 3600  # 60 requests a minute: a 20,000-release collection tak
 RESYNC_SETTING = "sync_interval_hours"
 _CURRENT_KEY = "djp:sync:library:{}"
 _RESYNC_KEY = "djp:resync:library:{}"
+
+
+NEEDS_OWN_TOKEN = ("syncing from Discogs needs your own Discogs token (Settings → Discogs token); only an admin "
+                   "may use the server's DISCOGS_USER_TOKEN")
+
+
+def owner_discogs_token(library_id: int) -> str | None:
+    """The token a library's syncs use: its owner's own, else the server's when the owner is an admin."""
+    from services.common.models import User
+    from services.domain.accounts.discogs_tokens import discogs_token_for
+
+    with session_scope() as session:
+        library = session.get(Library, library_id)
+        owner = session.get(User, library.owner_id) if library is not None else None
+        return discogs_token_for(owner) if owner is not None else None
 
 
 # --- the job the worker runs -----------------------------------------------------------------------
@@ -36,8 +56,11 @@ def sync_library_job(library_id: int, mode: str = "full", scheduled: bool = Fals
     from services.domain.sources.discogs import DiscogsSource
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request is noise here
+    token = owner_discogs_token(library_id)
+    if token is None:
+        raise SyncError(f"library {library_id}: {NEEDS_OWN_TOKEN}")
     try:
-        with DiscogsSource.from_settings() as source:
+        with DiscogsSource.from_settings(token=token) as source:
             result = run_sync(
                 library_id=library_id,
                 source=source,
@@ -54,6 +77,9 @@ def sync_library_job(library_id: int, mode: str = "full", scheduled: bool = Fals
                 schedule_resync(library_id=library_id)
             except Exception:  # never fail the sync because the next one could not be planned
                 log.exception("could not schedule the next re-sync of library %s", library_id)
+    from services.domain.embeddings.jobs import embed_library_soon
+
+    embed_library_soon(library_id=library_id)  # new and changed tracks' embeddings, in the background
     return result.model_dump(mode="json")
 
 
@@ -91,7 +117,7 @@ def start_sync_after_import(*, library_id: int, mode: SyncMode) -> str | None:
     """Best-effort background sync after a CSV import or a new friend: the id of the queued job, or
     None when the server has no Discogs token or Redis is down (the import itself is already saved;
     the user can sync later)."""
-    if get_settings().discogs_user_token is None:
+    if owner_discogs_token(library_id) is None:
         return None
     try:
         return enqueue_sync(library_id=library_id, mode=mode)[0].id

@@ -18,6 +18,7 @@ from services.common.models import Library, User
 from services.common.settings import get_settings
 from services.domain import jobs as queue
 from services.domain.access import owned_library, owns, readable_library, writable_library
+from services.domain.accounts.discogs_tokens import discogs_token_for
 from services.domain.collection import jobs
 from services.domain.collection.albums import library_counts
 from services.domain.collection.csv_import import (
@@ -67,7 +68,7 @@ def sync_state(*, session: Session, library: Library) -> SyncState:
 
 
 def can_sync(*, user: User, library: Library) -> bool:
-    return owns(user, library) and bool(library.discogs_username) and _has_token()
+    return owns(user, library) and bool(library.discogs_username) and discogs_token_for(user) is not None
 
 
 def _has_token() -> bool:
@@ -78,9 +79,10 @@ def start_sync(*, session: Session, user: User, library_id: int, mode: SyncMode 
     """Enqueue a Discogs sync (or find the one queued or running). `refresh` refetches every release;
     `tracklists` only fills missing tracklists (CSV imports). Owners only, friends' imports included."""
     library = owned_library(session=session, user=user, library_id=library_id)
-    if not _has_token():
-        raise Refused("DISCOGS_USER_TOKEN is not set: set it to sync from Discogs, or upload a CSV export",
-                      code="discogs_token_missing")
+    if discogs_token_for(user) is None:
+        raise Refused(jobs.NEEDS_OWN_TOKEN if get_settings().discogs_user_token is not None else
+                      "DISCOGS_USER_TOKEN is not set: set it (or your own token in Settings) to sync from Discogs, "
+                      "or upload a CSV export", code="discogs_token_missing")
     if mode != "tracklists" and not library.discogs_username:
         raise Refused("library has no Discogs username: upload a CSV export, or sync mode=tracklists",
                       code="discogs_username_missing")

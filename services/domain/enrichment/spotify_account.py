@@ -53,7 +53,7 @@ from sqlalchemy.orm import Session
 from services.common.db import session_scope
 from services.common.models import Playlist, SpotifyConnection, SpotifyPlaylistExport, User
 from services.common.settings import Settings, get_settings
-from services.domain.accounts.security import secret_key
+from services.domain.accounts.keys import secret_key
 from services.domain.enrichment.sources.base import (
     CatalogAuthError,
     CatalogError,

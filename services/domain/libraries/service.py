@@ -24,6 +24,11 @@ FRIEND_NEEDS_TOKEN = ("Following a friend's collection needs a Discogs token: se
                       "again. Without a token nothing would ever be imported.")
 
 
+FRIEND_NEEDS_OWN_TOKEN = ("Following a friend's collection needs a Discogs token: set your own (a personal access "
+                          "token from discogs.com/settings/developers) in Settings; only an admin may use the "
+                          "server's token.")
+
+
 def list_libraries(*, session: Session, user: User) -> list[Library]:
     """Libraries you own, your friends' read-only imports, and libraries shared with you."""
     return list(session.scalars(select(Library).where(Library.id.in_(visible_library_ids(user))).order_by(Library.id)))
@@ -95,23 +100,61 @@ def _other_user(session: Session, user: User, username: str) -> User | None:
 
 
 def share_library(*, session: Session, user: User, library_id: int, username: str) -> None:
-    """Let another user of this server follow the library read-only (sharing twice is harmless)."""
+    """Invite another user of this server to follow the library read-only; it is shared once they accept.
+    The answer is the same whether or not the username exists (or is yours): sharing reveals no accounts.
+    Inviting twice is harmless."""
     library = writable_library(session=session, user=user, library_id=library_id)
     other = _other_user(session, user, username)
-    if other is None:
-        raise NotFound("user not found")
-    if session.get(LibraryShare, (library.id, other.id)) is None:
-        session.add(LibraryShare(library_id=library.id, user_id=other.id))
+    if other is not None and session.get(LibraryShare, (library.id, other.id)) is None:
+        session.add(LibraryShare(library_id=library.id, user_id=other.id, pending=True))
         session.flush()
 
 
 def unshare_library(*, session: Session, user: User, library_id: int, username: str) -> None:
+    """Withdraw an invitation or end a share. Harmless when there is none (the same answer for unknown
+    usernames, so this reveals no accounts either)."""
     library = writable_library(session=session, user=user, library_id=library_id)
     other = _other_user(session, user, username)
     share = session.get(LibraryShare, (library.id, other.id)) if other else None
-    if share is None:
-        raise NotFound("share not found")
-    session.delete(share)
+    if share is not None:
+        session.delete(share)
+        session.flush()
+
+
+def share_invitations(*, session: Session, user: User) -> list[tuple[Library, User]]:
+    """Libraries other users invited this user to follow, not yet accepted: (library, its owner)."""
+    rows = session.execute(
+        select(Library, User).join(LibraryShare, LibraryShare.library_id == Library.id)
+        .join(User, User.id == Library.owner_id)
+        .where(LibraryShare.user_id == user.id, LibraryShare.pending.is_(True)).order_by(LibraryShare.created_at)
+    ).all()
+    return [(library, owner) for library, owner in rows]
+
+
+def _my_share(session: Session, user: User, library_id: int, *, pending: bool | None) -> LibraryShare:
+    share = session.get(LibraryShare, (library_id, user.id))
+    if share is None or (pending is not None and share.pending != pending):
+        raise NotFound("invitation not found" if pending else "share not found")
+    return share
+
+
+def accept_share(*, session: Session, user: User, library_id: int) -> Library:
+    """Accept an invitation: the library becomes readable (read-only)."""
+    share = _my_share(session, user, library_id, pending=True)
+    share.pending = False
+    session.flush()
+    return session.get(Library, library_id)
+
+
+def decline_share(*, session: Session, user: User, library_id: int) -> None:
+    """Decline an invitation (the owner may invite again)."""
+    session.delete(_my_share(session, user, library_id, pending=True))
+    session.flush()
+
+
+def leave_share(*, session: Session, user: User, library_id: int) -> None:
+    """Stop following a library shared with you (an open invitation is declined the same way)."""
+    session.delete(_my_share(session, user, library_id, pending=None))
     session.flush()
 
 
@@ -130,8 +173,13 @@ def update_settings(*, library: Library, changes: dict[str, Any]) -> Library:
 # --- friends --------------------------------------------------------------------------------------
 
 
-def friends_enabled() -> bool:
-    """Following a friend needs the server's Discogs token (their collection comes from the API)."""
+def friends_enabled(user: User | None = None) -> bool:
+    """Following a friend needs a Discogs token (their collection comes from the API): the user's own, or
+    the server's for an admin (without a user: whether the server has one)."""
+    if user is not None:
+        from services.domain.accounts.discogs_tokens import discogs_token_for
+
+        return discogs_token_for(user) is not None
     return get_settings().discogs_user_token is not None
 
 
@@ -142,8 +190,8 @@ def follow_friend(*, session: Session, user: User, username: str) -> Library:
     username = username.strip()
     if not re.fullmatch(DISCOGS_USERNAME_PATTERN, username):
         raise Invalid("a Discogs username has 1-150 letters, digits, _ . - only", code="bad_username")
-    if not friends_enabled():
-        raise Refused(FRIEND_NEEDS_TOKEN, code="discogs_token_missing")
+    if not friends_enabled(user):
+        raise Refused(FRIEND_NEEDS_TOKEN if user.is_admin else FRIEND_NEEDS_OWN_TOKEN, code="discogs_token_missing")
     existing = session.scalar(
         select(Library).where(Library.owner_id == user.id, Library.discogs_username == username)
     )

@@ -28,6 +28,9 @@ class SearchQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     q: str = Field("", max_length=200, description="free text; empty browses")
+    mode: Literal["text", "semantic", "hybrid"] = Field(
+        "text", description="text: words; semantic: by meaning (embeddings; BPM, key and energy in q become "
+        "filters); hybrid: both rankings fused (services/domain/embeddings/vibe.py)")
     limit: int = Field(50, ge=1, le=MAX_LIMIT)
     offset: int = Field(0, ge=0, le=100_000)
     sort: str = Field("relevance", description=f"one of {', '.join(SORT_FIELDS)}; '-' for descending")

@@ -60,6 +60,10 @@ def to_item(track: Track, library_name: str, query_terms: list[str]) -> SearchIt
 
 def search_tracks(*, session: Session, user: User, query: SearchQuery, backend: SearchBackend | None = None
                   ) -> SearchResult:
+    if query.mode != "text":  # vibe search: embeddings (services/domain/embeddings/vibe.py)
+        from services.domain.embeddings.vibe import vibe_search
+
+        return vibe_search(session=session, user=user, query=query, backend=backend)
     started = time.perf_counter()
     scope = scope_for(session=session, user=user, query=query)
     backend = backend or current_backend()

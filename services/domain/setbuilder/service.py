@@ -82,9 +82,13 @@ def to_set_track(track: Track, embedding: list[float] | None = None) -> SetTrack
 
 
 def _embeddings(session: Session, track_pks: list[int]) -> dict[int, list[float]]:
+    from services.domain.embeddings.service import TEXT_KIND, text_model
+
+    # Only the active model's vectors: two providers' vectors are never compared.
     rows = session.execute(
         select(TrackEmbedding.track_pk, TrackEmbedding.embedding).where(
-            TrackEmbedding.track_pk.in_(track_pks), TrackEmbedding.kind == "text"
+            TrackEmbedding.track_pk.in_(track_pks), TrackEmbedding.kind == TEXT_KIND,
+            TrackEmbedding.model == text_model(),
         )
     )
     return {pk: [float(x) for x in vec] for pk, vec in rows}
@@ -135,6 +139,12 @@ def generate_for_playlist(
     `extend_with`. With `save`, the old order is kept as a version and the new one stored."""
     playlist = playlists.get_playlist(session=session, user=user, playlist_id=playlist_id)
     current = [item.track_pk for item in playlist.items]
+    if add_count is not None and not extend_with:  # no candidates given: the recommendations (embeddings)
+        from services.domain.embeddings.recommend import extension_candidates
+
+        extend_with = extension_candidates(session=session, user=user, playlist_id=playlist_id, add_count=add_count)
+        if not extend_with:
+            raise Invalid("no track in your libraries mixes with the playlist's last track: nothing to extend it with")
     if bool(extend_with) != (add_count is not None):
         raise Invalid("extend_with and add_count go together: candidates, and how many of them to add")
     if extend_with:

@@ -153,6 +153,9 @@ def update_track(*, session: Session, user: User, track_pk: int, changes: dict[s
             track.link_origins = {**(track.link_origins or {}), key: "manual"}
         setattr(track, key, value)
     session.flush()
+    from services.domain.embeddings.jobs import embed_soon
+
+    embed_soon(track_pks=[track.id])  # re-embedded in the background when its text changed
     return track
 
 

@@ -1,9 +1,15 @@
-"""Request dependencies: the database session and the authenticated user (cookie or Bearer token)."""
+"""Request dependencies: the database session, the authenticated user (cookie or Bearer token), the
+sign-in throttle, and the small pool password hashing runs in."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+import asyncio
+import os
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
@@ -11,8 +17,11 @@ from sqlalchemy.orm import Session
 from services.common.db import session_scope
 from services.common.models import User
 from services.domain.accounts import service as accounts
-from services.domain.errors import Forbidden, NotAuthenticated
+from services.domain.accounts.throttle import LoginThrottle
+from services.domain.errors import Forbidden, NotAuthenticated, Unavailable
 from services.web.api.cookies import SESSION_COOKIE, read_session_cookie
+
+T = TypeVar("T")
 
 
 def get_session() -> Iterator[Session]:
@@ -25,7 +34,8 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def authenticate(request: Request, session: Session) -> User | None:
-    """The user behind the request's Bearer token, or else its session cookie."""
+    """The user behind the request's Bearer token, or else its session cookie (whose session row id is
+    left in `request.state.session_id`)."""
     auth = request.headers.get("authorization", "")
     if auth:
         scheme, _, token = auth.partition(" ")
@@ -36,8 +46,12 @@ def authenticate(request: Request, session: Session) -> User | None:
     parsed = read_session_cookie(cookie) if cookie else None
     if parsed is None:
         return None
-    user_id, version = parsed
-    return accounts.user_for_session(session=session, user_id=user_id, session_version=version)
+    user_id, session_token = parsed
+    found = accounts.user_for_session(session=session, user_id=user_id, session_token=session_token)
+    if found is None:
+        return None
+    user, request.state.session_id = found
+    return user
 
 
 def get_current_user(request: Request, session: SessionDep) -> User:
@@ -59,3 +73,40 @@ def require_admin(user: CurrentUser) -> User:
 
 
 AdminUser = Annotated[User, Depends(require_admin)]
+
+
+# --- sign-in: throttle and password hashing -----------------------------------------------------------
+
+
+def get_login_throttle() -> LoginThrottle:
+    """The Redis-backed sign-in throttle (tests override this to inject a fake clock)."""
+    return LoginThrottle()
+
+
+LoginThrottleDep = Annotated[LoginThrottle, Depends(get_login_throttle)]
+
+
+def client_address(request: Request) -> str | None:
+    """The client's address (behind a proxy: uvicorn --proxy-headers makes it X-Forwarded-For's)."""
+    return request.client.host if request.client else None
+
+
+# Argon2 takes tens of milliseconds of CPU and 64 MB per hash. Sign-in, password changes and user creation
+# hash in this small dedicated pool, never in the event loop's default thread pool (which every sync route
+# and dependency shares): 16 parallel sign-ins then occupy one or two threads and wait for them, instead of
+# taking 16 of the default pool's threads and both cores from every other request. Beyond the queue depth
+# a sign-in is refused at once with 503 rather than queued into timeouts.
+PASSWORD_WORK_THREADS = max(1, (os.cpu_count() or 2) // 2)
+PASSWORD_WORK_QUEUE = 32
+_password_pool = ThreadPoolExecutor(max_workers=PASSWORD_WORK_THREADS, thread_name_prefix="djp-password")
+_password_slots = threading.BoundedSemaphore(PASSWORD_WORK_THREADS + PASSWORD_WORK_QUEUE)
+
+
+async def password_work(fn: Callable[..., T], /, **kwargs) -> T:
+    """Run `fn(**kwargs)` (a service call that hashes or verifies a password) in the password pool."""
+    if not _password_slots.acquire(blocking=False):
+        raise Unavailable("too many sign-ins at once; try again in a few seconds", code="busy")
+    try:
+        return await asyncio.get_running_loop().run_in_executor(_password_pool, partial(fn, **kwargs))
+    finally:
+        _password_slots.release()

@@ -12,6 +12,7 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.common.http import REQUEST_ID_HEADER, error_response, http_error_response, request_id, unexpected_error
@@ -22,7 +23,7 @@ from services.web.ui.templates import templates
 
 log = logging.getLogger("services.web")
 TITLES = {403: "Not allowed", 404: "Not found", 405: "Not allowed", 409: "Conflict", 413: "Too large",
-          422: "Cannot do that", 500: "Something went wrong", 503: "Temporarily unavailable"}
+          422: "Cannot do that", 429: "Too many attempts", 500: "Something went wrong", 503: "Temporarily unavailable"}
 
 STATUS = {
     errors.NotFound: 404,
@@ -33,6 +34,7 @@ STATUS = {
     errors.TooLarge: 413,
     errors.NotAuthenticated: 401,
     errors.Unavailable: 503,
+    errors.RateLimited: 429,
 }
 
 
@@ -100,6 +102,8 @@ def install_domain_errors(app: FastAPI) -> None:
         if _wants_html(request):
             return error_page(request, status, exc.detail)
         headers = {"Retry-After": "5"} if status == 503 else None
+        if isinstance(exc, errors.RateLimited):
+            headers = {"Retry-After": str(exc.retry_after)}
         return error_response(status, exc.detail, exc.code, headers=headers)
 
     @app.exception_handler(StarletteHTTPException)
@@ -143,6 +147,15 @@ def install_domain_errors(app: FastAPI) -> None:
             page.headers["Retry-After"] = DATABASE_RETRY_AFTER
             return page
         return error_response(503, detail, "unavailable", headers={"Retry-After": DATABASE_RETRY_AFTER})
+
+    @app.exception_handler(PoolTimeout)
+    async def pool_exhausted(request: Request, exc: PoolTimeout) -> Response:
+        # Every pooled connection stayed busy for DB_POOL_TIMEOUT: overloaded, not broken.
+        # JSON even for page loads, as the admission control's 503: an error page would look the user
+        # up in the database, i.e. wait for the same exhausted pool again.
+        log.warning("connection pool exhausted on %s %s", request.method, request.url.path)
+        return error_response(503, "the server is busy; try again shortly", "overloaded",
+                              headers={"Retry-After": "1"})
 
     @app.exception_handler(IntegrityError)
     async def integrity_error(request: Request, exc: IntegrityError) -> JSONResponse:

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import anyio.from_thread
 from fastapi import Request
+from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from services.domain.errors import Invalid, TooLarge
@@ -77,7 +78,10 @@ class StreamedFile:
         except StopAsyncIteration:
             self._done = True
             return False
-        self._parser.write(chunk)
+        try:
+            self._parser.write(chunk)
+        except MultipartParseError as exc:  # a malformed body is the client's error, not a 500
+            raise Invalid(f"the upload is not valid multipart/form-data ({exc})", code="invalid_upload") from exc
         return True
 
     def _find_field(self) -> str:

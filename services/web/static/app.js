@@ -113,6 +113,14 @@
     document.querySelectorAll("details.menu[open]").forEach((menu) => { menu.open = false; });
   });
 
+  // Forms marked `data-refresh-on-success` (the audio upload) refresh the page after a successful
+  // request: the Content-Security-Policy allows no inline handlers (hx-on), so the behaviour lives here.
+  document.addEventListener("htmx:afterRequest", (event) => {
+    const elt = event.detail.elt;
+    if (!event.detail.successful || !elt || !elt.closest || !elt.closest("[data-refresh-on-success]")) return;
+    if (window.djpRefreshMain) window.djpRefreshMain(); else window.location.reload();
+  });
+
   // For scripts that call fetch() themselves (player, jobs, playlists): same message rules.
   window.djpShowError = (elt, text) => show(elt, text);
   window.djpErrorOf = async (response) => {

@@ -50,7 +50,7 @@ def libraries_page(request: Request, user: CurrentUser, session: SessionDep) -> 
              "counts": library_counts(session=session, library=lib)}
             for lib in libraries.list_libraries(session=session, user=user)]
     return templates.TemplateResponse(request, "libraries.html", {"user": user, "rows": rows,
-                                                                 "friends_enabled": libraries.friends_enabled()})
+                                                                 "friends_enabled": libraries.friends_enabled(user)})
 
 
 def _library_page(request: Request, session, user: User, library: Library, *, q: str | None = None,

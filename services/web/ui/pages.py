@@ -7,16 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.domain.accounts import service as accounts
 from services.domain.collection.service import follow_friend_and_sync
-from services.domain.errors import DomainError, NotAuthenticated
+from services.domain.errors import DomainError, NotAuthenticated, RateLimited, Unavailable
 from services.domain.jobcenter.models import JobFilter
 from services.domain.jobcenter.service import visible_jobs
 from services.domain.libraries.service import list_libraries
 from services.domain.overview.service import overview
 from services.domain.playlists.service import list_playlists
-from services.web.api.cookies import clear_session_cookie, set_session_cookie
-from services.web.api.deps import CurrentUser, SessionDep
+from services.web.api.deps import CurrentUser, LoginThrottleDep, SessionDep
+from services.web.api.routes.auth import begin_session, end_browser_session
 from services.web.ui.collection_forms import go
 from services.web.ui.templates import templates
 
@@ -36,28 +35,31 @@ def login_page(request: Request, next: str | None = None) -> HTMLResponse:
 
 
 @router.post("/login", response_class=HTMLResponse)
-def login_form(
+async def login_form(
     request: Request,
     session: SessionDep,
-    username: Annotated[str, Form()],
-    password: Annotated[str, Form()],
+    throttle: LoginThrottleDep,
+    username: Annotated[str, Form(max_length=150)],
+    password: Annotated[str, Form(max_length=1024)],
     next: Annotated[str, Form()] = "/",
 ):
-    try:
-        user = accounts.sign_in(session=session, username=username, password=password)
-    except NotAuthenticated as exc:
-        return templates.TemplateResponse(
-            request, "login.html", {"next": _safe_next(next), "error": exc.detail}, status_code=401
-        )
     response = RedirectResponse(_safe_next(next), status_code=status.HTTP_303_SEE_OTHER)
-    set_session_cookie(response, user)
+    try:
+        await begin_session(request, response, session=session, throttle=throttle, username=username,
+                            password=password)
+    except (NotAuthenticated, RateLimited, Unavailable) as exc:
+        code = 401 if isinstance(exc, NotAuthenticated) else 429 if isinstance(exc, RateLimited) else 503
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else None
+        return templates.TemplateResponse(
+            request, "login.html", {"next": _safe_next(next), "error": exc.detail}, status_code=code, headers=headers
+        )
     return response
 
 
 @router.post("/logout")
-def logout_form() -> RedirectResponse:
+def logout_form(request: Request, session: SessionDep) -> RedirectResponse:
     response = RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
-    clear_session_cookie(response)
+    end_browser_session(request, response, session=session)
     return response
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
+from services.domain.errors import Conflict
 from services.domain.playlists.service import list_playlists
 from services.domain.search.models import SORT_FIELDS, SearchQuery
 from services.domain.search.service import search_tracks
@@ -81,14 +82,19 @@ def page_url(params: dict, offset: int) -> str:
 @router.get("/tracks", response_class=HTMLResponse)
 def tracks_page(request: Request, user: CurrentUser, session: SessionDep) -> HTMLResponse:
     params = _params(request)
-    result, error = None, None
+    result, error, status = None, None, 422
     try:
         query = SearchQuery(**params)
     except ValidationError as exc:
         query = None
         error = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'filters'}: {e['msg']}" for e in exc.errors()[:3])
     if query is not None:
-        result = search_tracks(session=session, user=user, query=query)
+        try:
+            result = search_tracks(session=session, user=user, query=query)
+        except Conflict as exc:  # vibe search before the embeddings exist: say so in place of the results
+            if query.mode == "text":
+                raise
+            error, status = exc.detail, 409
     context = {
         "user": user, "params": params, "query": query, "result": result, "error": error,
         "columns": COLUMNS, "sorts": SORT_FIELDS, "url_with": url_with, "facet_url": facet_url,
@@ -97,4 +103,4 @@ def tracks_page(request: Request, user: CurrentUser, session: SessionDep) -> HTM
     }
     fragment = request.headers.get("hx-request") == "true" and request.headers.get("hx-target") == "results"
     return templates.TemplateResponse(request, "_track_results.html" if fragment else "tracks.html", context,
-                                      status_code=422 if error else 200)
+                                      status_code=status if error else 200)

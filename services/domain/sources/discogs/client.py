@@ -163,8 +163,10 @@ class DiscogsClient:
         self.retry_count = 0
 
     @classmethod
-    def from_settings(cls, settings, **kwargs) -> DiscogsClient:
-        token = settings.discogs_user_token.get_secret_value() if settings.discogs_user_token else None
+    def from_settings(cls, settings, *, token: str | None = None, **kwargs) -> DiscogsClient:
+        """`token`: a user's own Discogs token; None = the server's DISCOGS_USER_TOKEN."""
+        if token is None:
+            token = settings.discogs_user_token.get_secret_value() if settings.discogs_user_token else None
         return cls(
             base_url=settings.discogs_api_url,
             token=token,

@@ -38,10 +38,13 @@ def _snapshot(user_id: int) -> dict[str, JobView]:
 
 
 @router.get("/events", response_class=EventSourceResponse)
-async def job_events(request: Request, user: CurrentUser) -> EventSourceResponse:
+async def job_events(request: Request, user: CurrentUser, session: SessionDep) -> EventSourceResponse:
     """`text/event-stream`: an `update` event (a job as JSON) whenever one of your jobs appears or
     changes stage, percent or status; checked every second."""
     user_id = user.id
+    # The request's session (the one that authenticated) would keep its pooled connection for the whole
+    # stream (up to STREAM_MAX_SECONDS): give it back now; each poll below opens its own.
+    await to_thread.run_sync(session.close)
 
     async def stream():
         before: dict[str, JobView] = {}

@@ -26,7 +26,8 @@ class PlaylistGenerate(BaseModel):
     extend_with: list[int] = Field(
         default_factory=list, max_length=MAX_SET_TRACKS, description="candidate track primary keys to extend from"
     )
-    add_count: int | None = Field(None, ge=1, description="with extend_with: how many tracks to add")
+    add_count: int | None = Field(None, ge=1, description="how many tracks to add: from extend_with, or without "
+                                  "it from the playlist's suggestions (GET /api/playlists/{id}/suggestions)")
     save: bool = Field(True, description="false: preview only; true: store (old order kept as a version)")
     options: SetBuildOptions = Field(default_factory=SetBuildOptions)
 
