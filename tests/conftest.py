@@ -51,9 +51,10 @@ def free_port() -> int:
 def reset_caches() -> None:
     """Forget cached settings, engines and connections (after changing the environment)."""
     get_settings.cache_clear()
-    if common_db.get_engine.cache_info().currsize:
-        common_db.get_engine().dispose()
-    for fn in (common_db.database_url, common_db.get_engine, common_db._session_factory,
+    for engine in (common_db.get_engine, common_db.get_health_engine):
+        if engine.cache_info().currsize:
+            engine().dispose()
+    for fn in (common_db.database_url, common_db.get_engine, common_db.get_health_engine, common_db._session_factory,
                common_db.redis_url, common_db.get_redis):
         fn.cache_clear()
 

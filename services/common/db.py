@@ -52,6 +52,14 @@ def get_engine() -> Engine:
 
 
 @lru_cache
+def get_health_engine() -> Engine:
+    """A one-connection pool of its own for /health: a web pool saturated by requests must not make the
+    database look down to the supervisor or an orchestrator."""
+    return create_engine(database_url(), pool_pre_ping=True, pool_size=1, max_overflow=0,
+                         pool_timeout=get_settings().db_pool_timeout_seconds, future=True)
+
+
+@lru_cache
 def _session_factory() -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(), expire_on_commit=False)
 

@@ -201,6 +201,23 @@ class Track(TimestampMixin, Base):
     moods: Mapped[dict[str, float] | None] = mapped_column(JSONB)
     analysis: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     analyzed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # What the analysis was unsure of (migration 0012): [{"bpm", "confidence", "relation"}], the key's
+    # confidence and its runner-up {"key", "scale", "camelot", "confidence"}.
+    bpm_candidates: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    key_confidence: Mapped[float | None] = mapped_column(Float)
+    key_alternative: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # "user" when the DJ corrected bpm / key+scale+camelot (a re-analysis keeps the correction; the
+    # analysed values stay in `analysis`); null when the columns hold the analysis's values.
+    bpm_source: Mapped[str | None] = mapped_column(String(8))
+    key_source: Mapped[str | None] = mapped_column(String(8))
+
+    @property
+    def analysed_bpm(self) -> float | None:
+        return (self.analysis or {}).get("bpm")
+
+    @property
+    def analysed_camelot(self) -> str | None:
+        return (self.analysis or {}).get("camelot")
 
     # Audio and platform links
     local_audio_path: Mapped[str | None] = mapped_column(Text)

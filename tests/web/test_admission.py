@@ -209,6 +209,15 @@ def test_an_exhausted_pool_answers_503_overloaded_not_500(user_client, tiny_pool
     assert user_client.get("/api/playlists").status_code == 200
 
 
+def test_health_does_not_wait_for_a_saturated_pool(user_client, tiny_pool):
+    from services.common.db import get_engine
+
+    with get_engine().connect():  # requests hold every pooled connection
+        r = user_client.get("/health")
+        assert r.status_code == 200, r.text
+        assert r.json()["checks"]["database"] == "ok"
+
+
 def test_reading_with_a_token_writes_nothing(user_client):
     """The read path of a Bearer request commits no change (last_used_at at most every 5 minutes)."""
     from sqlalchemy import event, text

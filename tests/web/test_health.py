@@ -29,7 +29,7 @@ def test_health_is_503_when_database_is_down(client, monkeypatch):
     from services.web.api.routes import health
 
     broken = create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1})
-    monkeypatch.setattr(health, "get_engine", lambda: broken)
+    monkeypatch.setattr(health, "get_health_engine", lambda: broken)
     r = client.get("/health")
     assert r.status_code == 503
     assert r.json()["checks"]["database"].startswith("down")

@@ -109,7 +109,8 @@ def test_ui_fragments(make_user):
     assert "Clash" not in alice.get(f"/tracks/{ids['Seed']}/similar", params={"compatible": "true"}).text
     assert bob.get(f"/tracks/{ids['Seed']}/similar", headers={"HX-Request": "true"}).status_code == 404
     bare = alice.get(f"/tracks/{ids['Bare']}/similar", headers={"HX-Request": "true"})
-    assert bare.status_code == 409 and "djp embeddings backfill" in bare.json()["detail"]
+    # The panel loads unasked on every track page: a track not embedded yet gets a note, not an error.
+    assert bare.status_code == 200 and "data-similar-pending" in bare.text and "djp embeddings backfill" in bare.text
 
     pid = alice.post("/api/playlists", json={"name": "Set", "track_pks": [ids["Seed"]]}).json()["id"]
     assert "Suggest next tracks" in alice.get(f"/playlists/{pid}").text

@@ -53,7 +53,8 @@ def _call(app, method: str, path: str, headers: list[tuple[bytes, bytes]], recei
 
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
              "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
-             "headers": [(b"host", b"testserver"), *headers], "client": ("127.0.0.1", 1234),
+             "headers": [(b"host", b"testserver"), (b"origin", b"http://testserver"), *headers],
+             "client": ("127.0.0.1", 1234),
              "server": ("testserver", 80)}
     anyio.run(app, scope, receive, send)
     start = next(m for m in sent if m["type"] == "http.response.start")
@@ -87,6 +88,7 @@ def test_content_length_over_the_cap_on_a_real_server(live_server, make_user):
     assert limit == 25 * MB
     with socket.create_connection((host, int(port)), timeout=30) as sock:
         sock.sendall((f"POST /api/playlists HTTP/1.1\r\nHost: {host}:{port}\r\nCookie: {cookie}\r\n"
+                      f"Origin: {live_server}\r\n"
                       f"Content-Type: application/json\r\nContent-Length: {limit + 1}\r\n\r\n").encode())
         response = b""
         while b"\r\n\r\n" not in response or not response.rstrip().endswith(b"}"):

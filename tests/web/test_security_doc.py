@@ -12,12 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 # Lists in request bodies without a maxItems cap, each with why it is tolerated (none may be added).
-KNOWN_UNCAPPED = {
-    # BuildOptions.energy_curve (services/common/contracts/setbuilder.py): points of a custom energy curve;
-    # the body size limit bounds it (reported: should get a max_length).
-    ("POST", "/api/playlists/{playlist_id}/generate", "options.energy_curve"),
-    ("POST", "/api/sets/build", "options.energy_curve"),
-}
+KNOWN_UNCAPPED: set[tuple[str, str, str]] = set()
 
 
 @pytest.fixture(scope="module")

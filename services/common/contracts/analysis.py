@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 #      and used to tell a minor key from its relative major.
 # 1.3: danceability weighted by the audible pulse (a tone, noise or silence reads ~0, was 1.00);
 #      energy counts tempo and flux only as far as the track is danceable; new onset rate.
-ANALYZER_VERSION = "essentia-api/1.3"
+# 1.4: bpm_candidates (tempo octave alternatives with confidences), key_confidence and key_alternative.
+ANALYZER_VERSION = "essentia-api/1.4"
 
 MOOD_NAMES = ("happy", "sad", "aggressive", "relaxed", "party")
 
@@ -29,6 +30,23 @@ class _Model(BaseModel):
 class TempoAlternative(_Model):
     bpm: float = Field(description="The other octave reading (half or double time), two decimals")
     score: float = Field(description="Evidence for the alternative relative to the chosen tempo, 0..1")
+
+
+class BpmCandidate(_Model):
+    """A tempo reading: the chosen tempo or one of its octave alternatives (half or double time)."""
+
+    bpm: float
+    confidence: float = Field(ge=0, le=1, description="Share of the octave evidence, 0..1 (candidates sum to 1)")
+    relation: Literal["chosen", "half", "double"] = "chosen"
+
+
+class KeyAlternative(_Model):
+    """The runner-up key (usually the relative major/minor) and its confidence."""
+
+    key: str
+    scale: Literal["major", "minor"]
+    camelot: str
+    confidence: float = Field(ge=0, le=1)
 
 
 class KeyCandidate(_Model):
@@ -86,6 +104,11 @@ class AnalysisResult(_Model):
     bpm_confidence: float = Field(description="Beat tracker agreement, 0..1 (Essentia's 0..5.32 scaled)")
     bpm_raw: float = Field(description="Tempo as the beat tracker read it, before octave correction")
     bpm_alternative: TempoAlternative | None = None
+    bpm_candidates: list[BpmCandidate] | None = Field(
+        None,
+        description="The chosen tempo and its octave alternatives inside 50-220 BPM, highest confidence first "
+        "(analysis/alternatives.py); absent from results made before analyzer 1.4",
+    )
     beats: list[float] = Field(description="Beat positions in seconds (constant grid fitted to the beats)")
     first_beat: float
     phrase_starts: list[float] = Field(
@@ -101,6 +124,10 @@ class AnalysisResult(_Model):
     open_key: str
     key_strength: float
     key_candidates: list[KeyCandidate] = Field(default_factory=list)
+    key_confidence: float | None = Field(
+        None, ge=0, le=1, description="Calibrated probability that the key is right (profile margin + tonic evidence)"
+    )
+    key_alternative: KeyAlternative | None = Field(None, description="The runner-up key with its confidence")
 
     danceability: float = Field(description="Normalized 0..1")
     danceability_raw: float = Field(description="Essentia Danceability output, roughly 0..3")

@@ -12,7 +12,7 @@ The score is defined in services/common/transition.py.
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -125,6 +125,9 @@ class SetTrack(BaseModel):
         )
 
 
+MAX_ENERGY_POINTS = 1000
+
+
 class EnergyPoint(BaseModel):
     t: float = Field(ge=0.0, le=1.0, description="relative position in the set, 0 = first, 1 = last")
     energy: float = Field(ge=0.0, le=1.0)
@@ -136,7 +139,8 @@ class EnergyPoint(BaseModel):
 class BuildOptions(TransitionOptions):
     model_config = ConfigDict(extra="forbid")
 
-    energy_curve: CurveName | list[EnergyPoint] = "none"
+    # A custom curve is a few control points; capped so a request cannot make the GA interpolate millions.
+    energy_curve: CurveName | Annotated[list[EnergyPoint], Field(max_length=MAX_ENERGY_POINTS)] = "none"
     unanalysed: UnanalysedPolicy = Field(
         "end",
         description="tracks lacking BPM, key or energy: 'end' puts them after the analysed tracks (in "

@@ -1,4 +1,5 @@
-"""Map an AnalysisResult from the analysis service onto a Track. A re-analysis replaces all of it."""
+"""Map an AnalysisResult from the analysis service onto a Track. A re-analysis replaces all of it,
+except a tempo or key the DJ corrected by hand."""
 
 from __future__ import annotations
 
@@ -14,13 +15,23 @@ def store_analysis(*, session: Session, track: Track, result: AnalysisResult) ->
     """Write the columns the library filters and sorts on, plus the full JSON for the detail view.
 
     Every analysis column is overwritten (not merged) so a re-analysis never leaves values from an
-    older analyzer version behind. The caller commits.
+    older analyzer version behind, except bpm / key / scale / camelot when the DJ corrected them
+    (`bpm_source` / `key_source` = "user"). The caller commits.
     """
-    track.bpm = result.bpm
-    track.key = result.key
-    track.scale = result.scale
-    track.camelot = result.camelot
+    # A DJ's correction (tracks/service.py correct_analysis) is never overwritten: the analysed values
+    # stay visible in `analysis`, and reverting the correction brings them back.
+    if track.bpm_source != "user":
+        track.bpm = result.bpm
+    if track.key_source != "user":
+        track.key = result.key
+        track.scale = result.scale
+        track.camelot = result.camelot
     track.key_strength = result.key_strength
+    track.bpm_candidates = (
+        [c.model_dump(mode="json") for c in result.bpm_candidates] if result.bpm_candidates else None
+    )
+    track.key_confidence = result.key_confidence
+    track.key_alternative = result.key_alternative.model_dump(mode="json") if result.key_alternative else None
     track.danceability = result.danceability
     track.energy = float(result.energy)
     track.loudness_lufs = result.loudness_lufs

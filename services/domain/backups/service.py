@@ -529,8 +529,9 @@ def _same_database(a: URL, b: URL) -> bool:
 
 def _dispose_app_engine(url: URL) -> None:
     """Close this process' pooled connections to `url` (they would point at the renamed database)."""
-    if common_db.get_engine.cache_info().currsize and _same_database(common_db.get_engine().url, url):
-        common_db.get_engine().dispose()
+    for engine in (common_db.get_engine, common_db.get_health_engine):
+        if engine.cache_info().currsize and _same_database(engine().url, url):
+            engine().dispose()
 
 
 def _swap(maint: URL, live: str, scratch: str, previous: str, url: URL) -> None:

@@ -37,6 +37,7 @@ class KeyResult:
     scale: str
     strength: float
     candidates: list[tuple[str, str, float]] = field(default_factory=list)
+    chroma12: np.ndarray | None = None  # mean chroma (index 0 = C), for analysis/alternatives.py
 
 
 @dataclass
@@ -207,4 +208,5 @@ def analyze_key(
         scale=scale,
         strength=float(np.mean(strengths)),
         candidates=[(PITCH_CLASSES[t], sc, round(s, 3)) for t, sc, s in cands[:4]],
+        chroma12=ch.chroma12,
     )

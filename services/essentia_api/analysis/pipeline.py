@@ -9,9 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from services.common.camelot import key_to_camelot
+from services.common.camelot import key_to_camelot, pitch_class
 from services.common.contracts.analysis import AnalysisResult
 from services.essentia_api.analysis import ess, essentia_version
+from services.essentia_api.analysis.alternatives import key_confidence, tempo_candidates
 from services.essentia_api.analysis.energy import (
     danceability,
     energy_rating,
@@ -80,6 +81,14 @@ def analyze_file(*, path: str, options: AnalysisOptions = AnalysisOptions()) -> 
         phrases=phrases,
         phrase_weight=options.key_phrase_weight,
     )
+    bpm_candidates = tempo_candidates(
+        st=st, bpm=rhythm.bpm, first_beat=rhythm.first_beat, duration=audio.duration,
+        odfs=getattr(rhythm, "octave_odfs", None),
+    )
+    key_conf = key_confidence(
+        key=key.key, scale=key.scale, chroma12=getattr(key, "chroma12", None),
+        tonic_scores={(pitch_class(k), s): sc for k, s, sc in key.candidates},
+    )
     lap("key")
     pulse = pulse_features(st=st, beats=rhythm.beats, bpm=rhythm.bpm, duration=audio.duration)
     dance, dance_raw = danceability(signal=audio.mono_lo, sample_rate=audio.lo_rate, pulse=pulse)
@@ -129,6 +138,9 @@ def analyze_file(*, path: str, options: AnalysisOptions = AnalysisOptions()) -> 
             if rhythm.alternative_bpm
             else None
         ),
+        bpm_candidates=[
+            {"bpm": c.bpm, "confidence": c.confidence, "relation": c.relation} for c in bpm_candidates
+        ] or None,
         beats=[round(float(b), 3) for b in rhythm.beats],
         first_beat=round(rhythm.first_beat, 3),
         phrase_starts=[round(float(t), 3) for t in phrases.starts] if phrases else [],
@@ -142,6 +154,14 @@ def analyze_file(*, path: str, options: AnalysisOptions = AnalysisOptions()) -> 
             {"key": k, "scale": s, "camelot": str(key_to_camelot(k, s)), "score": sc}
             for k, s, sc in key.candidates
         ],
+        key_confidence=key_conf.confidence,
+        key_alternative=(
+            {"key": key_conf.alternative.key, "scale": key_conf.alternative.scale,
+             "camelot": str(key_to_camelot(key_conf.alternative.key, key_conf.alternative.scale)),
+             "confidence": key_conf.alternative.confidence}
+            if key_conf.alternative
+            else None
+        ),
         danceability=round(dance, 3),
         danceability_raw=round(dance_raw, 4),
         energy=energy,

@@ -1,5 +1,6 @@
 """Embedding-based fragments: the "Similar" panel of the track page and "Suggest next tracks" on the playlist
-page (htmx-loaded). Errors (no embeddings yet: 409) are domain errors the global htmx handler shows."""
+page (htmx-loaded). A track without embeddings yet gets a note in the panel (the API answers 409); other
+errors are domain errors the global htmx handler shows."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from services.domain.embeddings.recommend import suggest_next
 from services.domain.embeddings.similar import similar_tracks
+from services.domain.errors import Conflict
 from services.web.api.deps import CurrentUser, SessionDep
 from services.web.ui.templates import templates
 
@@ -20,7 +22,14 @@ PANEL_LIMIT = 12
 @router.get("/tracks/{track_pk}/similar", response_class=HTMLResponse)
 def similar_panel(request: Request, track_pk: int, user: CurrentUser, session: SessionDep,
                   compatible: Annotated[bool, Query()] = False) -> HTMLResponse:
-    result = similar_tracks(session=session, user=user, track_pk=track_pk, limit=PANEL_LIMIT, compatible=compatible)
+    try:
+        result = similar_tracks(session=session, user=user, track_pk=track_pk, limit=PANEL_LIMIT,
+                                compatible=compatible)
+    except Conflict as exc:
+        if exc.code != "embeddings_missing":
+            raise
+        # Not an error on a page that loads it unasked: embeddings come from a background job.
+        return templates.TemplateResponse(request, "_similar.html", {"result": None, "hits": [], "pending": True})
     return templates.TemplateResponse(request, "_similar.html", {"result": result, "hits": result.items})
 
 

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.domain.access import can_write, owns, readable_library
+from services.domain.analysis import corrections
 from services.domain.analysis import service as analysis
 from services.domain.collection.albums import add_album_tracks, album_tracks, get_album, has_discogs_tracklist
 from services.domain.errors import DomainError, NotFound
@@ -125,6 +126,7 @@ def _track_context(session, user, track_pk: int) -> dict:
         "plays": plays,
         "last_played": last_played,
         "notice": None,
+        "estimates": corrections.estimates(track),
         "waveform": waveform_svg(
             peaks=wave.get("peaks") or [],
             beats=analysis_json.get("beats") or [],
@@ -159,6 +161,28 @@ def edit_track(request: Request, track_pk: int, user: CurrentUser, session: Sess
     update_track(session=session, user=user, track_pk=track_pk, changes=changes)
     ctx = _track_context(session, user, track_pk)
     ctx["notice"] = "Saved."
+    return templates.TemplateResponse(request, "track.html", ctx)
+
+
+@router.post("/tracks/{track_pk}/corrections", response_class=HTMLResponse)
+def correct_track(request: Request, track_pk: int, user: CurrentUser, session: SessionDep,
+                  bpm: Annotated[str | None, Form()] = None, key: Annotated[str | None, Form()] = None,
+                  accept: Annotated[str | None, Form()] = None) -> HTMLResponse:
+    """Use the analysis's other tempo or key (one click), or a tempo/key typed by the DJ (empty = unchanged)."""
+    track = corrections.correct_analysis(session=session, user=user, track_pk=track_pk, accept=accept or None,
+                                         bpm=(bpm or "").strip() or None, key=(key or "").strip() or None)
+    ctx = _track_context(session, user, track_pk)
+    ctx["notice"] = f"Saved as your correction: {track.bpm:g} BPM, {track.camelot or '—'}." if track.bpm \
+        else f"Saved as your correction: {track.camelot}."
+    return templates.TemplateResponse(request, "track.html", ctx)
+
+
+@router.post("/tracks/{track_pk}/corrections/revert", response_class=HTMLResponse)
+def revert_correction(request: Request, track_pk: int, user: CurrentUser, session: SessionDep,
+                      what: Annotated[str, Form()] = "all") -> HTMLResponse:
+    corrections.revert_correction(session=session, user=user, track_pk=track_pk, what=what)
+    ctx = _track_context(session, user, track_pk)
+    ctx["notice"] = "Back to the analysed value."
     return templates.TemplateResponse(request, "track.html", ctx)
 
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from services.common.db import get_engine, get_redis
+from services.common.db import get_health_engine, get_redis
 
 router = APIRouter(tags=["health"])
 
@@ -14,7 +14,7 @@ router = APIRouter(tags=["health"])
 def dependency_status() -> dict[str, str]:
     checks: dict[str, str] = {}
     try:
-        with get_engine().connect() as conn:
+        with get_health_engine().connect() as conn:
             conn.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as exc:  # any failure means "down"; the reason is reported, not raised

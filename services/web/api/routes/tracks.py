@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from services.domain.analysis import corrections
 from services.domain.errors import Invalid
 from services.domain.tracks import service
 from services.web.api.deps import CurrentUser, SessionDep
@@ -40,6 +41,17 @@ class TrackOut(BaseModel):
     energy: float | None
     danceability: float | None
     analyzed_at: datetime | None
+    bpm_source: Literal["user"] | None = Field(None, description='"user" when bpm is the DJ\'s correction '
+                                               '(re-analysis keeps it), null when it is the analysis\'s')
+    key_source: Literal["user"] | None = Field(None, description="The same for key, scale and camelot")
+    analysed_bpm: float | None = Field(None, description="The analysis's own tempo (differs from bpm when corrected)")
+    analysed_camelot: str | None = Field(None, description="The analysis's own key, Camelot")
+    bpm_candidates: list[dict[str, Any]] | None = Field(
+        None, description='The analysed tempo and its octave alternatives: [{"bpm", "confidence" 0..1, '
+        '"relation": "chosen" | "half" | "double"}], highest confidence first')
+    key_confidence: float | None = Field(None, description="Confidence of the analysed key, 0..1")
+    key_alternative: dict[str, Any] | None = Field(
+        None, description='The runner-up key: {"key", "scale", "camelot", "confidence"}')
     local_audio_path: str | None
     apple_music_url: str | None
     spotify_url: str | None
@@ -133,3 +145,30 @@ def delete_track(track_pk: int, user: CurrentUser, session: SessionDep) -> Respo
 def restore_track(track_pk: int, user: CurrentUser, session: SessionDep) -> TrackOut:
     track = service.set_track_deleted(session=session, user=user, track_pk=track_pk, deleted=False)
     return TrackOut.model_validate(track)
+
+
+class CorrectionIn(BaseModel):
+    """Your correction of the analysed tempo and/or key (kept when the track is analysed again), or
+    `accept` the analysis's alternative: "bpm_alternative" (the other octave) or "key_alternative"."""
+
+    model_config = ConfigDict(extra="forbid")
+    bpm: float | None = Field(None, description=f"{corrections.BPM_MIN:g}-{corrections.BPM_MAX:g}")
+    camelot: str | None = Field(None, max_length=20, description="Camelot (8A), Open Key (1m) or a key name (Am)")
+    accept: Literal["bpm_alternative", "key_alternative"] | None = None
+
+
+@router.post("/{track_pk}/corrections", response_model=TrackOut)
+def correct_track(track_pk: int, body: CorrectionIn, user: CurrentUser, session: SessionDep) -> TrackOut:
+    track = corrections.correct_analysis(session=session, user=user, track_pk=track_pk, bpm=body.bpm,
+                                         key=body.camelot, accept=body.accept)
+    return TrackOut.model_validate(track)
+
+
+@router.delete("/{track_pk}/corrections", response_model=TrackOut)
+def revert_corrections(
+    track_pk: int, user: CurrentUser, session: SessionDep,
+    what: Annotated[Literal["bpm", "key", "all"], Query(description="Which correction to drop")] = "all",
+) -> TrackOut:
+    """Back to the analysed tempo and/or key."""
+    return TrackOut.model_validate(corrections.revert_correction(session=session, user=user, track_pk=track_pk,
+                                                                 what=what))
