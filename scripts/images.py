@@ -18,17 +18,20 @@ No Docker engine runs on the development machines, and registry images cannot be
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
 import shutil
 import socket
+import socketserver
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = ("web", "essentia-api", "ga-service", "download-worker")
@@ -175,20 +178,70 @@ class MountedImage:
         subprocess.run(["podman", "image", "unmount", self.name], capture_output=True)
         shutil.rmtree(self._scratch, ignore_errors=True)
 
-    def bind_socket_dir(self, host_dir: str) -> str:
-        """Make a host directory (a PostgreSQL Unix socket's) visible inside; returns its path there."""
-        inside = self._scratch / "tmp" / "djp-pg-socket"
-        inside.mkdir()
-        _run(["mount", "--bind", host_dir, str(self.path / "tmp/djp-pg-socket")])
-        self._binds.append(self.path / "tmp/djp-pg-socket")
-        return "/tmp/djp-pg-socket"
-
     def start(self, command: list[str], env: dict[str, str], user: str, workdir: str) -> subprocess.Popen:
         """Start a command inside the image as `user`, with exactly `env` (no shell)."""
         args = ["chroot", f"--userspec={user}", str(self.path), "/usr/bin/env", "-i", f"--chdir={workdir}",
                 *(f"{k}={v}" for k, v in env.items()), *command]
         return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 start_new_session=True)
+
+
+class _Relay(socketserver.BaseRequestHandler):
+    """Copy bytes both ways between a TCP client and the Unix socket the server was made for."""
+
+    def handle(self) -> None:
+        upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        upstream.connect(self.server.unix_path)
+
+        def pump(src: socket.socket, dst: socket.socket) -> None:
+            try:
+                while data := src.recv(65536):
+                    dst.sendall(data)
+            except OSError:
+                pass
+            finally:
+                for sock in (src, dst):
+                    try:
+                        sock.shutdown(socket.SHUT_RDWR)
+                    except OSError:
+                        pass
+
+        other = threading.Thread(target=pump, args=(upstream, self.request), daemon=True)
+        other.start()
+        pump(self.request, upstream)
+        other.join()
+        upstream.close()
+
+
+class _Forwarder(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+
+    def __init__(self, unix_path: str):
+        super().__init__(("127.0.0.1", 0), _Relay)
+        self.unix_path = unix_path
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def port(self) -> int:
+        return self.server_address[1]
+
+
+def _tcp_url(url: str, forwarders: list) -> str:
+    """`url` itself when it is TCP; for a Unix socket, a loopback TCP URL forwarded to it."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":  # redis: unix:///path/redis.sock[?db=N]
+        db = parse_qs(parts.query).get("db", ["0"])[0]
+        forwarder = _Forwarder(parts.path)
+        forwarders.append(forwarder)
+        return f"redis://127.0.0.1:{forwarder.port}/{db}"
+    socket_dir = parse_qs(parts.query).get("host", [""])[0]
+    if parts.scheme.startswith("postgresql") and socket_dir.startswith("/"):
+        forwarder = _Forwarder(f"{socket_dir}/.s.PGSQL.{parts.port or 5432}")
+        forwarders.append(forwarder)
+        query = "&".join(f"{k}={v[0]}" for k, v in parse_qs(parts.query).items() if k != "host")
+        netloc = parts.netloc.split("@")[0] + "@" if "@" in parts.netloc else ""
+        return urlunsplit((parts.scheme, f"{netloc}127.0.0.1:{forwarder.port}", parts.path, query, ""))
+    return url
 
 
 def _image_env(config: dict) -> dict[str, str]:
@@ -223,28 +276,32 @@ def smoke(target: str, *, database_url: str, redis_url: str, timeout: float = 12
         port = _free_port()
         env[HEALTH_PORTS[target]] = str(port)
     known_workers = set() if port is not None else _worker_names(redis_url)
-    with MountedImage(name) as mounted:
-        # A Unix-socket database URL (the embedded server's): its socket folder is bound in.
-        socket_dir = parse_qs(urlsplit(database_url).query).get("host", [""])[0]
-        if socket_dir.startswith("/"):
-            env["DATABASE_URL"] = database_url.replace(f"host={socket_dir}", f"host={mounted.bind_socket_dir(socket_dir)}")
+    # Servers on Unix sockets (the embedded ones) are reached over loopback TCP, as a container would.
+    forwarders = []
+    env["DATABASE_URL"], env["REDIS_URL"] = (_tcp_url(database_url, forwarders), _tcp_url(redis_url, forwarders))
+    with MountedImage(name) as mounted, contextlib.ExitStack() as stack:
+        for forwarder in forwarders:
+            stack.callback(forwarder.shutdown)
         process = mounted.start(config["Cmd"], env, user, config.get("WorkingDir") or "/app")
         try:
-            deadline = time.monotonic() + timeout
+            deadline, last = time.monotonic() + timeout, "no answer"
             while time.monotonic() < deadline:
                 if process.poll() is not None:
                     raise ImageError(f"{target} exited with {process.returncode}: {process.stdout.read()[-3000:]}")
                 if port is not None:
                     try:
                         response = httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+                        last = f"{response.status_code} {response.text[:300]}"
                         if response.status_code == 200:
                             return f"{target}: /health {response.status_code} {response.text[:120]}"
-                    except httpx.HTTPError:
-                        pass
+                    except httpx.HTTPError as exc:
+                        last = f"{type(exc).__name__}"
                 elif new := _worker_names(redis_url) - known_workers:
                     return f"{target}: worker registered ({', '.join(sorted(new))})"
                 time.sleep(0.5)
-            raise ImageError(f"{target} did not come up within {timeout:.0f} s")
+            os.killpg(process.pid, 9)
+            output = process.communicate()[0]
+            raise ImageError(f"{target} did not come up within {timeout:.0f} s (last /health: {last}): {output[-3000:]}")
         finally:
             if process.poll() is None:
                 os.killpg(process.pid, 15)

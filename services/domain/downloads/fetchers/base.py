@@ -57,6 +57,8 @@ class Fetcher(ABC):
 
 
 _REGISTRY: dict[str, type[Fetcher]] = {}
+# Fetchers that could not be imported in this process: module name -> why (fetchers/__init__.py).
+UNAVAILABLE: dict[str, str] = {}
 
 
 def register(cls: type[Fetcher]) -> type[Fetcher]:
@@ -67,6 +69,9 @@ def register(cls: type[Fetcher]) -> type[Fetcher]:
 def fetcher(name: str) -> Fetcher:
     from services.domain.downloads import fetchers  # noqa: F401  (imports register every fetcher)
 
+    if name not in _REGISTRY:
+        why = "; ".join(f"{module}: {reason}" for module, reason in sorted(UNAVAILABLE.items()))
+        raise FetchError(f"no {name!r} downloader in this process" + (f" ({why})" if why else ""), permanent=True)
     return _REGISTRY[name]()
 
 
