@@ -97,42 +97,46 @@ def test_make_up_serves_persists_and_stops_cleanly(tmp_path):
     ports = {"web": free_port(), "essentia": free_port(), "ga": free_port()}
 
     stack = RunningStack(data_dir, ports)
-    stack.wait_ready()
-    for name, port in ports.items():
-        r = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
-        assert r.status_code == 200, (name, r.text)
-    match = BANNER_PASSWORD.search(stack.output)
-    assert match, stack.output[-3000:]
-    password = match.group(1)
+    try:  # a failed assertion must not leave the stack running (it would load every later test)
+        stack.wait_ready()
+        for name, port in ports.items():
+            r = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5)
+            assert r.status_code == 200, (name, r.text)
+        match = BANNER_PASSWORD.search(stack.output)
+        assert match, stack.output[-3000:]
+        password = match.group(1)
 
-    conn = redis.Redis.from_url(f"unix://{data_dir / 'redis' / 'redis.sock'}")
-    deadline = time.monotonic() + 30
-    while len(Worker.all(connection=conn)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.5)
-    # One worker for syncs, one for searches, analyses and downloads: a sync never holds up the rest.
-    queues = sorted(sorted(q.name for q in w.queues) for w in Worker.all(connection=conn))
-    assert queues == [["analysis", "download", "enrichment", "search"], ["sync"]]
+        conn = redis.Redis.from_url(f"unix://{data_dir / 'redis' / 'redis.sock'}")
+        deadline = time.monotonic() + 30
+        while len(Worker.all(connection=conn)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.5)
+        # One worker for syncs, one for searches, analyses and downloads: a sync never holds up the rest.
+        queues = sorted(sorted(q.name for q in w.queues) for w in Worker.all(connection=conn))
+        assert queues == [["analysis", "download", "embeddings", "enrichment", "search"], ["sync"]]
 
-    # Internal services want the token generated in DATA_DIR; without it they answer 401.
-    token_file = data_dir / "service_token"
-    assert token_file.stat().st_mode & 0o777 == 0o600
-    ga = f"http://127.0.0.1:{ports['ga']}/generate"
-    assert httpx.post(ga, json={"tracks": [{"id": "a"}]}).status_code == 401
-    authorized = httpx.post(ga, json={"tracks": [{"id": "a"}, {"id": "b"}]},
-                            headers={"Authorization": f"Bearer {token_file.read_text().strip()}"})
-    assert authorized.status_code == 200
+        # Internal services want the token generated in DATA_DIR; without it they answer 401.
+        token_file = data_dir / "service_token"
+        assert token_file.stat().st_mode & 0o777 == 0o600
+        ga = f"http://127.0.0.1:{ports['ga']}/generate"
+        assert httpx.post(ga, json={"tracks": [{"id": "a"}]}).status_code == 401
+        authorized = httpx.post(ga, json={"tracks": [{"id": "a"}, {"id": "b"}]},
+                                headers={"Authorization": f"Bearer {token_file.read_text().strip()}"})
+        assert authorized.status_code == 200
 
-    web = f"http://127.0.0.1:{ports['web']}"
-    login = httpx.post(f"{web}/api/auth/login", json={"username": "admin", "password": password})
-    assert login.status_code == 200
-    cookies = login.cookies
-    created = httpx.post(f"{web}/api/playlists", json={"name": "Survives restarts"}, cookies=cookies,
-                         headers={"Origin": web})  # a cookie write needs its Origin (CSRF)
-    assert created.status_code == 201
+        web = f"http://127.0.0.1:{ports['web']}"
+        login = httpx.post(f"{web}/api/auth/login", json={"username": "admin", "password": password})
+        assert login.status_code == 200
+        cookies = login.cookies
+        created = httpx.post(f"{web}/api/playlists", json={"name": "Survives restarts"}, cookies=cookies,
+                             headers={"Origin": web})  # a cookie write needs its Origin (CSRF)
+        assert created.status_code == 201
 
-    children = stack.descendants()
-    assert len(children) >= 4
-    pg_pid = int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
+        children = stack.descendants()
+        assert len(children) >= 4
+        pg_pid = int((data_dir / "postgres" / "postmaster.pid").read_text().split()[0])
+    except BaseException:
+        stack.stop()
+        raise
     assert stack.stop() == 0
     gone, alive = psutil.wait_procs(children, timeout=10)
     assert not alive, f"left behind: {[p.pid for p in alive]}"
