@@ -52,11 +52,11 @@ def main(argv: list[str] | None = None) -> None:
         threading.Thread(target=keep_recovering, args=(threading.Event(),), name="download-recovery",
                          daemon=True).start()
     if jobs.SEARCH_QUEUE in names:
-        schedule_index_sync()
+        schedule_index_sync()  # MeiliSearch only: keeps the index in step with Postgres
     if jobs.EMBEDDINGS_QUEUE in names:
         from services.domain.embeddings.jobs import catch_up
 
-        catch_up()  # tracks missing vectors of the active model (a switched provider): backfill them  # MeiliSearch only: keeps the index in step with Postgres
+        catch_up()  # tracks missing vectors of the active model (a switched provider): backfill them
     if jobs.SYNC_QUEUE in names:
         schedule_backups()  # BACKUP_INTERVAL_HOURS > 0: plans the next scheduled backup
     # The scheduler runs scheduled/periodic jobs (e.g. library re-syncs) from this worker.

@@ -29,6 +29,7 @@ import numpy as np
 
 from services.common.camelot import PITCH_CLASSES, pitch_class
 from services.essentia_api.analysis.spectral import Stft, mel_matrix
+from services.essentia_api.analysis.rhythm import _strength  # the same onset strength the octave decision reads
 
 # Candidate tempi outside this window are not offered (a 45 BPM or 256 BPM "alternative" is noise).
 ALT_BPM_MIN, ALT_BPM_MAX = 50.0, 220.0
@@ -87,15 +88,6 @@ def octave_onsets(*, st: Stft) -> dict[str, np.ndarray]:
         peak = np.percentile(f, 99.5) if f.size else 0
         out[name] = np.clip(f / peak, 0, 2) if peak > 0 else f
     return out
-
-
-def _strength(odf: np.ndarray, frame_rate: float, times: np.ndarray) -> float:
-    idx = np.round(times * frame_rate).astype(int)
-    idx = idx[(idx >= 2) & (idx < len(odf) - 2)]
-    if idx.size == 0:
-        return 0.0
-    win = np.stack([odf[idx + o] for o in (-2, -1, 0, 1, 2)])
-    return float(win.max(axis=0).mean())
 
 
 def octave_evidence(*, st: Stft, bpm: float, first_beat: float, duration: float,
