@@ -47,6 +47,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.servers import bench_servers  # noqa: E402
+
 STAGES = ("downloading", "converting", "analysing", "saving")
 DONE = ("finished", "failed", "stopped", "canceled")
 RESULTS = ROOT / "bench" / "download_results"
@@ -348,20 +350,11 @@ def main() -> None:
     os.environ.setdefault("AUDIO_DIR", str(Path(os.environ["DATA_DIR"]) / "audio"))
     os.environ.setdefault("SECRET_KEY", "bench-secret")
     os.environ["SERVICE_TOKEN"] = token
-    from services.common.embedded import (
-        start_embedded_postgres,
-        start_embedded_redis,
-        stop_embedded_postgres,
-        stop_embedded_redis,
-    )
+    with bench_servers("djp-bench-downloads-"):
+        run(args, n, tmp, token, outcome)
 
-    data_dir = Path(os.environ["DATA_DIR"])
-    embedded_pg = not os.environ.get("DATABASE_URL")
-    embedded_redis = not os.environ.get("REDIS_URL")
-    if embedded_pg:
-        os.environ["DATABASE_URL"] = start_embedded_postgres(data_dir)
-    if embedded_redis:
-        os.environ["REDIS_URL"] = start_embedded_redis(data_dir)
+
+def run(args: argparse.Namespace, n: int, tmp: Path, token: str, outcome: dict) -> None:
     children: list[subprocess.Popen] = []
     succeeded = False
     try:
@@ -448,13 +441,6 @@ def main() -> None:
     finally:
         for proc in reversed(children):
             stop(proc)
-        from services.common.db import get_engine
-
-        get_engine().dispose()
-        if embedded_redis:
-            stop_embedded_redis(data_dir)
-        if embedded_pg:
-            stop_embedded_postgres(data_dir)
         outcome["succeeded"] = succeeded
         if not succeeded:
             print(f"kept {tmp} (logs in {tmp / 'logs'})", file=sys.stderr)

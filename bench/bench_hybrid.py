@@ -20,12 +20,13 @@ import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench.servers import bench_servers  # noqa: E402
 
 KEYS = ("A minor", "8A", "C major", "Am", "11B", "F minor")
 
@@ -54,81 +55,73 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=100)
     args = parser.parse_args()
 
-    tmp = Path(tempfile.mkdtemp(prefix="djp-bench-hybrid-"))
-    data_dir = tmp / "data"
-    data_dir.mkdir(parents=True)
-    os.environ["DATA_DIR"] = str(data_dir)
-    from services.common.embedded import (
-        start_embedded_postgres,
-        start_embedded_redis,
-        stop_embedded_postgres,
-        stop_embedded_redis,
-    )
+    os.environ.pop("MEILISEARCH_HOST", None)
+    with bench_servers("djp-bench-hybrid-"):
+        run(args)
 
-    os.environ["DATABASE_URL"] = start_embedded_postgres(data_dir)
-    os.environ["REDIS_URL"] = start_embedded_redis(data_dir)
-    try:
-        import numpy as np
-        from sqlalchemy import text
 
-        import bench_load
-        from services.common.db import get_engine, session_scope
-        from services.common.models import EMBEDDING_DIMENSIONS, User
-        from services.domain.embeddings import service as embeddings
-        from services.domain.search.models import SearchQuery
-        from services.domain.search.service import search_tracks
-        from services.domain.startup import migrate
+def run(args: argparse.Namespace) -> None:
+    import numpy as np
+    from sqlalchemy import text
 
-        migrate(get_engine())
-        started = time.perf_counter()
-        data = bench_load.seed(args.n)
-        seed_s = time.perf_counter() - started
-        model = embeddings.text_model()
-        rng = np.random.default_rng(5)
-        started = time.perf_counter()
-        with get_engine().begin() as conn:
-            # Built after the load (as bench_knn does): inserting into live HNSW indexes is far slower.
-            indexes = conn.execute(text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = "
-                                        "'track_embeddings' AND indexdef LIKE '%hnsw%'")).all()
-            for name, _ in indexes:
-                conn.execute(text(f'DROP INDEX "{name}"'))
-            cur = conn.connection.driver_connection.cursor()
-            with cur.copy("COPY track_embeddings (track_pk, kind, model, embedding, source_hash) FROM STDIN") as copy:
-                for pk in range(1, args.n + 1):
-                    v = rng.standard_normal(EMBEDDING_DIMENSIONS)
-                    v /= np.linalg.norm(v)
-                    copy.write_row((pk, "text", model, "[" + ",".join(f"{x:.6f}" for x in v) + "]", "bench"))
-        with get_engine().begin() as conn:
-            for _, definition in indexes:
-                conn.execute(text(definition))
-        with get_engine().connect() as conn:
-            conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE track_embeddings"))
-        vectors_s = time.perf_counter() - started
-        embeddings.embed_query("warm up the model")  # its load time is not a query's
+    import bench_load
+    from services.common.db import get_engine, session_scope
+    from services.common.models import EMBEDDING_DIMENSIONS, User
+    from services.domain.embeddings import service as embeddings
+    from services.domain.search.models import SearchQuery
+    from services.domain.search.service import search_tracks
+    from services.domain.startup import migrate
 
-        words = data["words"]
-        report = {"machine": f"{os.cpu_count()} cores", "n": args.n, "model": model, "seed_s": round(seed_s, 1),
-                  "vectors_and_index_s": round(vectors_s, 1)}
-        for split, seed in (("tuning", 11), ("test", 2027)):
-            qs = queries(words, args.queries, seed)
-            row = {}
-            for mode in ("text", "semantic", "hybrid"):
-                times = []
-                for q in qs:
-                    with session_scope() as session:
-                        user = session.get(User, 1)
-                        text_q = " ".join(w for w in q.split() if w.isalpha() and w not in {"around", "in"})
-                        query = SearchQuery(q=q if mode != "text" else text_q, mode=mode, limit=50)
-                        t = time.perf_counter()
-                        search_tracks(session=session, user=user, query=query)
-                        times.append((time.perf_counter() - t) * 1000)
-                row[mode] = {"p50_ms": percentile(times, 0.5), "p95_ms": percentile(times, 0.95),
-                             "mean_ms": round(statistics.fmean(times), 1)}
-            report[split] = {"seed": seed, **row}
-        print(json.dumps(report, indent=1))
-    finally:
-        stop_embedded_redis(data_dir)
-        stop_embedded_postgres(data_dir)
+    migrate(get_engine())
+    started = time.perf_counter()
+    data = bench_load.seed(args.n)
+    seed_s = time.perf_counter() - started
+    model = embeddings.text_model()
+    rng = np.random.default_rng(5)
+    started = time.perf_counter()
+    with get_engine().begin() as conn:
+        # Built after the load (as bench_knn does): inserting into live HNSW indexes is far slower.
+        indexes = conn.execute(text("SELECT indexname, indexdef FROM pg_indexes WHERE tablename = "
+                                    "'track_embeddings' AND indexdef LIKE '%hnsw%'")).all()
+        for name, _ in indexes:
+            conn.execute(text(f'DROP INDEX "{name}"'))
+        # An HNSW build whose graph outgrows maintenance_work_mem slows down many times over (the
+        # first 100,000-track runs never finished); bench_knn builds with the same setting.
+        conn.execute(text("SET maintenance_work_mem = '1GB'"))
+        cur = conn.connection.driver_connection.cursor()
+        with cur.copy("COPY track_embeddings (track_pk, kind, model, embedding, source_hash) FROM STDIN") as copy:
+            for pk in range(1, args.n + 1):
+                v = rng.standard_normal(EMBEDDING_DIMENSIONS)
+                v /= np.linalg.norm(v)
+                copy.write_row((pk, "text", model, "[" + ",".join(f"{x:.6f}" for x in v) + "]", "bench"))
+    with get_engine().begin() as conn:
+        for _, definition in indexes:
+            conn.execute(text(definition))
+    with get_engine().connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE track_embeddings"))
+    vectors_s = time.perf_counter() - started
+    embeddings.embed_query("warm up the model")  # its load time is not a query's
+
+    words = data["words"]
+    report = {"machine": f"{os.cpu_count()} cores", "n": args.n, "model": model, "seed_s": round(seed_s, 1),
+              "vectors_and_index_s": round(vectors_s, 1)}
+    for split, seed in (("tuning", 11), ("test", 2027)):
+        qs = queries(words, args.queries, seed)
+        row = {}
+        for mode in ("text", "semantic", "hybrid"):
+            times = []
+            for q in qs:
+                with session_scope() as session:
+                    user = session.get(User, 1)
+                    text_q = " ".join(w for w in q.split() if w.isalpha() and w not in {"around", "in"})
+                    query = SearchQuery(q=q if mode != "text" else text_q, mode=mode, limit=50)
+                    t = time.perf_counter()
+                    search_tracks(session=session, user=user, query=query)
+                    times.append((time.perf_counter() - t) * 1000)
+            row[mode] = {"p50_ms": percentile(times, 0.5), "p95_ms": percentile(times, 0.95),
+                         "mean_ms": round(statistics.fmean(times), 1)}
+        report[split] = {"seed": seed, **row}
+    print(json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":

@@ -41,6 +41,8 @@ from urllib.parse import quote
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.servers import bench_servers  # noqa: E402
+
 PASSWORD = "bench-password-123"
 TRACKS_PER_ALBUM = 10
 PLAYLISTS = 5
@@ -435,20 +437,11 @@ def main() -> None:
     os.environ.setdefault("DATA_DIR", str(tmp / "data"))
     os.environ.setdefault("SECRET_KEY", "bench-secret")
     os.environ.pop("MEILISEARCH_HOST", None)
-    from services.common.embedded import (
-        start_embedded_postgres,
-        start_embedded_redis,
-        stop_embedded_postgres,
-        stop_embedded_redis,
-    )
+    with bench_servers("djp-bench-load-"):
+        run(args, tmp)
 
-    data_dir = Path(os.environ["DATA_DIR"])
-    embedded_pg = not os.environ.get("DATABASE_URL")
-    embedded_redis = not os.environ.get("REDIS_URL")
-    if embedded_pg:
-        os.environ["DATABASE_URL"] = start_embedded_postgres(data_dir)
-    if embedded_redis:
-        os.environ["REDIS_URL"] = start_embedded_redis(data_dir)
+
+def run(args: argparse.Namespace, tmp: Path) -> None:
     server = None
     try:
         from sqlalchemy import text
@@ -507,10 +500,6 @@ def main() -> None:
     finally:
         if server is not None:
             stop_server(server)
-        if embedded_redis:
-            stop_embedded_redis(data_dir)
-        if embedded_pg:
-            stop_embedded_postgres(data_dir)
 
 
 if __name__ == "__main__":

@@ -204,6 +204,11 @@ def limits() -> list[tuple[str, str, str]]:
         ("Set builder service input (`GA_MAX_TRACKS`)", f"{defaults['ga_max_tracks']:,} tracks", "`services/ga_service/app.py`"),
         ("Downloads queued by one batch request", f"{downloads.BATCH_MAX:,} tracks",
          "`services/domain/downloads/service.py` (`BATCH_MAX`; the rest wait for the next request)"),
+        ("Jobs of one kind a user may have queued or running (`JOBS_MAX_QUEUED_PER_USER`)",
+         f"{defaults['jobs_max_queued_per_user']:,}",
+         "`services/domain/jobs.py` (`enqueue`: 429 + Retry-After; batches queue up to it, the rest skipped)"),
+        ("Discogs syncs a user may have queued or running (`JOBS_MAX_SYNCS_PER_USER`)",
+         f"{defaults['jobs_max_syncs_per_user']}", "`services/domain/jobs.py` (`enqueue`: 429 + Retry-After)"),
         ("Downloaded file (`DOWNLOAD_MAX_MB`)", f"{defaults['download_max_mb']} MB", "the download worker's fetchers"),
         ("Downloaded audio length (`DOWNLOAD_MAX_DURATION_MINUTES`)",
          f"{defaults['download_max_duration_minutes']:g} min", "the download worker's fetchers"),
@@ -224,6 +229,8 @@ def limits() -> list[tuple[str, str, str]]:
             rows.append((f"Failed sign-ins per {what} before a lock", f"{policy.threshold}, then "
                          f"{policy.base_seconds:g} s doubling up to {policy.max_seconds / 60:g} min",
                          "`services/domain/accounts/throttle.py` (429 + Retry-After)"))
+        rows.append(("Sign-ins verified at once per account / address", "what is left below the threshold "
+                     "(one at a time past it)", "`services/domain/accounts/throttle.py` (`reserve`, atomic in Redis)"))
     return rows
 
 

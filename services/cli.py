@@ -10,6 +10,7 @@
     djp backup create | list | restore NAME | delete NAME   database dumps (restore: checked, then swapped in)
     djp embeddings backfill [--library-id ID] [--sync]   embed every track (a job, or here with --sync)
     djp embeddings status [--library-id ID]              embeddings per kind and model vs tracks
+    djp new-releases check [--library ID] | list     newer releases by your collection's artists (Discogs)
 
 It calls the same domain services as the web app; their errors are printed, never a traceback.
 """
@@ -422,6 +423,67 @@ def embeddings_status(
           f"{status['audio']['missing']} missing")
     for row in status["stored"]:
         print(f"stored\t{row['kind']}\t{row['model']}\t{row['count']}")
+
+
+# --- new releases (services/domain/new_releases): run in this process, no worker needed -----------------
+new_releases_app = typer.Typer(help="New releases by the artists of your collection (Discogs)", no_args_is_help=True)
+app.add_typer(new_releases_app, name="new-releases")
+
+
+def _own_library_id(session, user: str | None, library: int | None) -> tuple[object, int]:
+    owner = find_user(session=session, username=user)
+    return owner, library if library is not None else libraries.first_own_library(session=session, user=owner).id
+
+
+@new_releases_app.command("check")
+def new_releases_check(
+    library: Annotated[int | None, typer.Option(help="Library id (default: the user's first own library)")] = None,
+    user: Annotated[str | None, typer.Option(help="Owner username (default: the first admin)")] = None,
+) -> None:
+    """Look up the library's artists on Discogs and record releases newer than the library holds."""
+    from services.domain.new_releases import service as new_releases
+
+    _prepare()
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TextColumn("{task.fields[detail]}"),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("artists", total=100, detail="")
+
+        def report(done: int, total: int) -> None:
+            progress.update(task, completed=100 * done / total if total else 100, detail=f"{done}/{total}")
+
+        def run():
+            with session_scope() as session:
+                owner, library_id = _own_library_id(session, user, library)
+                return library_id, new_releases.check_now(session=session, user=owner, library_id=library_id,
+                                                          progress=report)
+
+        library_id, summary = _run(run)
+    console.print(f"[green]checked[/green] {summary.artists} artists of library {library_id}: {summary.found} new "
+                  f"release(s) found, {summary.removed} now in the library, {len(summary.failed)} lookup(s) failed")
+    _print_new_releases(user, library_id)
+
+
+def _print_new_releases(user: str | None, library_id: int) -> None:
+    from services.domain.new_releases import service as new_releases
+
+    with session_scope() as session:
+        owner = _run(lambda: find_user(session=session, username=user))
+        found = _run(lambda: new_releases.list_new_releases(session=session, user=owner, library_id=library_id))
+    for item in found.items:
+        print(f"{item.year or '?'}	{item.artist}	{item.title}	{item.kind}	{item.url}")
+
+
+@new_releases_app.command("list")
+def new_releases_list(
+    library: Annotated[int | None, typer.Option(help="Library id (default: the user's first own library)")] = None,
+    user: Annotated[str | None, typer.Option(help="Username (default: the first admin)")] = None,
+) -> None:
+    """The recorded new releases of a library, newest year first (tab-separated)."""
+    _prepare()
+    with session_scope() as session:
+        library_id = _run(lambda: _own_library_id(session, user, library))[1]
+    _print_new_releases(user, library_id)
 
 
 # --- backups (services/domain/backups): run in this process, no worker needed ---------------------------

@@ -37,7 +37,10 @@ EMBEDDING_DIMENSIONS = 384
 
 # Expression indexes cannot be compared by Alembic autogenerate; revisions manage them by hand.
 HAND_MANAGED_INDEXES = {"ix_tracks_search_trgm", "ix_search_words_shape", "ix_track_embeddings_hnsw_text",
-                        "ix_track_embeddings_hnsw_audio"}
+                        "ix_track_embeddings_hnsw_audio",
+                        # the track list's sort orders (revision 0015)
+                        "ix_tracks_list_artist", "ix_tracks_list_title", "ix_tracks_list_bpm_desc",
+                        "ix_tracks_list_year_desc"}
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:
@@ -530,3 +533,28 @@ class AppSetting(Base):
     updated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(),
                                                  onupdate=func.now())
+
+
+# --- New releases from artists in a library (revision 0013) ----------------------------------------
+
+
+class NewRelease(Base):
+    """A Discogs release (or master) by an artist of the library, newer than what the library holds and
+    not in it: found by the optional new-releases check (services/domain/new_releases)."""
+
+    __tablename__ = "new_releases"
+    __table_args__ = (UniqueConstraint("library_id", "kind", "discogs_id", name="uq_new_release_library_kind_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    library_id: Mapped[int] = mapped_column(ForeignKey("libraries.id", ondelete="CASCADE"), index=True)
+    artist_id: Mapped[int] = mapped_column(BigInteger)  # the Discogs artist id
+    artist_name: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))  # "release" | "master"
+    discogs_id: Mapped[int] = mapped_column(BigInteger)
+    title: Mapped[str] = mapped_column(Text)
+    year: Mapped[int | None] = mapped_column(SmallInteger)
+    format: Mapped[str | None] = mapped_column(Text)
+    label: Mapped[str | None] = mapped_column(Text)
+    thumbnail: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str] = mapped_column(Text)
+    found_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

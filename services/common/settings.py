@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     download_retries: int = Field(3, ge=0, le=10, validation_alias="DOWNLOAD_RETRIES")
     download_retry_delays: str = Field("30,120,600", validation_alias="DOWNLOAD_RETRY_DELAYS")
     cookies_dir: Path | None = Field(None, validation_alias="COOKIES_DIR")
+    # Per-user caps on queued + running jobs of one kind (services/domain/jobs.py); 0 = no cap
+    jobs_max_queued_per_user: int = Field(5000, ge=0, validation_alias="JOBS_MAX_QUEUED_PER_USER")
+    jobs_max_syncs_per_user: int = Field(3, ge=0, validation_alias="JOBS_MAX_SYNCS_PER_USER")
     ytdlp_format: str = Field("bestaudio/best", validation_alias="YTDLP_FORMAT")
     gamdl_codec: str = Field("aac-legacy", validation_alias="GAMDL_CODEC")
     gamdl_cover: bool = Field(False, validation_alias="GAMDL_COVER")
@@ -146,6 +149,12 @@ class Settings(BaseSettings):
     backup_interval_hours: float = Field(0, ge=0, validation_alias="BACKUP_INTERVAL_HOURS")  # 0 = no schedule
     backup_keep_daily: int = Field(7, ge=0, validation_alias="BACKUP_KEEP_DAILY")
     backup_keep_weekly: int = Field(4, ge=0, validation_alias="BACKUP_KEEP_WEEKLY")
+
+    # Scheduled maintenance (worker, RQ scheduler): 0 = off
+    # "New releases from artists in my collection" (services/domain/new_releases): every N hours
+    discogs_new_releases_interval_hours: float = Field(0, ge=0, validation_alias="DISCOGS_NEW_RELEASES_INTERVAL_HOURS")
+    # Embeddings / search-index drift repair (services/domain/maintenance): every N hours
+    repair_interval_hours: float = Field(24, ge=0, validation_alias="REPAIR_INTERVAL_HOURS")
 
     # Set builder (services/ga_service)
     ga_workers: int = Field(0, validation_alias="GA_WORKERS")  # 0 = one per core

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, exists, or_, select
+from sqlalchemy.orm import Session, aliased
 
-from services.common.models import Library, LibraryShare, User
+from services.common.models import Library, LibraryShare, Track, User
 from services.domain.errors import Forbidden, NotFound
 
 T = TypeVar("T")
@@ -20,8 +20,20 @@ T = TypeVar("T")
 
 def visible_library_ids(user: User) -> Select:
     """Subquery of library ids the user may read: own libraries and those shared with them."""
-    shared = select(LibraryShare.library_id).where(LibraryShare.user_id == user.id, LibraryShare.pending.is_(False))
-    return select(Library.id).where(or_(Library.owner_id == user.id, Library.id.in_(shared)))
+    return readable_library_ids(user.id)
+
+
+def readable_library_ids(user_id: int) -> Select:
+    """`visible_library_ids` by user id (for rows that name their user, e.g. a playlist's owner)."""
+    shared = select(LibraryShare.library_id).where(LibraryShare.user_id == user_id, LibraryShare.pending.is_(False))
+    return select(Library.id).where(or_(Library.owner_id == user_id, Library.id.in_(shared)))
+
+
+def track_readable(track_pk: ColumnElement[int], user_id: int | ColumnElement[int]) -> ColumnElement[bool]:
+    """SQL condition: the track `track_pk` (a column, e.g. a playlist item's) is in a library the user may
+    read. Rows pointing at tracks of an unshared library are hidden with it, and shown again on re-sharing."""
+    track = aliased(Track)  # its own name: never correlated with a Track of the enclosing query
+    return exists().where(track.id == track_pk, track.library_id.in_(readable_library_ids(user_id)))
 
 
 def visible_row(*, session: Session, user: User, model: type[T], row_id: int, what: str) -> T:

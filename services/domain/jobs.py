@@ -4,6 +4,11 @@ Queues are named by kind so a long sync never starves an analysis; the worker
 (`python -m services.download_worker [queue ...]`) listens on them in `ALL_QUEUES` order. Job
 functions live next to the code they run (`collection/jobs.py`, `analysis/jobs.py`) and are
 enqueued by reference, so a name is written once. Redis failures become `Unavailable` here.
+
+Per-user caps: a job enqueued for a user (`user_id`) takes one of their slots for its kind
+(JOBS_MAX_QUEUED_PER_USER, JOBS_MAX_SYNCS_PER_USER for syncs), claimed atomically before it is queued and
+held while it is queued, scheduled or running; past the cap `enqueue` raises `TooManyJobs` (HTTP 429).
+Jobs the system queues by itself (scheduled re-syncs, analysis after a download) carry no user and no cap.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta, timezone
@@ -23,7 +29,8 @@ from rq.job import Job
 
 from services.common.db import get_redis
 from services.common.processes import pid_alive
-from services.domain.errors import Unavailable
+from services.common.settings import get_settings
+from services.domain.errors import RateLimited, Unavailable
 
 SYNC_QUEUE = "sync"
 ANALYSIS_QUEUE = "analysis"
@@ -39,6 +46,28 @@ INDEX_KEY = "djp:jobs:index:{}"
 INDEX_SIZE = 5_000
 ALIVE_KEY = "djp:jobs:alive:{}"
 ALIVE_TTL = 20  # seconds a running job's heartbeat lasts; a dead worker's job is recovered after it
+# A user's live jobs of one kind: job ids scored by enqueue time (pruned of ended jobs when full).
+USER_JOBS_KEY = "djp:jobs:user:{}:{}"
+USER_LIMIT_RETRY_AFTER = 60  # seconds suggested to a user at their cap
+SLOT_GRACE = 30  # seconds a claimed slot counts before its job exists (it is being queued)
+# KEYS[1]: the user's set; ARGV: limit, job id, time. 1 = slot taken, 0 = full.
+_TAKE_SLOT = """
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
+redis.call('ZADD', KEYS[1], tonumber(ARGV[3]), ARGV[2])
+redis.call('EXPIRE', KEYS[1], 30 * 86400)
+return 1
+"""
+
+
+class TooManyJobs(RateLimited):
+    """The user already has as many jobs of this kind queued or running as they may (HTTP 429)."""
+
+    def __init__(self, *, kind: str, limit: int, setting: str) -> None:
+        super().__init__(f"you already have {limit} {kind} jobs queued or running, the most allowed "
+                         f"({setting}={limit}): wait for some to finish or cancel them",
+                         retry_after=USER_LIMIT_RETRY_AFTER, code="too_many_jobs")
+        self.kind = kind
+        self.limit = limit
 
 
 @contextmanager
@@ -62,14 +91,76 @@ def enqueue(queue_name: str, func: Callable[..., Any], *args: Any, kind: str, li
     full_meta = {"kind": kind, "library_id": library_id, "track_pk": track_pk, "user_id": user_id,
                  "stage": "queued", "percent": 0, **(meta or {})}
     q = queue(queue_name)
-    job = (q.enqueue_in(at, func, *args, meta=full_meta, **options) if at is not None
-           else q.enqueue(func, *args, meta=full_meta, **options))
+    slot = _take_user_slot(user_id, kind, options) if user_id is not None else None
+    try:
+        job = (q.enqueue_in(at, func, *args, meta=full_meta, **options) if at is not None
+               else q.enqueue(func, *args, meta=full_meta, **options))
+    except BaseException:
+        if slot is not None:
+            try:
+                get_redis().zrem(*slot)
+            except RedisError:
+                pass  # the slot is dropped at the next prune (no job with its id)
+        raise
     key = index_key(library_id)
     with get_redis().pipeline() as pipe:
         pipe.zadd(key, {job.id: time.time()})
         pipe.zremrangebyrank(key, 0, -INDEX_SIZE - 1)
         pipe.execute()
     return job
+
+
+def user_job_limit(kind: str) -> tuple[int, str]:
+    """(the cap on a user's live jobs of this kind, the setting it comes from); 0 = no cap."""
+    settings = get_settings()
+    if kind == "sync":
+        return settings.jobs_max_syncs_per_user, "JOBS_MAX_SYNCS_PER_USER"
+    return settings.jobs_max_queued_per_user, "JOBS_MAX_QUEUED_PER_USER"
+
+
+def _take_user_slot(user_id: int, kind: str, options: dict[str, Any]) -> tuple[str, str] | None:
+    """Claim one of the user's slots for a job of this kind (the job id is chosen here and handed to RQ
+    through `options`): (set key, job id), None when the kind has no cap. TooManyJobs when full, after
+    dropping the ids of jobs that ended."""
+    limit, setting = user_job_limit(kind)
+    if not limit:
+        return None
+    job_id = options.setdefault("job_id", str(uuid.uuid4()))
+    key = USER_JOBS_KEY.format(user_id, kind)
+    redis = get_redis()
+    for attempt in range(2):
+        if redis.eval(_TAKE_SLOT, 1, key, limit, job_id, time.time()):
+            return key, job_id
+        if attempt == 0:
+            prune_user_jobs(key)
+    raise TooManyJobs(kind=kind, limit=limit, setting=setting)
+
+
+def prune_user_jobs(key: str) -> int:
+    """Drop from a user's set the jobs that are no longer queued, scheduled or running (finished,
+    failed, cancelled, expired). Returns how many are left."""
+    redis = get_redis()
+    entries = [(raw.decode() if isinstance(raw, bytes) else str(raw), score)
+               for raw, score in redis.zrange(key, 0, -1, withscores=True)]
+    if not entries:
+        return 0
+    with redis.pipeline(transaction=False) as pipe:
+        for job_id, _ in entries:
+            pipe.hget(Job.key_for(job_id), "status")
+        statuses = pipe.execute()
+    now = time.time()
+    ended = [job_id for (job_id, score), status in zip(entries, statuses, strict=True)
+             if (status.decode() if isinstance(status, bytes) else status) not in LIVE_STATUSES
+             # no job yet: a slot just claimed whose job is being queued right now
+             and not (status is None and now - score < SLOT_GRACE)]
+    if ended:
+        redis.zrem(key, *ended)
+    return len(entries) - len(ended)
+
+
+def user_live_jobs(user_id: int, kind: str) -> int:
+    """How many jobs of this kind the user has queued, scheduled or running (counted against the cap)."""
+    return prune_user_jobs(USER_JOBS_KEY.format(user_id, kind))
 
 
 def index_key(library_id: int | None) -> str:

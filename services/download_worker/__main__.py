@@ -19,6 +19,8 @@ from services.domain import jobs
 from services.domain.backups.jobs import schedule_backups
 from services.domain.collection.jobs import resume_interrupted_syncs
 from services.domain.downloads.jobs import keep_recovering, recover_downloads
+from services.domain.maintenance.jobs import schedule_repair
+from services.domain.new_releases.jobs import schedule_checks
 from services.domain.search.jobs import schedule_index_sync
 
 
@@ -59,6 +61,8 @@ def main(argv: list[str] | None = None) -> None:
         catch_up()  # tracks missing vectors of the active model (a switched provider): backfill them
     if jobs.SYNC_QUEUE in names:
         schedule_backups()  # BACKUP_INTERVAL_HOURS > 0: plans the next scheduled backup
+        schedule_repair()  # REPAIR_INTERVAL_HOURS > 0: embeddings and search drift repair
+        schedule_checks()  # DISCOGS_NEW_RELEASES_INTERVAL_HOURS > 0: new releases of the libraries' artists
     # The scheduler runs scheduled/periodic jobs (e.g. library re-syncs) from this worker.
     Worker([jobs.queue(name) for name in names], connection=connection).work(with_scheduler=True)
 

@@ -29,6 +29,7 @@ from services.web.api.routes import (
     health,
     jobs,
     libraries,
+    new_releases,
     playlist_files,
     playlists,
     recommendations,
@@ -52,6 +53,7 @@ from services.web.ui import playlists as ui_playlists
 from services.web.ui import search as ui_search
 from services.web.ui import spotify as ui_spotify
 from services.web.ui import settings_page as ui_settings
+from services.web.ui import shares_page as ui_shares
 from services.web.ui import similar as ui_similar
 from services.web.ui import suggestions as ui_suggestions
 from services.web.ui import tracks as ui_tracks
@@ -61,10 +63,12 @@ log = logging.getLogger(__name__)
 WEB_DIR = Path(__file__).resolve().parent
 # search before tracks: /api/tracks/search must win over /api/tracks/{track_pk}
 API_ROUTERS = (health, auth, users, admin, backups, jobs, libraries, playlist_files, playlists, setbuilder, sync, albums,
-               search, tracks, downloads, friends, spins, analysis, assist, spotify, enrichment, recommendations)
+               search, tracks, downloads, friends, spins, analysis, assist, spotify, enrichment, recommendations,
+               new_releases)
 # /tracks (the browser) before /tracks/{track_pk}; playlist_edit (/playlists/options) before playlists
 UI_ROUTERS = (ui_palette, ui_backups, ui_search, ui_tracks, ui_pages, ui_libraries, ui_playlist_edit, ui_playlists,
-              ui_jobs, ui_collection_forms, ui_settings, ui_suggestions, ui_spotify, ui_enrichment, ui_similar)
+              ui_jobs, ui_collection_forms, ui_settings, ui_suggestions, ui_spotify, ui_enrichment, ui_similar,
+              ui_shares)
 
 
 def create_app() -> FastAPI:

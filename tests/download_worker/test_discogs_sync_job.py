@@ -227,3 +227,46 @@ def test_scheduled_resync_runs_from_rq_scheduler_and_plans_the_next(sync_env, fa
         _stop_group(worker)
     assert abs(next_at - (datetime.now(UTC) + timedelta(hours=1))) < timedelta(minutes=1)
     assert fake.release_requests() == 3
+
+
+def test_deleting_the_library_stops_its_running_sync(sync_env, fake, tmp_path):
+    """A long sync is running when its library is deleted: the job is stopped (not left to fetch the
+    rest of the collection), and the worker is free for the next job."""
+    from services.domain.collection.jobs import enqueue_sync, job_status
+    from services.domain.libraries.service import delete_library
+
+    total = 2000
+    fake.set_collection("digger", list(range(total, 0, -1)))
+    fake.set_collection("other", [9003, 9002, 9001])
+    fake.release_delay = 0.01  # ~20 s for the whole collection: deleted long before it could finish
+    library_id = _library()
+    with session_scope() as s:
+        owner = s.scalar(select(User).where(User.username == "owner"))
+        other = Library(owner_id=owner.id, name="other records", discogs_username="other")
+        s.add(other)
+        s.flush()
+        other_id = other.id
+    log_path = tmp_path / "worker.log"
+    worker = _start_worker(sync_env, log_path)
+    try:
+        job = enqueue_sync(library_id=library_id)[0]
+        _wait(lambda: len(_stored_releases()) >= 100, 60, "the first committed batch", log_path)
+        with session_scope() as s:
+            delete_library(session=s, user=s.scalar(select(User).where(User.username == "owner")),
+                           library_id=library_id)
+        status = _wait(lambda: (st := job_status(job)).job_status in ("stopped", "canceled", "failed", "finished")
+                       and st, 60, "the sync to end", log_path)
+        assert status.job_status == "stopped", status  # cancelled, not failed on its own nor finished
+        # The worker runs one job at a time: once the next sync has finished, the stopped one is gone.
+        second = enqueue_sync(library_id=other_id)[0]
+        done = _wait(lambda: (st := job_status(second)).job_status in ("finished", "failed") and st, 60,
+                     "the next sync", log_path)
+        assert done.job_status == "finished", done
+        fetched = sum(fake.release_requests(rid) for rid in range(1, total + 1))
+        assert fetched < total  # the deleted library's collection was not fetched to the end
+    finally:
+        _stop_group(worker)
+    assert sum(fake.release_requests(rid) for rid in range(1, total + 1)) == fetched  # and nothing since
+    with session_scope() as s:
+        assert s.get(Library, library_id) is None
+        assert s.scalar(select(func.count()).select_from(SyncRun).where(SyncRun.library_id == library_id)) == 0

@@ -2,6 +2,8 @@
 
 - `GET /users/{name}/collection/folders/0/releases?per_page=&page=` with `pagination.urls.next/last`
 - `GET /releases/{id}` with tracklists (headings, index tracks, sub-tracks, various artists, suffixes)
+- `GET /artists/{id}/releases?sort=year&sort_order=desc&per_page=&page=`: the artist's known releases
+  (those added with `add_artist_release`, plus every stored release crediting the artist), newest first
 - `X-Discogs-Ratelimit`, `-Used`, `-Remaining` headers over a moving 60 s window
 - scripted faults per path: "429:<retry-after>", "500", "hang:<seconds>", "malformed", "404", "403"
 - `release_delay` (slow server for the kill test), request counters per path, Authorization seen.
@@ -79,6 +81,7 @@ class FakeDiscogs:
     def __init__(self, *, rate_limit: int = 60, ratelimit_headers: bool = True) -> None:
         self.releases: dict[int, dict[str, Any]] = {}
         self.collections: dict[str, list[int]] = {}  # username -> release ids, newest first
+        self.artist_items: dict[int, list[dict[str, Any]]] = {}  # artist id -> extra /artists/{id}/releases items
         self.private: set[str] = set()
         self.faults: dict[str, deque[str]] = {}
         self.release_delay = 0.0
@@ -103,6 +106,33 @@ class FakeDiscogs:
             if rid not in self.releases:
                 self.add_release(make_release(rid, tracks=tracks, kind=(kinds or {}).get(rid, "normal")))
         self.collections[username] = list(release_ids)
+
+    def add_artist_release(self, artist_id: int, item_id: int, *, title: str, year: int, kind: str = "release",
+                           role: str = "Main", artist: str | None = None, main_release: int | None = None,
+                           label: str = "Some Label", format: str = '12", EP') -> dict[str, Any]:
+        """One item of the artist's releases list, as Discogs shapes it (a release, or a master)."""
+        item: dict[str, Any] = {"id": item_id, "title": title, "type": kind, "role": role, "year": year,
+                                "artist": artist or f"Artist {artist_id}", "thumb": f"https://img.example/a{item_id}.jpg",
+                                "resource_url": f"https://api.discogs.com/{kind}s/{item_id}",
+                                "stats": {"community": {"in_wantlist": 3, "in_collection": 7}}}
+        if kind == "master":
+            item["main_release"] = main_release or item_id * 10
+        else:
+            item.update(status="Accepted", label=label, format=format)
+        self.artist_items.setdefault(artist_id, []).append(item)
+        return item
+
+    def _artist_releases(self, artist_id: int) -> list[dict[str, Any]] | None:
+        items = list(self.artist_items.get(artist_id, []))
+        for rel in self.releases.values():
+            if any(a.get("id") == artist_id for a in rel.get("artists", [])):
+                items.append({"id": rel["id"], "title": rel["title"], "type": "release", "role": "Main",
+                              "year": rel.get("year") or 0, "artist": rel["artists"][0]["name"],
+                              "status": "Accepted", "label": rel["labels"][0]["name"], "format": "Vinyl",
+                              "thumb": rel["thumb"], "resource_url": f"https://api.discogs.com/releases/{rel['id']}"})
+        if not items and artist_id not in self.artist_items:
+            return None
+        return sorted(items, key=lambda i: (-(i.get("year") or 0), i["id"]))
 
     def fault(self, path: str, *actions: str) -> None:
         self.faults.setdefault(path, deque()).extend(actions)
@@ -200,6 +230,23 @@ class FakeDiscogs:
             body = self._cache.get(rid)
             if body is None:
                 body = self._cache[rid] = json.dumps(self.releases[rid]).encode()
+            return self._send(h, 200, body, headers)
+        m = re.fullmatch(r"/artists/(\d+)/releases", path)
+        if m:
+            items = self._artist_releases(int(m.group(1)))
+            if items is None:
+                return self._send(h, 404, b'{"message": "Artist not found."}', headers)
+            q = parse_qs(parts.query)
+            if q.get("sort_order", ["asc"])[0] != "desc":
+                items.reverse()
+            per_page = min(100, int(q.get("per_page", ["50"])[0]))
+            page = max(1, int(q.get("page", ["1"])[0]))
+            pages = max(1, -(-len(items) // per_page))
+            base = f"{self.base_url}{path}?per_page={per_page}&sort=year&sort_order=desc"
+            urls = {"last": f"{base}&page={pages}", "next": f"{base}&page={page + 1}"} if page < pages else {}
+            body = json.dumps({"pagination": {"page": page, "pages": pages, "per_page": per_page, "items": len(items),
+                                              "urls": urls},
+                               "releases": items[(page - 1) * per_page: page * per_page]}).encode()
             return self._send(h, 200, body, headers)
         m = re.fullmatch(r"/users/([^/]+)/collection/folders/0/releases", path)
         if m:

@@ -134,6 +134,10 @@ def test_keyboard_shortcuts_and_command_palette(make_user, live_server):
         page.keyboard.press("g")
         page.keyboard.press("l")
         page.wait_for_url(f"{live_server}/libraries")
+        page.keyboard.press("g")
+        page.keyboard.press("t")
+        page.wait_for_url(f"{live_server}/tracks")
+        page.goto(f"{live_server}/libraries")
         page.keyboard.press("/")  # from any page: the Tracks page with the cursor in its search box
         page.wait_for_url(f"{live_server}/tracks")
         page.wait_for_function("() => document.activeElement && document.activeElement.id === 'q'")

@@ -238,6 +238,68 @@ def test_track_edit_form_and_what_the_page_shows(user_client):
     assert (api["tags"], api["notes"], api["star_rating"], api["youtube_url"]) == ([], None, None, None)
 
 
+def test_album_edit_form_rating_condition_price_and_notes(user_client):
+    """What PATCH /api/albums/{id} edits (your own fields), the album page edits too, refusals named."""
+    c = user_client
+    library_id = _library_id(_create(c, csv=CSV))
+    album_id = _album_pk(library_id)
+    page = c.get(f"/albums/{album_id}").text
+    condition = c.get(f"/api/albums/{album_id}").json()["condition"]
+    assert 'id="album-edit-form"' in page and condition and f'name="condition" value="{condition}"' in page
+    r = c.post(f"/albums/{album_id}/edit", headers=HX, data={
+        "rating": "5", "condition": "  Mint (M)  ", "purchase_price": "12,5", "notes": "plays through\nno skips"})
+    assert r.status_code == 200, r.text
+    assert "Saved." in r.text and 'id="edit-album" open' in r.text
+    facts = re.search(r'<dl class="album-facts" id="album-facts">(.*?)</dl>', r.text, re.DOTALL).group(1)
+    assert 'aria-label="5 of 5">★★★★★' in facts and "<dd>Mint (M)</dd>" in facts and "<dd>12.50</dd>" in facts
+    assert "plays through\nno skips" in facts
+    api = c.get(f"/api/albums/{album_id}").json()  # the same domain update as the API's
+    assert (api["rating"], api["condition"], api["notes"]) == (5, "Mint (M)", "plays through\nno skips")
+    assert float(api["purchase_price"]) == 12.5
+
+    for data, message in [
+        ({"rating": "9"}, "rating: a whole number from 1 to 5"),
+        ({"rating": "lots"}, "rating: a whole number, e.g. 1997"),
+        ({"purchase_price": "cheap"}, "purchase_price: a number, e.g. 12.50"),
+        ({"purchase_price": "-1"}, "purchase_price: from 0 to 99999999.99, at most 2 decimals"),
+        ({"purchase_price": "1.999"}, "purchase_price: from 0 to 99999999.99, at most 2 decimals"),
+        ({"condition": "x" * 201}, "condition: at most 200 characters"),
+    ]:
+        bad = c.post(f"/albums/{album_id}/edit", data=data, headers=HX)
+        assert bad.status_code == 422 and bad.json()["detail"] == message, data
+    assert c.get(f"/api/albums/{album_id}").json()["rating"] == 5  # nothing half-saved
+    # Empty fields clear.
+    c.post(f"/albums/{album_id}/edit", data={"rating": "", "condition": "", "purchase_price": "", "notes": ""},
+           headers=HX)
+    api = c.get(f"/api/albums/{album_id}").json()
+    assert (api["rating"], api["condition"], api["purchase_price"], api["notes"]) == (None, None, None, None)
+    facts = re.search(r'<dl class="album-facts" id="album-facts">(.*?)</dl>', c.get(f"/albums/{album_id}").text,
+                      re.DOTALL).group(1)
+    assert "<dt>Added</dt>" in facts and not any(f"<dt>{dt}</dt>" in facts for dt in ("Rating", "Condition", "Paid",
+                                                                                        "Notes"))
+
+
+def test_a_deleted_track_is_restored_from_its_page(user_client, make_user):
+    c = user_client
+    library_id = _library_id(_create(c))
+    album_id = int(_location(c.post(f"/libraries/{library_id}/albums", data={"artist": "A", "title": "T"},
+                                    headers=HX)).rsplit("/", 1)[1])
+    c.post(f"/albums/{album_id}/tracks", data={"position": ["A1"], "title": ["Tune"]}, headers=HX)
+    pk = _tracks(album_id)[0].id
+    assert 'id="restore-track"' not in c.get(f"/tracks/{pk}").text
+    assert c.post(f"/tracks/{pk}/delete", headers=HX).status_code == 200
+    page = c.get(f"/tracks/{pk}").text
+    assert 'id="restore-track"' in page and "Restore it" in page and 'id="track-edit-form"' not in page
+    r = c.post(f"/tracks/{pk}/restore", headers=HX)
+    assert r.status_code == 200 and "Restored." in r.text and 'id="restore-track"' not in r.text
+    assert 'id="track-edit-form"' in r.text
+    assert c.get(f"/api/tracks/{pk}").json()["deleted_at"] is None  # the API's restore, the same domain call
+    # Someone else: 404; nothing restored for them.
+    c.post(f"/tracks/{pk}/delete", headers=HX)
+    assert make_user("bob").post(f"/tracks/{pk}/restore", headers=HX).status_code == 404
+    assert c.get(f"/api/tracks/{pk}").json()["deleted_at"] is not None
+
+
 def test_follow_without_a_token_is_refused_with_the_reason(user_client, no_token):
     c = user_client
     r = c.post("/friends", data={"username": "pal"}, headers=HX)
@@ -318,6 +380,8 @@ def test_shared_library_is_read_only_in_the_ui(user_client, make_user):
     assert "(shared, read-only)" in page and 'id="rename-library"' not in page and 'id="add-album-form"' not in page
     assert 'id="tracklist-form"' not in bob.get(f"/albums/{album_id}").text
     assert 'id="track-edit-form"' not in bob.get(f"/tracks/{pk}").text
+    assert 'id="album-edit-form"' not in bob.get(f"/albums/{album_id}").text
+    assert bob.post(f"/albums/{album_id}/edit", data={"notes": "x"}, headers=HX).status_code == 403
     assert bob.post(f"/tracks/{pk}/edit", data={"notes": "x"}, headers=HX).status_code == 403
     assert bob.post(f"/libraries/{library_id}/rename", data={"name": "x"}, headers=HX).status_code == 403
     assert bob.post(f"/libraries/{library_id}/delete", headers=HX).status_code == 403

@@ -98,3 +98,42 @@ def test_dashboard_counts_and_next_steps(make_user):
     assert '<a href="/tracks">5</a>' in stats and '<a href="/tracks?analyzed=true">1</a>' in stats
     assert '<a href="/tracks?has_audio=true">2</a>' in stats and '<a href="/playlists">1</a>' in stats
     assert "3 tracks have no audio yet" in r.text
+
+
+def test_forbidden_page_is_html_with_a_request_id(make_user):
+    """403 on a browser route (an admin page, a non-admin user): the HTML error page, not JSON."""
+    client = make_user("dj")
+    r = client.get("/settings/backups", headers=HTML)
+    assert r.status_code == 403 and r.headers["content-type"].startswith("text/html")
+    assert "<h1>Not allowed</h1>" in r.text and "data-error-message" in r.text
+    assert r.headers["x-request-id"] in r.text and 'href="/tracks"' in r.text
+    r = client.get("/settings/backups", headers={**HTML, "HX-Request": "true"})  # htmx: the JSON envelope
+    assert r.status_code == 403 and r.json()["code"] == "forbidden"
+
+
+def test_dashboard_lists_recent_jobs_of_this_users_libraries(make_user):
+    import os
+
+    from services.domain import jobs
+
+    client, other = make_user("dj"), make_user("other")
+    from services.common.models import User
+    with db.session_scope() as s:
+        uid = s.query(User).filter_by(username="dj").one().id
+        other_id = s.query(User).filter_by(username="other").one().id
+    library_id = _library_with_tracks(uid, analysed=0, with_audio=1, total=1)
+    other_library = _library_with_tracks(other_id, analysed=0, with_audio=1, total=1)
+    with db.session_scope() as s:
+        pk = s.query(Track).filter_by(library_id=library_id).one().id
+    # Queued on a queue no worker listens to: the job stays "queued" while the page is read.
+    jobs.enqueue("test-dashboard", os.getpid, kind="analysis", library_id=library_id, track_pk=pk,
+                 user_id=uid, description="Analyse Deep Motion 0")
+    jobs.enqueue("test-dashboard", os.getpid, kind="analysis", library_id=other_library,
+                 user_id=other_id, description="Someone else's analysis")
+    r = client.get("/")
+    section = r.text.split("<h2>Recent jobs</h2>")[1].split("</section>")[0]
+    assert f'<a href="/tracks/{pk}">Analyse Deep Motion 0</a>' in section
+    assert "status-queued" in section and 'href="/jobs"' in section
+    assert "Someone else" not in section
+    theirs = other.get("/").text.split("<h2>Recent jobs</h2>")[1].split("</section>")[0]
+    assert "Someone else&#39;s analysis" in theirs and "Deep Motion" not in theirs  # each sees their own

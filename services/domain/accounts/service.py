@@ -53,13 +53,16 @@ def login(*, session: Session, username: str, password: str, address: str | None
     is locked (even with the right password), Unavailable when the throttle store is down,
     NotAuthenticated for a wrong username or password."""
     throttle = throttle or LoginThrottle()
-    throttle.check(username=username, address=address)
+    throttle.reserve(username=username, address=address)  # claimed before verifying: parallel guesses count
     try:
         user = sign_in(session=session, username=username, password=password)
     except NotAuthenticated:
         throttle.failed(username=username, address=address)
         raise
-    throttle.succeeded(username=username)
+    except BaseException:
+        throttle.release(username=username, address=address)
+        raise
+    throttle.succeeded(username=username, address=address)
     return SignedIn(user=user, session_token=start_session(session=session, user=user))
 
 

@@ -39,7 +39,8 @@ class AnalysisJobError(RuntimeError):
     """
 
 
-def enqueue_analysis(*, track: Track) -> Job:
+def enqueue_analysis(*, track: Track, user_id: int | None = None) -> Job:
+    """`user_id`: the user asking, whose job cap applies; None when the system queues it (after a download)."""
     return jobs.enqueue(
         jobs.ANALYSIS_QUEUE,
         analyze_track_job,
@@ -47,6 +48,7 @@ def enqueue_analysis(*, track: Track) -> Job:
         kind="analysis",
         library_id=track.library_id,
         track_pk=track.id,
+        user_id=user_id,
         job_timeout=JOB_TIMEOUT,
         result_ttl=86400,
         failure_ttl=7 * 86400,

@@ -32,7 +32,7 @@ def request_analysis(*, session: Session, user: User, track_pk: int) -> Analysis
     if not track.local_audio_path:
         raise Conflict("the track has no audio yet: upload or download it first", code="no_audio")
     with jobs.queue_errors():
-        return job_state(enqueue_analysis(track=track))
+        return job_state(enqueue_analysis(track=track, user_id=user.id))
 
 
 def analysis_job(*, session: Session, user: User, job_id: str, track_pk: int | None = None) -> AnalysisJobState:

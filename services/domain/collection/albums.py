@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
 from sqlalchemy import Select, and_, exists, func, or_, select
@@ -95,8 +96,59 @@ def _writable_album(session: Session, user: User, album_id: int) -> Album:
     return album
 
 
+ALBUM_NOTES_MAX = 10000
+ALBUM_CONDITION_MAX = 200
+PRICE_MAX = Decimal("99999999.99")  # NUMERIC(10, 2)
+
+
+def _own_text(value: Any, field: str, limit: int) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise Invalid(f"{field}: text expected", code="bad_field")
+    text = (value or "").strip()
+    if len(text) > limit:
+        raise Invalid(f"{field}: at most {limit} characters", code="too_long")
+    return text or None
+
+
+def _price(value: Any) -> Decimal | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+        raise Invalid("purchase_price: a number, e.g. 12.50", code="bad_price")
+    try:
+        price = Decimal(str(value).strip().replace(",", "."))
+    except InvalidOperation:
+        raise Invalid("purchase_price: a number, e.g. 12.50", code="bad_price") from None
+    if not price.is_finite() or price < 0 or price > PRICE_MAX or price != price.quantize(Decimal("0.01")):
+        raise Invalid(f"purchase_price: from 0 to {PRICE_MAX}, at most 2 decimals", code="bad_price")
+    return price.quantize(Decimal("0.01"))
+
+
+def clean_album_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """Validate and normalise edits of your own album fields (the API and the UI share this): rating 1-5,
+    notes, condition, purchase price; None (or empty text) clears. Invalid names the field."""
+    unknown = sorted(set(changes) - {"rating", "notes", "condition", "purchase_price"})
+    if unknown:
+        raise Invalid(f"cannot edit {', '.join(unknown)}", code="bad_field")
+    out: dict[str, Any] = {}
+    for key, value in changes.items():
+        if key == "rating":
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5):
+                raise Invalid("rating: a whole number from 1 to 5", code="bad_rating")
+            out[key] = value
+        elif key == "notes":
+            out[key] = _own_text(value, key, ALBUM_NOTES_MAX)
+        elif key == "condition":
+            out[key] = _own_text(value, key, ALBUM_CONDITION_MAX)
+        else:
+            out[key] = _price(value)
+    return out
+
+
 def update_album(*, session: Session, user: User, album_id: int, changes: dict[str, Any]) -> Album:
+    """Edit your own fields of an album (a Discogs sync never overwrites them)."""
     album = _writable_album(session, user, album_id)
+    changes = clean_album_changes(changes)
     for key, value in changes.items():
         setattr(album, key, value)
     session.flush()

@@ -91,8 +91,9 @@ def current_job(library_id: int) -> Job | None:
     return jobs.fetch_job(job_id.decode(), kind="sync") if job_id else None
 
 
-def enqueue_sync(*, library_id: int, mode: SyncMode = "full") -> tuple[Job, bool]:
-    """Queue a sync unless one is queued or running for the library. Returns (job, created)."""
+def enqueue_sync(*, library_id: int, mode: SyncMode = "full", user_id: int | None = None) -> tuple[Job, bool]:
+    """Queue a sync unless one is queued or running for the library. Returns (job, created). `user_id`:
+    the user asking, whose cap on queued syncs applies (`jobs.TooManyJobs`); None for the system's own."""
     job = current_job(library_id)
     if job is not None:
         status = jobs.status_of(job)
@@ -104,7 +105,7 @@ def enqueue_sync(*, library_id: int, mode: SyncMode = "full") -> tuple[Job, bool
                     return job, False
             # started but nobody holds the library's lock: its worker died; the new job resumes it.
     job = jobs.enqueue(
-        jobs.SYNC_QUEUE, sync_library_job, library_id, mode, kind="sync", library_id=library_id,
+        jobs.SYNC_QUEUE, sync_library_job, library_id, mode, kind="sync", library_id=library_id, user_id=user_id,
         job_timeout=JOB_TIMEOUT, result_ttl=7 * 86400, failure_ttl=7 * 86400,
         meta={"mode": mode, "status": "queued"},
         description=f"Discogs sync of library {library_id} ({mode})",

@@ -87,7 +87,7 @@ def start_sync(*, session: Session, user: User, library_id: int, mode: SyncMode 
         raise Refused("library has no Discogs username: upload a CSV export, or sync mode=tracklists",
                       code="discogs_username_missing")
     with queue.queue_errors():
-        jobs.enqueue_sync(library_id=library.id, mode=mode)
+        jobs.enqueue_sync(library_id=library.id, mode=mode, user_id=user.id)
     return sync_state(session=session, library=library)
 
 

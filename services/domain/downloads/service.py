@@ -36,8 +36,9 @@ MEDIA_TYPES = {".m4a": "audio/mp4", ".mp4": "audio/mp4", ".aac": "audio/aac", ".
 class BatchQueued(BaseModel):
     queued: int  # new jobs
     already_queued: int  # tracks that had a download queued or running
-    skipped: int  # tracks left for a later request (over BATCH_MAX)
+    skipped: int  # tracks left for a later request (over BATCH_MAX, or past the user's job cap)
     job_ids: list[str]
+    skipped_reason: str | None = None  # why tracks were skipped (BATCH_MAX, or the cap's setting and value)
 
 
 class CookieStatus(BaseModel):
@@ -68,18 +69,27 @@ def request_download(*, session: Session, user: User, track_pk: int, url: str | 
 
 
 def _queue_many(user: User, tracks: Iterable[Track]) -> BatchQueued:
+    """Queue downloads up to BATCH_MAX tracks and up to the user's job cap; the rest are skipped, with why."""
     queued = already = skipped = 0
     ids: list[str] = []
+    reason: str | None = None
     with jobs.queue_errors():
         for track in tracks:
-            if queued + already >= BATCH_MAX:
+            if reason is None and queued + already >= BATCH_MAX:
+                reason = f"at most {BATCH_MAX} tracks per request: ask again for the rest"
+            if reason is not None:
                 skipped += 1
                 continue
-            job, created = enqueue_download(track=track, url=None, user_id=user.id)
+            try:
+                job, created = enqueue_download(track=track, url=None, user_id=user.id)
+            except jobs.TooManyJobs as exc:
+                reason = exc.detail
+                skipped += 1
+                continue
             ids.append(job.id)
             queued += created
             already += not created
-    return BatchQueued(queued=queued, already_queued=already, skipped=skipped, job_ids=ids)
+    return BatchQueued(queued=queued, already_queued=already, skipped=skipped, job_ids=ids, skipped_reason=reason)
 
 
 def download_album(*, session: Session, user: User, album_id: int, missing_only: bool = True) -> BatchQueued:

@@ -194,6 +194,29 @@ def tracks_missing(session: Session, *, library_id: int | None = None, model: st
     return list(session.scalars(_live_tracks(library_id).where(Track.id.not_in(have)).order_by(Track.id)))
 
 
+def tracks_needing_embedding(session: Session, *, library_id: int | None = None, batch_size: int = 1000,
+                             model: str | None = None) -> list[int]:
+    """Live tracks `embed_tracks` would (re)compute: a text embedding of `model` (default: the active one)
+    missing or stale (its `source_hash` is not the hash of the track's current text), an analysed track's
+    audio embedding missing or stale, or an un-analysed track still holding one. Reads only: the nightly
+    repair queues these for `embed_soon`."""
+    model = model or text_model()
+    ids = list(session.scalars(_live_tracks(library_id).order_by(Track.id)))
+    found: list[int] = []
+    for chunk in _chunks(ids, batch_size):
+        tracks = session.scalars(select(Track).options(selectinload(Track.album_ref))
+                                 .where(Track.id.in_(chunk)).order_by(Track.id))
+        existing = _existing(session, chunk, [(TEXT_KIND, model), (AUDIO_KIND, AUDIO_MODEL)])
+        for track in tracks:
+            vector = audio_vector(track)
+            audio_stale = ((track.id, AUDIO_KIND) in existing if vector is None
+                           else existing.get((track.id, AUDIO_KIND)) != source_hash(vector))
+            text_stale = existing.get((track.id, TEXT_KIND)) != source_hash(text_source(track, track.album_ref))
+            if text_stale or audio_stale:
+                found.append(track.id)
+    return found
+
+
 def _chunks(ids: list[int], size: int) -> Iterable[list[int]]:
     for start in range(0, len(ids), size):
         yield ids[start:start + size]

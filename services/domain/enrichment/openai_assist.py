@@ -10,7 +10,10 @@ Answers are requested with Structured Outputs (`response_format` json_schema, st
 with pydantic on return: content that is not JSON, does not match the schema, or fails the domain's own
 rules is an `AssistMalformed` (503, code `assist_malformed`) and nothing is stored. Failures of the API are
 `CatalogError`s naming OpenAI and the status, never the key: the key is scrubbed from every message and log
-line this module writes, and the client's own logs never contain it.
+line this module writes, and the client's own logs never contain it. Bounded concurrency: at most
+`ENRICHMENT_CONCURRENCY` OpenAI calls in flight per process (the same per-platform semaphore as the catalog
+clients, `sources/http.platform_semaphore("openai", ...)`); a slot is held for the whole call, the client's own
+retries included, so a rate-limited API is not asked harder by other requests meanwhile.
 
 Suggestions (`metadata_suggestions`) are never applied silently. Accepting one (optionally edited; edited
 values win) writes to the track as follows, adding and never removing what the track already has:
@@ -48,6 +51,7 @@ from services.domain.enrichment.sources.base import (
     SourceNotConfigured,
     SourceStatus,
 )
+from services.domain.enrichment.sources.http import platform_semaphore
 from services.domain.errors import Conflict, Invalid, NotFound
 from services.domain.search.models import SearchQuery
 from services.domain.tracks.service import (
@@ -118,11 +122,12 @@ class Assistant:
     """A JSON-answering chat client; `complete_json` raises only CatalogError subclasses."""
 
     def __init__(self, *, api_key: str, model: str, base_url: str | None = None, timeout: float = 30.0,
-                 max_retries: int = 3, http_client: Any = None) -> None:
+                 max_retries: int = 3, concurrency: int = 4, http_client: Any = None) -> None:
         self.api_key = api_key
         self.model = model
         self.timeout = timeout
         self.max_retries = max_retries
+        self.semaphore = platform_semaphore(NAME, concurrency)  # shared by every Assistant in the process
         self.client = openai.OpenAI(api_key=api_key, base_url=base_url or None, timeout=timeout,
                                     max_retries=max_retries, http_client=http_client)
 
@@ -133,7 +138,8 @@ class Assistant:
         if not ok:
             raise SourceNotConfigured(reason)
         return cls(api_key=_key(settings), model=settings.openai_model, base_url=settings.openai_base_url,
-                   timeout=settings.openai_timeout_seconds, max_retries=settings.openai_max_retries)
+                   timeout=settings.openai_timeout_seconds, max_retries=settings.openai_max_retries,
+                   concurrency=settings.enrichment_concurrency)
 
     def close(self) -> None:
         self.client.close()
@@ -156,12 +162,13 @@ class Assistant:
         """The model's answer to (system, user) as a JSON object following `schema` (strict Structured Outputs)."""
         attempts = f"gave up after {self.max_retries + 1} attempt{'s' if self.max_retries else ''}"
         try:
-            response = self.client.chat.completions.create(
-                model=self.model,
-                messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
-                response_format={"type": "json_schema",
-                                 "json_schema": {"name": name, "strict": True, "schema": schema}},
-            )
+            with self.semaphore:
+                response = self.client.chat.completions.create(
+                    model=self.model,
+                    messages=[{"role": "system", "content": system}, {"role": "user", "content": user}],
+                    response_format={"type": "json_schema",
+                                     "json_schema": {"name": name, "strict": True, "schema": schema}},
+                )
         except openai.APITimeoutError:
             raise self._fail(CatalogError, f"{LABEL} did not answer within {self.timeout:g} s ({attempts})") from None
         except openai.APIConnectionError:

@@ -131,6 +131,16 @@ def share_invitations(*, session: Session, user: User) -> list[tuple[Library, Us
     return [(library, owner) for library, owner in rows]
 
 
+def followed_shares(*, session: Session, user: User) -> list[tuple[Library, User]]:
+    """Libraries other users share with this user (accepted, read-only): (library, its owner), by name."""
+    rows = session.execute(
+        select(Library, User).join(LibraryShare, LibraryShare.library_id == Library.id)
+        .join(User, User.id == Library.owner_id)
+        .where(LibraryShare.user_id == user.id, LibraryShare.pending.is_(False)).order_by(Library.name, Library.id)
+    ).all()
+    return [(library, owner) for library, owner in rows]
+
+
 def _my_share(session: Session, user: User, library_id: int, *, pending: bool | None) -> LibraryShare:
     share = session.get(LibraryShare, (library_id, user.id))
     if share is None or (pending is not None and share.pending != pending):

@@ -1,6 +1,9 @@
 """Playlists: owned by one user, ordered items, order replaced atomically, saved versions to go back to.
 
 A track may appear more than once in a playlist (as in Rekordbox): items are addressed by position.
+A playlist shows only the tracks its owner may read now (`access.track_readable`): items of a library
+that was unshared since are hidden (counted by `hidden_track_count`), kept in place through edits, and
+shown again when the library is shared again. Positions in edits count shown items only.
 Hand edits (add, remove, move, reorder) keep the order before them as a version, one per editing burst
 (`EDIT_BURST`), and a playlist keeps its last `KEEP_VERSIONS` versions.
 """
@@ -15,6 +18,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from services.common.models import Playlist, PlaylistTrack, PlaylistVersion, Track, User
+from services.domain.access import readable_library_ids, track_readable
 from services.domain.errors import Conflict, Invalid, NotFound
 from services.domain.tracks.service import require_tracks, tracks_by_ids
 
@@ -42,16 +46,17 @@ class PlaylistSummary:
 
 
 def playlist_summaries(*, session: Session, user: User) -> list[PlaylistSummary]:
-    """The user's playlists with their track count and total length, most recently changed first."""
+    """The user's playlists with their (readable) track count and total length, most recently changed first."""
     rows = session.execute(
         select(
             Playlist,
-            func.count(PlaylistTrack.id),
+            func.count(Track.id),
             func.coalesce(func.sum(Track.duration_seconds), 0.0),
-            func.count(PlaylistTrack.id) - func.count(Track.duration_seconds),
+            func.count(Track.id) - func.count(Track.duration_seconds),
         )
         .outerjoin(PlaylistTrack, PlaylistTrack.playlist_id == Playlist.id)
-        .outerjoin(Track, Track.id == PlaylistTrack.track_pk)
+        # only tracks the user may read now count (the rule of `access.track_readable`)
+        .outerjoin(Track, (Track.id == PlaylistTrack.track_pk) & Track.library_id.in_(readable_library_ids(user.id)))
         .where(Playlist.owner_id == user.id)
         .group_by(Playlist.id)
         .order_by(Playlist.updated_at.desc(), Playlist.id.desc())
@@ -76,16 +81,32 @@ def _require_revision(playlist: Playlist, expected: str | None) -> None:
 
 
 def get_playlist(*, session: Session, user: User, playlist_id: int) -> Playlist:
-    """The user's playlist with its items and their tracks loaded; NotFound for anyone else's."""
+    """The user's playlist with its items and their tracks loaded; NotFound for anyone else's. Only items
+    whose track the user may read now are loaded (see `hidden_track_count` for the others)."""
     playlist = session.scalar(
         select(Playlist)
         .where(Playlist.id == playlist_id, Playlist.owner_id == user.id)
-        .options(selectinload(Playlist.items).selectinload(PlaylistTrack.track))
+        .options(selectinload(Playlist.items.and_(track_readable(PlaylistTrack.track_pk, user.id)))
+                 .selectinload(PlaylistTrack.track))
         .execution_options(populate_existing=True)
     )
     if playlist is None:
         raise NotFound("playlist not found")
     return playlist
+
+
+def _hidden_items(session: Session, playlist: Playlist) -> list[tuple[int, int]]:
+    """(position, track_pk) of the items its owner may not read now (a library unshared since), in order."""
+    return [(pos, pk) for pos, pk in session.execute(
+        select(PlaylistTrack.position, PlaylistTrack.track_pk)
+        .where(PlaylistTrack.playlist_id == playlist.id, ~track_readable(PlaylistTrack.track_pk, playlist.owner_id))
+        .order_by(PlaylistTrack.position)
+    )]
+
+
+def hidden_track_count(*, session: Session, playlist: Playlist) -> int:
+    """How many of the playlist's items are hidden from its owner (their library is no longer shared)."""
+    return len(_hidden_items(session, playlist))
 
 
 def _clean_name(name: str | None) -> str:
@@ -136,16 +157,26 @@ def set_playlist_tracks(*, session: Session, user: User, playlist: Playlist, tra
     """Replace the playlist's items with these tracks in this order (positions 0..n-1).
 
     Tracks new to the playlist must be live tracks the user may see; those already in it stay allowed
-    (a track deleted since it was added can still be moved or removed)."""
-    current = set(session.scalars(select(PlaylistTrack.track_pk).where(PlaylistTrack.playlist_id == playlist.id)))
+    (a track deleted since it was added can still be moved or removed). Hidden items stay as they are."""
+    current = set(session.scalars(select(PlaylistTrack.track_pk).where(
+        PlaylistTrack.playlist_id == playlist.id, track_readable(PlaylistTrack.track_pk, playlist.owner_id))))
     require_tracks(session=session, user=user, track_pks=[pk for pk in dict.fromkeys(track_pks) if pk not in current])
     _write_items(session=session, playlist=playlist, track_pks=track_pks)
 
 
 def _write_items(*, session: Session, playlist: Playlist, track_pks: list[int]) -> None:
+    """Store `track_pks` as the playlist's shown items. Hidden items keep their positions (moved up only
+    as far as needed when the playlist got shorter), so re-sharing their library shows them where they were."""
+    hidden = _hidden_items(session, playlist)
+    total = len(track_pks) + len(hidden)
+    merged: list[int | None] = [None] * total
+    for i, (position, pk) in enumerate(hidden):
+        merged[min(position, total - len(hidden) + i)] = pk
+    shown = iter(track_pks)
+    merged = [pk if pk is not None else next(shown) for pk in merged]
     session.execute(delete(PlaylistTrack).where(PlaylistTrack.playlist_id == playlist.id))
     session.add_all(
-        PlaylistTrack(playlist_id=playlist.id, track_pk=pk, position=i) for i, pk in enumerate(track_pks)
+        PlaylistTrack(playlist_id=playlist.id, track_pk=pk, position=i) for i, pk in enumerate(merged)
     )
     playlist.updated_at = func.now()
     session.flush()
@@ -321,4 +352,6 @@ def restore_version(*, session: Session, user: User, playlist_id: int, version_i
     if version is None or version.playlist_id != playlist.id:
         raise NotFound("version not found")
     snapshot(session=session, playlist=playlist, reason=f"before restoring version {version_id}")
-    set_playlist_tracks(session=session, user=user, playlist=playlist, track_pks=list(version.track_pks))
+    hidden = {pk for _, pk in _hidden_items(session, playlist)}  # kept where they are, not added again
+    set_playlist_tracks(session=session, user=user, playlist=playlist,
+                        track_pks=[pk for pk in version.track_pks if pk not in hidden])

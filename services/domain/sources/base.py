@@ -2,8 +2,9 @@
 
 A source lists a user's collection page by page and returns a release's raw JSON by id; parsing raw
 JSON into album and track rows is the source's own pure function, so stored raw data can always be
-re-parsed offline. Discogs is the only source today; Apple Music, Spotify or YouTube would add a
-module next to `discogs/` implementing the same methods.
+re-parsed offline. Discogs is the only collection source. The platforms a track is looked up on (Apple
+Music, Spotify, YouTube) are not collections: they search a catalog for one track and live behind
+`enrichment/sources/base.py:CatalogSource`, one module per platform, registered and looked up by name.
 """
 
 from __future__ import annotations

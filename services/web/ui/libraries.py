@@ -16,6 +16,7 @@ from services.domain.collection import service
 from services.domain.collection.albums import create_manual_album, library_counts, list_albums
 from services.domain.errors import Invalid
 from services.domain.libraries import service as libraries
+from services.domain.new_releases import service as new_releases
 from services.web.api.deps import CurrentUser, SessionDep
 from services.web.ui.collection_forms import go, optional_int, page_at, words
 from services.web.ui.templates import templates
@@ -62,7 +63,15 @@ def _library_page(request: Request, session, user: User, library: Library, *, q:
     ctx.update(user=user, albums=albums, total=total, q=q or "", page=page, notice=notice,
                kind=kind_of(user, library), owns=owns(user, library),
                can_sync=service.can_sync(user=user, library=library), can_write=can_write(user, library))
+    ctx.update(_new_releases_context(session, user, library))
     return templates.TemplateResponse(request, "library.html", ctx, status_code=status_code)
+
+
+def _new_releases_context(session, user: User, library: Library, found: new_releases.NewReleases | None = None
+                          ) -> dict:
+    """The library page's "New releases" section: findings (newest first), the last check, a running one."""
+    found = found or new_releases.new_releases(session=session, user=user, library_id=library.id, limit=50)
+    return {"nr": found, "can_check": new_releases.can_check(user=user, library=library), "library": library}
 
 
 @router.post("/libraries", response_class=HTMLResponse)
@@ -149,3 +158,17 @@ def add_album(request: Request, library_id: int, user: CurrentUser, session: Ses
         year=optional_int(year, "year"), label=label, catalog_number=catalog_number, format=format,
         genres=words(genres), styles=words(styles), notes=notes, tracks=[])
     return go(request, f"/albums/{album.id}")
+
+
+@router.get("/libraries/{library_id}/new-releases", response_class=HTMLResponse)
+def new_releases_section(request: Request, library_id: int, user: CurrentUser, session: SessionDep) -> HTMLResponse:
+    library = readable_library(session=session, user=user, library_id=library_id)
+    return templates.TemplateResponse(request, "_new_releases.html", _new_releases_context(session, user, library))
+
+
+@router.post("/libraries/{library_id}/new-releases/check", response_class=HTMLResponse)
+def check_new_releases(request: Request, library_id: int, user: CurrentUser, session: SessionDep) -> HTMLResponse:
+    found = new_releases.start_check(session=session, user=user, library_id=library_id)
+    library = readable_library(session=session, user=user, library_id=library_id)
+    return templates.TemplateResponse(request, "_new_releases.html",
+                                      _new_releases_context(session, user, library, found))

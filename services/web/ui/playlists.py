@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from services.common.models import User
 from services.common.transition import TransitionOptions, Weights, mix_verdict
 from services.domain.errors import Invalid
-from services.domain.playlists.service import get_playlist
+from services.domain.playlists.service import get_playlist, hidden_track_count
 from services.domain.setbuilder.models import SetBuildOptions, SetSummary
 from services.domain.setbuilder.service import generate_for_playlist, set_summary
 from services.web.api.deps import CurrentUser, SessionDep
@@ -45,6 +45,7 @@ def playlist_context(
     return {
         "user": user,
         "playlist": playlist,
+        "hidden_tracks": hidden_track_count(session=session, playlist=playlist),
         # The first track has no transition into it.
         "rows": list(zip(tracks, [None, *summary.transitions][: len(tracks)], strict=True)),
         "summary": summary,

@@ -1,6 +1,6 @@
 """Album and track pages: tracklist with analysis, play buttons, audio upload and download (live progress
 from static/jobs.js), and live analysis progress; the tracklist editor (add rows, edit or delete a row),
-the track's edit form (tags, notes, rating, platform links) and "I played this"."""
+the album's and the track's edit forms (rating, notes, condition, price; tags, links) and "I played this"."""
 
 from __future__ import annotations
 
@@ -13,7 +13,13 @@ from fastapi.responses import HTMLResponse, Response
 from services.domain.access import can_write, owns, readable_library
 from services.domain.analysis import corrections
 from services.domain.analysis import service as analysis
-from services.domain.collection.albums import add_album_tracks, album_tracks, get_album, has_discogs_tracklist
+from services.domain.collection.albums import (
+    add_album_tracks,
+    album_tracks,
+    get_album,
+    has_discogs_tracklist,
+    update_album,
+)
 from services.domain.errors import DomainError, NotFound
 from services.domain.spins import service as spins
 from services.domain.tracks.service import (
@@ -65,6 +71,20 @@ def add_tracks(request: Request, album_id: int, user: CurrentUser, session: Sess
     return templates.TemplateResponse(request, "album.html", ctx)
 
 
+@router.post("/albums/{album_id}/edit", response_class=HTMLResponse)
+def edit_album(request: Request, album_id: int, user: CurrentUser, session: SessionDep,
+               rating: Annotated[str | None, Form()] = None, condition: Annotated[str | None, Form()] = None,
+               purchase_price: Annotated[str | None, Form()] = None,
+               notes: Annotated[str | None, Form()] = None) -> HTMLResponse:
+    """The album's edit form: your own fields (rating, condition, price paid, notes); empty clears."""
+    update_album(session=session, user=user, album_id=album_id,
+                 changes={"rating": optional_int(rating, "rating"), "condition": condition,
+                          "purchase_price": purchase_price, "notes": notes})
+    ctx = _album_context(session, user, album_id)
+    ctx["notice"] = "Saved."
+    return templates.TemplateResponse(request, "album.html", ctx)
+
+
 @router.get("/albums/{album_id}/tracklist-rows", response_class=HTMLResponse)
 def more_rows(request: Request, album_id: int, user: CurrentUser, session: SessionDep) -> HTMLResponse:
     """More blank rows for the tracklist editor."""
@@ -104,9 +124,18 @@ def save_track_row(request: Request, track_pk: int, user: CurrentUser, session: 
 
 @router.post("/tracks/{track_pk}/delete")
 def delete_track_row(request: Request, track_pk: int, user: CurrentUser, session: SessionDep) -> Response:
-    """Delete a track (soft: restorable through the API); the row disappears."""
+    """Delete a track (soft: restorable on its page or through the API); the row disappears."""
     set_track_deleted(session=session, user=user, track_pk=track_pk, deleted=True)
     return Response(status_code=200)
+
+
+@router.post("/tracks/{track_pk}/restore", response_class=HTMLResponse)
+def restore_track(request: Request, track_pk: int, user: CurrentUser, session: SessionDep) -> HTMLResponse:
+    """Bring a deleted track back (the same as POST /api/tracks/{id}/restore); answers its page."""
+    set_track_deleted(session=session, user=user, track_pk=track_pk, deleted=False)
+    ctx = _track_context(session, user, track_pk)
+    ctx["notice"] = "Restored."
+    return templates.TemplateResponse(request, "track.html", ctx)
 
 
 def _track_context(session, user, track_pk: int) -> dict:

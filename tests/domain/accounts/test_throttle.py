@@ -76,3 +76,85 @@ def test_redis_down_fails_closed(servers):
         throttle.check(username="bob", address="10.0.0.1")
     with pytest.raises(Unavailable):
         throttle.failed(username="bob", address="10.0.0.1")
+
+
+def test_reserve_admits_only_what_is_left_below_the_threshold(throttle):
+    _fail(throttle, 1)
+    throttle.reserve(username="bob", address="10.0.0.1")  # 1 failure + 1 in flight: one slot left of 3
+    throttle.reserve(username="bob", address="10.0.0.1")
+    with pytest.raises(RateLimited) as exc:
+        throttle.reserve(username="bob", address="10.0.0.2")
+    assert exc.value.retry_after == 1 and "in progress for this account" in exc.value.detail
+    assert throttle.in_flight(username="bob", address="10.0.0.1") == {"account": 2, "address": 2}
+    throttle.succeeded(username="bob", address="10.0.0.1")  # the account is cleared, its slot given back
+    throttle.release(username="bob", address="10.0.0.1")
+    assert throttle.in_flight(username="bob", address="10.0.0.1") == {"account": 0, "address": 0}
+    assert throttle.failures(username="bob", address="10.0.0.1") == {"account": 0, "address": 1}
+    throttle.release(username="bob", address="10.0.0.1")  # never below zero
+    assert throttle.in_flight(username="bob", address="10.0.0.1") == {"account": 0, "address": 0}
+
+
+def test_one_attempt_at_a_time_past_the_threshold(throttle):
+    _fail(throttle, 3)  # locked for 1 s
+    throttle.clock.now += 1
+    throttle.reserve(username="bob", address="10.0.0.7")
+    with pytest.raises(RateLimited):
+        throttle.reserve(username="bob", address="10.0.0.8")  # the lock is over, but one is already judged
+    throttle.failed(username="bob", address="10.0.0.7")  # the 4th failure: locked 2 s
+    with pytest.raises(RateLimited) as exc:
+        throttle.reserve(username="bob", address="10.0.0.8")
+    assert exc.value.retry_after == 2
+
+
+def test_parallel_wrong_passwords_cannot_exceed_the_threshold(throttle, clean_db, monkeypatch):
+    """16 sign-ins with a wrong password start together; every admitted one is held inside verification
+    until all 16 have been admitted or refused, so nothing finishes before the others are judged (the race
+    the old check-then-verify order lost). Exactly the threshold's worth are verified; the rest get 429."""
+    import threading
+
+    from services.common.db import session_scope
+    from services.domain.accounts import service as accounts
+    from services.domain.errors import NotAuthenticated
+
+    parallel = 16
+    start = threading.Barrier(parallel)
+    judged = threading.Semaphore(0)  # one release per attempt admitted into verification or refused
+    go = threading.Event()
+
+    def held_sign_in(**_kwargs):
+        judged.release()
+        assert go.wait(60), "verification was never released"
+        raise NotAuthenticated("wrong username or password")
+
+    monkeypatch.setattr(accounts, "sign_in", held_sign_in)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def attempt(i: int) -> None:
+        start.wait(60)
+        try:
+            with session_scope() as session:
+                accounts.login(session=session, username="bob", password=f"guess-{i}", address=f"10.1.0.{i}",
+                               throttle=throttle)
+            result = "signed in"
+        except RateLimited:
+            judged.release()
+            result = "refused"
+        except NotAuthenticated:
+            result = "wrong"
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(parallel)]
+    for t in threads:
+        t.start()
+    for _ in range(parallel):
+        assert judged.acquire(timeout=60)
+    go.set()
+    for t in threads:
+        t.join(60)
+    assert sorted(outcomes) == ["refused"] * (parallel - 3) + ["wrong"] * 3
+    assert throttle.failures(username="bob") == {"account": 3}
+    assert throttle.in_flight(username="bob") == {"account": 0}
+    with pytest.raises(RateLimited):
+        throttle.reserve(username="bob", address="10.9.9.9")  # locked by the third failure

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 
 import pytest
 from sqlalchemy import func, select
@@ -158,6 +159,29 @@ def test_429_with_retry_after_and_5xx_are_retried_by_the_client(db_session, owne
     assert len(fake_openai.completions_seen()) == 3  # 429, 502, then the answer
     waits = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Retrying request in")]
     assert len(waits) == 2 and waits[0].startswith("Retrying request in 0.05")  # the server's Retry-After
+
+
+def test_calls_in_flight_are_bounded_per_process(fake_openai, monkeypatch):
+    """Six threads, each with its own client: never more than ENRICHMENT_CONCURRENCY (2) requests at the fake."""
+    monkeypatch.setenv("ENRICHMENT_CONCURRENCY", "2")
+    get_settings.cache_clear()
+    fake_openai.slow_seconds = 0.1  # overlapping calls, if nothing held them back
+    fake_openai.reply(*[{"ok": True}] * 6)
+    schema = {"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"],
+              "additionalProperties": False}
+    answers: list[dict] = []
+
+    def call() -> None:
+        with assist.Assistant.from_settings() as client:
+            answers.append(client.complete_json(name="echo", schema=schema, system="s", user="u"))
+
+    threads = [threading.Thread(target=call) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers == [{"ok": True}] * 6 and len(fake_openai.completions_seen()) == 6
+    assert 1 <= fake_openai.max_in_flight <= 2
 
 
 def test_a_timeout_is_retried(db_session, owner_library, tracks, fake_openai):

@@ -252,6 +252,14 @@ class DiscogsClient:
     def release(self, release_id: int) -> dict[str, Any]:
         return self.get_json(f"/releases/{int(release_id)}")
 
+    def artist_releases(self, artist_id: int, *, page: int = 1, per_page: int = 100) -> dict[str, Any]:
+        """An artist's releases and masters, newest year first: {"pagination", "releases": [{"id", "type",
+        "title", "year", "role", "artist", ...}]}."""
+        return self.get_json(
+            f"/artists/{int(artist_id)}/releases",
+            {"sort": "year", "sort_order": "desc", "page": page, "per_page": per_page},
+        )
+
 
 def _message(response: httpx.Response) -> str | None:
     try:

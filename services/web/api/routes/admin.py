@@ -1,4 +1,4 @@
-"""Administration (admins only): the search index, and the download tools' cookie files."""
+"""Administration (admins only): the search index, the drift repair, and the download tools' cookie files."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from pydantic import BaseModel
 from services.domain.downloads import service as downloads
 from services.domain.downloads.service import CookieStatus
 from services.domain.search.service import SearchStatus, request_rebuild, search_status
+from services.domain.maintenance import service as maintenance
+from services.domain.maintenance.jobs import enqueue_repair
+from services.domain.maintenance.service import RepairRun, RepairStatus
 from services.web.api.deps import AdminUser, SessionDep
 
 router = APIRouter(prefix="/api/admin", tags=["admin"])
@@ -17,10 +20,27 @@ class RebuildQueued(BaseModel):
     job_id: str
 
 
-@router.get("/search/status", response_model=SearchStatus)
-def search_index_status(_: AdminUser, session: SessionDep) -> SearchStatus:
-    """Which backend answers searches, and (MeiliSearch) its documents against Postgres' tracks."""
-    return search_status(session=session)
+class SearchStatusOut(SearchStatus):
+    last_repair: RepairRun | None = None
+
+
+@router.get("/search/status", response_model=SearchStatusOut)
+def search_index_status(_: AdminUser, session: SessionDep) -> SearchStatusOut:
+    """Which backend answers searches, (MeiliSearch) its documents against Postgres' tracks, and what the
+    last drift repair found and queued."""
+    return SearchStatusOut(**search_status(session=session).model_dump(), last_repair=maintenance.last_repair())
+
+
+@router.get("/repair", response_model=RepairStatus)
+def repair_state(_: AdminUser) -> RepairStatus:
+    """The drift repair (embeddings missing or stale, search index drift): its interval, next and last run."""
+    return maintenance.repair_status()
+
+
+@router.post("/repair", response_model=RebuildQueued, status_code=status.HTTP_202_ACCEPTED)
+def repair_now(user: AdminUser) -> RebuildQueued:
+    """Run the drift repair now, in the background (the job center shows it as kind `repair`)."""
+    return RebuildQueued(job_id=enqueue_repair(user_id=user.id))
 
 
 @router.post("/search/reindex", response_model=RebuildQueued, status_code=status.HTTP_202_ACCEPTED)

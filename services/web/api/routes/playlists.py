@@ -6,6 +6,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.orm import object_session
 
 from services.common.models import Playlist
 from services.domain.playlists import service
@@ -58,12 +59,14 @@ class PlaylistOut(BaseModel):
 
 class PlaylistDetail(PlaylistOut):
     items: list[PlaylistItemOut]
+    hidden_tracks: int = Field(0, description="Tracks of the playlist not shown: their library is no longer "
+                                              "shared with you (shown again if it is shared again)")
 
 
 def _detail(playlist: Playlist) -> PlaylistDetail:
     items = [
         PlaylistItemOut(
-            position=item.position,
+            position=position,
             track_pk=item.track_pk,
             title=item.track.title,
             artist=item.track.artist,
@@ -72,9 +75,10 @@ def _detail(playlist: Playlist) -> PlaylistDetail:
             energy=item.track.energy,
             duration_seconds=item.track.duration_seconds,
         )
-        for item in playlist.items
+        for position, item in enumerate(playlist.items)
     ]
-    return PlaylistDetail(**PlaylistOut.model_validate(playlist).model_dump(), items=items)
+    hidden = service.hidden_track_count(session=object_session(playlist), playlist=playlist)
+    return PlaylistDetail(**PlaylistOut.model_validate(playlist).model_dump(), items=items, hidden_tracks=hidden)
 
 
 @router.get("", response_model=list[PlaylistOut])
