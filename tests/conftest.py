@@ -73,7 +73,7 @@ def database_url(data_dir: Path) -> Iterator[str]:
     url = external or start_embedded_postgres(data_dir)
     os.environ["DATABASE_URL"] = url
     reset_caches()
-    from services.domain.startup import migrate
+    from services.common.migrations import migrate
 
     migrate(common_db.get_engine())
     yield url

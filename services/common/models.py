@@ -67,8 +67,6 @@ class User(TimestampMixin, Base):
     password_hash: Mapped[str] = mapped_column(Text)
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
-    # Bumped on password change. Sessions themselves are rows of user_sessions (ended by logout, 0011).
-    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
     # The user's own Discogs access token, Fernet-encrypted (key from SECRET_KEY); never returned or logged.
     discogs_token_encrypted: Mapped[str | None] = mapped_column(Text)
 

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from services.common.db import check_database, get_engine, session_scope
+from services.common.migrations import migrate
 from services.common.models import User
 from services.common.settings import Settings, get_settings
 from services.domain.accounts.security import generate_password, hash_password
@@ -21,28 +19,6 @@ from services.domain.libraries.service import ensure_discogs_library
 from services.domain.search.service import prepare_search
 
 log = logging.getLogger(__name__)
-
-ROOT = Path(__file__).resolve().parents[2]
-# Serialises concurrent migrations (several replicas, or make up racing a manual run).
-_MIGRATION_LOCK_ID = 0x444A504C  # "DJPL"
-
-
-def alembic_config(database_url: str) -> Config:
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
-    cfg.attributes["database_url"] = database_url
-    return cfg
-
-
-def migrate(engine: Engine) -> None:
-    with engine.begin() as conn:
-        conn.execute(text("SELECT pg_advisory_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
-        try:
-            cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
-        finally:
-            conn.execute(text("SELECT pg_advisory_unlock(:id)"), {"id": _MIGRATION_LOCK_ID})
 
 
 @dataclass(frozen=True)

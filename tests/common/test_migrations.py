@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import make_url
 
 from services.common.models import Base, include_object
-from services.domain.startup import alembic_config
+from services.common.migrations import alembic_config
 
 
 @pytest.fixture

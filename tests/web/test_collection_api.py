@@ -75,7 +75,9 @@ def test_album_detail_edit_and_raw_json(synced):
     assert detail["discogs"]["id"] == 3 and detail["discogs"]["tracklist"]
     r = c.patch(f"/api/albums/{album_id}", json={"rating": 9})
     assert r.status_code == 422 and "rating" in r.json()["detail"]
-    assert c.patch(f"/api/albums/{album_id}", json={"title": "x"}).status_code == 422  # not yours to edit
+    refused = c.patch(f"/api/albums/{album_id}", json={"title": "x"})  # a sync keeps a Discogs release's
+    assert refused.status_code == 400 and refused.json()["code"] == "from_discogs"
+    assert c.patch(f"/api/albums/{album_id}", json={"label": "x"}).status_code == 422  # not editable at all
     r = c.patch(f"/api/albums/{album_id}", json={"rating": 4, "notes": "cue at 0:32", "purchase_price": "12.50"})
     assert r.status_code == 200 and r.json()["rating"] == 4 and r.json()["notes"] == "cue at 0:32"
     assert c.get("/api/albums/999999").status_code == 404
@@ -140,6 +142,34 @@ def test_manual_album_for_records_not_on_discogs(user_client):
                  json={"title": "D", "artist": "X", "tracks": [{"position": "A", "title": "1"}, {"position": "A", "title": "2"}]})
     assert dup.status_code == 422 and "twice" in dup.json()["detail"]
     assert c.post("/api/libraries/999/albums", json=body).status_code == 404
+
+
+def test_correct_a_hand_made_records_title_artist_and_year(user_client, make_user):
+    """PATCH /api/albums/{id} with title/artist/year: validated with the field named, carried to the tracks
+    (search finds the new title), refused for a Discogs release (400 from_discogs, in the test above)."""
+    c = user_client
+    library_id = c.post("/api/libraries", json={"name": "Dubplates"}).json()["id"]
+    album = c.post(f"/api/libraries/{library_id}/albums", json={
+        "title": "Untitld", "artist": "Unknwn", "year": 2024,
+        "tracks": [{"position": "A", "title": "Dub"}, {"position": "B", "title": "Version", "artist": "Guest"}]}).json()
+    r = c.patch(f"/api/albums/{album['id']}", json={"title": " Untitled Dub ", "artist": "Unknown", "year": None})
+    assert r.status_code == 200, r.text
+    assert (r.json()["title"], r.json()["artist"], r.json()["year"]) == ("Untitled Dub", "Unknown", None)
+    tracks = c.get(f"/api/albums/{album['id']}").json()["tracks"]
+    assert [(t["album"], t["artist"], t["year"]) for t in tracks] == [("Untitled Dub", "Unknown", None),
+                                                                       ("Untitled Dub", "Guest", None)]
+    found = c.get("/api/tracks/search", params={"q": "untitled dub"}).json()["items"]
+    assert {t["title"] for t in found} == {"Dub", "Version"}
+
+    next_year = datetime.now(UTC).year + 1
+    for body, field in [({"title": "  "}, "title"), ({"artist": None}, "artist"), ({"year": 1899}, "year"),
+                        ({"year": next_year + 1}, "year")]:
+        bad = c.patch(f"/api/albums/{album['id']}", json=body)
+        assert bad.status_code == 422 and bad.json()["detail"].startswith(f"{field}:"), body
+    assert c.patch(f"/api/albums/{album['id']}", json={"year": next_year}).json()["year"] == next_year
+    bob = make_user("bob")
+    assert bob.patch(f"/api/albums/{album['id']}", json={"title": "Mine"}).status_code == 404
+    assert c.get(f"/api/albums/{album['id']}").json()["title"] == "Untitled Dub"
 
 
 def test_csv_import_creates_albums_and_queues_tracklists(user_client, discogs_env):

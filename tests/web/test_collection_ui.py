@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -277,6 +278,59 @@ def test_album_edit_form_rating_condition_price_and_notes(user_client):
                       re.DOTALL).group(1)
     assert "<dt>Added</dt>" in facts and not any(f"<dt>{dt}</dt>" in facts for dt in ("Rating", "Condition", "Paid",
                                                                                         "Notes"))
+
+
+def _edit_form(page: str) -> str:
+    return re.search(r'<form id="album-edit-form".*?</form>', page, re.DOTALL).group(0)
+
+
+def test_album_edit_form_corrects_a_hand_made_records_title_artist_and_year(user_client):
+    """A record typed in by hand: title, artist and year in the album's edit form, carried to its tracks;
+    a Discogs release's form does not offer them and the route refuses them (a sync keeps them)."""
+    c = user_client
+    library_id = _library_id(_create(c))
+    album_path = _location(c.post(f"/libraries/{library_id}/albums", headers=HX,
+                                  data={"artist": "Unknwn", "title": "Dubplte", "year": "2024"}))
+    album_id = int(album_path.rsplit("/", 1)[1])
+    c.post(f"/albums/{album_id}/tracks", data={"position": ["A", "B"], "title": ["Dub", "Version"],
+                                               "artist": ["", "Guest"]}, headers=HX)
+    form = _edit_form(c.get(album_path).text)
+    assert 'name="identity" value="1"' in form and 'name="title" value="Dubplte"' in form
+    assert 'name="artist" value="Unknwn"' in form and 'name="year" value="2024"' in form
+
+    r = c.post(f"/albums/{album_id}/edit", headers=HX, data={
+        "identity": "1", "title": " Dubplate ", "artist": "Unknown", "year": "1999", "rating": "4",
+        "condition": "", "purchase_price": "", "notes": ""})
+    assert r.status_code == 200, r.text
+    assert "Saved." in r.text and "<h1>Unknown – Dubplate</h1>" in r.text and "1999" in r.text
+    assert [(t.album, t.artist, t.year) for t in _tracks(album_id)] == [("Dubplate", "Unknown", 1999),
+                                                                         ("Dubplate", "Guest", 1999)]
+    assert c.get(f"/api/albums/{album_id}").json()["rating"] == 4  # the same form saves your own fields
+
+    year_max = datetime.now(UTC).year + 1
+    for data, message in [
+        ({"title": "  ", "artist": "Unknown"}, "title: cannot be empty"),
+        ({"title": "Dubplate", "artist": ""}, "artist: cannot be empty"),
+        ({"title": "Dubplate", "artist": "Unknown", "year": "soon"}, "year: a whole number, e.g. 1997"),
+        ({"title": "Dubplate", "artist": "Unknown", "year": "1899"}, f"year: from 1900 to {year_max}, or empty"),
+    ]:
+        bad = c.post(f"/albums/{album_id}/edit", data={"identity": "1", **data}, headers=HX)
+        assert bad.status_code == 422 and bad.json()["detail"] == message, data
+    # An empty year clears it; without `identity` (a form not offering them) title and artist are untouched.
+    c.post(f"/albums/{album_id}/edit", data={"identity": "1", "title": "Dubplate", "artist": "Unknown", "year": ""},
+           headers=HX)
+    c.post(f"/albums/{album_id}/edit", data={"title": "Ignored", "notes": "kept"}, headers=HX)
+    api = c.get(f"/api/albums/{album_id}").json()
+    assert (api["title"], api["year"], api["notes"]) == ("Dubplate", None, "kept")
+
+    csv_library = _library_id(_create(c, "Imported", csv=CSV))
+    csv_album = _album_pk(csv_library)
+    form = _edit_form(c.get(f"/albums/{csv_album}").text)
+    assert 'name="title"' not in form and 'name="identity"' not in form and "come from Discogs" in form
+    refused = c.post(f"/albums/{csv_album}/edit", headers=HX,
+                     data={"identity": "1", "title": "Mine", "artist": "Moodymann", "year": "1997"})
+    assert refused.status_code == 400 and refused.json()["code"] == "from_discogs"
+    assert "comes from Discogs" in refused.json()["detail"]
 
 
 def test_a_deleted_track_is_restored_from_its_page(user_client, make_user):

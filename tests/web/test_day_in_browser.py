@@ -154,7 +154,8 @@ def test_a_new_djs_first_day(make_user, live_server, ga_env, analysis_stack, tmp
             upload = page.request.post(f"{live_server}/api/tracks/{pk}/audio", headers=same_site, multipart={
                 "file": {"name": f"{title}.wav", "mimeType": "audio/wav", "buffer": wavs[title].read_bytes()}})
             assert upload.status == 201, upload.text()
-            assert page.request.post(f"{live_server}/api/tracks/{pk}/analyze", headers=same_site).status == 202
+            analyse_answer = page.request.post(f"{live_server}/api/tracks/{pk}/analyze", headers=same_site)
+            assert analyse_answer.status == 202, analyse_answer.text()
         _wait_analysed(page, live_server, list(album_rows.values()))
 
         # A playlist, filled from the Tracks page (multi-select).

@@ -3,6 +3,8 @@ resources 404, bad parameters 422, no embeddings 409; the set builder's extend f
 
 from __future__ import annotations
 
+import re
+
 from services.common import db
 from services.common.models import Library, Track, TrackEmbedding
 from services.domain.embeddings import service as embeddings
@@ -128,3 +130,27 @@ def test_ui_fragments(make_user):
     _crate(bob.user_id, embedded=False)
     vibe = bob.get("/tracks", params={"q": "warm deep", "mode": "hybrid"})
     assert vibe.status_code == 409 and "djp embeddings backfill" in vibe.text
+
+
+def test_similar_and_suggestion_hits_can_be_selected_and_added_together(make_user):
+    """Both panels reuse the add-to-playlist partial: a checkbox per hit (its track's primary key); the Similar
+    panel's bar chooses any playlist, Suggest next tracks' adds the selection to the playlist shown."""
+    alice = make_user("alice")
+    ids = _crate(alice.user_id)
+    similar = alice.get(f"/tracks/{ids['Seed']}/similar", headers={"HX-Request": "true"}).text
+    assert "data-track-scope" in similar and "data-add-to-playlist" in similar and "data-track-select-all" in similar
+    assert f'name="track_pk" value="{ids["Adjacent"]}" data-track-select' in similar
+    assert 'hx-get="/playlists/options"' in similar  # the choice of playlists, loaded as on album pages
+
+    pid = alice.post("/api/playlists", json={"name": "Set", "track_pks": [ids["Seed"]]}).json()["id"]
+    suggestions = alice.get(f"/playlists/{pid}/suggestions", headers={"HX-Request": "true"}).text
+    bar = re.search(r"<form[^>]*data-add-selected.*?</form>", suggestions, re.DOTALL).group(0)
+    assert f'name="playlist_id" value="{pid}"' in bar and "to this playlist" in bar and "<select" not in bar
+    assert f'name="track_pk" value="{ids["Adjacent"]}" data-track-select' in suggestions
+    # What the bar sends (playlists.js appends the checked boxes): both added in one request, in order.
+    added = alice.post("/playlists/add", data={"playlist_id": str(pid),
+                                               "track_pk": [str(ids["Relative"]), str(ids["Adjacent"])]},
+                       headers={"HX-Request": "true"})
+    assert added.status_code == 200 and "Added 2 tracks to Set" in added.text
+    items = alice.get(f"/api/playlists/{pid}").json()["items"]
+    assert [i["title"] for i in items] == ["Seed", "Relative", "Adjacent"]

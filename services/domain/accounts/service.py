@@ -121,7 +121,6 @@ def change_password(*, session: Session, user: User, current_password: str, new_
     if not verify_password(user.password_hash, current_password):
         raise Refused("current password is wrong", code="wrong_password")
     user.password_hash = hash_password(new_password)
-    user.session_version += 1
     revoked = session.execute(
         update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
         .values(revoked_at=datetime.now(UTC))

@@ -44,21 +44,17 @@ from functools import lru_cache
 from pathlib import Path
 from urllib.parse import quote
 
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from pydantic import BaseModel
 from sqlalchemy import create_engine, pool, text
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from services.common import db as common_db
+from services.common import migrations
 from services.common.settings import get_settings
 from services.domain.errors import Conflict, Invalid, NotFound, Refused, Unavailable
 
 log = logging.getLogger(__name__)
-
-ROOT = Path(__file__).resolve().parents[3]
 
 BACKUP_NAME = re.compile(r"^djp-(?P<ts>\d{8}T\d{6}Z)(?P<auto>-auto)?(?:-(?P<n>\d{1,3}))?\.dump$")
 SCRATCH_PREFIX = "djp_restore_"
@@ -401,27 +397,12 @@ def _toc_tables(listing: str) -> tuple[set[str], set[str]]:
     return tables, with_data
 
 
-def _alembic_config() -> Config:
-    # The same files as domain/startup.alembic_config; not imported from there, because startup pulls in the
-    # accounts code (argon2), which the worker image, where backup jobs run, does not install.
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
-    return cfg
-
-
-def _known_revisions(url: URL) -> tuple[set[str], str]:
-    script = ScriptDirectory.from_config(_alembic_config())
-    return {rev.revision for rev in script.walk_revisions()}, str(script.get_current_head())
-
-
 def _upgrade(url: URL) -> None:
     """Migrate a restored scratch database (no one else sees it yet: no advisory lock needed) to head."""
     engine = create_engine(url, poolclass=pool.NullPool)
     try:
         with engine.begin() as conn:
-            cfg = _alembic_config()
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, "head")
+            migrations.upgrade(conn)
     finally:
         engine.dispose()
 
@@ -438,7 +419,7 @@ def _check_file(path: Path, url: URL, tools: Path) -> DumpCheck:
                      what=f"{path.name} is incomplete or damaged (nothing was restored)")
     rows = re.search(r"^COPY public\.alembic_version .*?FROM stdin;\n(.*?)^\\\.$", data, re.MULTILINE | re.DOTALL)
     revisions = [r.strip() for r in rows.group(1).splitlines() if r.strip()] if rows else []
-    known, _head = _known_revisions(url)
+    known, _head = migrations.known_revisions()
     if len(revisions) != 1 or revisions[0] not in known:
         shown = ", ".join(revisions) or "none"
         raise Invalid(f"{path.name} is not a DJ Playlist backup of a known version: its schema revision ({shown}) "
@@ -607,7 +588,7 @@ def restore_backup(*, name: str, database_url: str | None = None, folder: Path |
                       code="backup_damaged", what=f"{name} could not be restored; the live database was not touched")
             report("checking", 70)
             counts = _check_scratch(scratch_url, check)
-            _known, head = _known_revisions(url)
+            _known, head = migrations.known_revisions()
             if check.revision != head:
                 report("migrating", 75)
                 _upgrade(scratch_url)

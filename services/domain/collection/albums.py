@@ -11,8 +11,15 @@ from sqlalchemy.orm import Session
 
 from services.common.models import Album, DiscogsRelease, Library, Track, User
 from services.domain.access import readable_library, visible_library_ids, visible_row, writable_library
-from services.domain.collection.sync import album_row, track_rows, upsert_albums, upsert_tracks
-from services.domain.errors import Conflict, Invalid
+from services.domain.collection.sync import (
+    ALBUM_IDENTITY,
+    album_row,
+    sync_owns_album_identity,
+    track_rows,
+    upsert_albums,
+    upsert_tracks,
+)
+from services.domain.errors import Conflict, Invalid, Refused
 from services.domain.sources.base import AlbumInfo, TrackInfo
 from services.domain.tracks.service import parse_typed_duration
 
@@ -98,6 +105,8 @@ def _writable_album(session: Session, user: User, album_id: int) -> Album:
 
 ALBUM_NOTES_MAX = 10000
 ALBUM_CONDITION_MAX = 200
+ALBUM_TITLE_MAX = ALBUM_ARTIST_MAX = 500
+YEAR_MIN = 1900
 PRICE_MAX = Decimal("99999999.99")  # NUMERIC(10, 2)
 
 
@@ -124,15 +133,47 @@ def _price(value: Any) -> Decimal | None:
     return price.quantize(Decimal("0.01"))
 
 
+def year_max() -> int:
+    """The latest year a record may carry: next year (a pre-release)."""
+    return datetime.now(UTC).year + 1
+
+
+def clean_year(value: Any) -> int | None:
+    """A release year: YEAR_MIN to next year, or None (unknown). Invalid names the field."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not YEAR_MIN <= value <= year_max():
+        raise Invalid(f"year: from {YEAR_MIN} to {year_max()}, or empty", code="bad_year")
+    return value
+
+
+def _identity_text(value: Any, field: str, limit: int) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid(f"{field}: cannot be empty", code="bad_value")
+    text = value.strip()
+    if len(text) > limit:
+        raise Invalid(f"{field}: at most {limit} characters", code="too_long")
+    return text
+
+
 def clean_album_changes(changes: dict[str, Any]) -> dict[str, Any]:
-    """Validate and normalise edits of your own album fields (the API and the UI share this): rating 1-5,
-    notes, condition, purchase price; None (or empty text) clears. Invalid names the field."""
-    unknown = sorted(set(changes) - {"rating", "notes", "condition", "purchase_price"})
+    """Validate and normalise album edits (the API and the UI share this): rating 1-5, notes, condition,
+    purchase price (None or empty text clears); and the record's identity, title and artist (trimmed, not
+    empty) and year (YEAR_MIN to next year, None for unknown). Invalid names the field."""
+    unknown = sorted(set(changes) - {"rating", "notes", "condition", "purchase_price", *ALBUM_IDENTITY})
     if unknown:
         raise Invalid(f"cannot edit {', '.join(unknown)}", code="bad_field")
     out: dict[str, Any] = {}
     for key, value in changes.items():
-        if key == "rating":
+        if key == "title":
+            out[key] = _identity_text(value, key, ALBUM_TITLE_MAX)
+        elif key == "artist":
+            out[key] = _identity_text(value, key, ALBUM_ARTIST_MAX)
+        elif key == "year":
+            out[key] = clean_year(value)
+        elif key == "rating":
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 5):
                 raise Invalid("rating: a whole number from 1 to 5", code="bad_rating")
             out[key] = value
@@ -145,14 +186,57 @@ def clean_album_changes(changes: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def album_identity_editable(album: Album) -> bool:
+    """The user may correct this record's title, artist and year (no sync writes them: made by hand)."""
+    return not sync_owns_album_identity(album.release_id)
+
+
 def update_album(*, session: Session, user: User, album_id: int, changes: dict[str, Any]) -> Album:
-    """Edit your own fields of an album (a Discogs sync never overwrites them)."""
+    """Edit an album: your own fields (rating, notes, condition, price: a Discogs sync never overwrites them)
+    and, for a record made by hand, its title, artist and year. A Discogs release's identity is refused
+    (Refused "from_discogs"): a sync keeps it up to date, as it does its tracks' titles.
+
+    A new title or year goes to the album's tracks (their `album` and `year` copies, which search reads),
+    a new artist to those of its tracks credited to the old album artist (not a featured or split artist)."""
     album = _writable_album(session, user, album_id)
     changes = clean_album_changes(changes)
+    identity = {k: v for k, v in changes.items() if k in ALBUM_IDENTITY and v != getattr(album, k)}
+    if identity and not album_identity_editable(album):
+        names = list(identity)
+        what = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+        raise Refused(f"the {what} of this record come{'' if len(identity) > 1 else 's'} from Discogs, and a sync "
+                      "keeps them up to date: correct them on Discogs (rating, condition, price and notes are "
+                      "yours to edit here)", code="from_discogs")
+    old_artist = album.artist
     for key, value in changes.items():
         setattr(album, key, value)
+    if identity:
+        changed = _carry_identity_to_tracks(session, album, identity, old_artist=old_artist)
+        session.flush()
+        if changed:
+            from services.domain.embeddings.jobs import embed_soon
+
+            embed_soon(track_pks=changed)  # their text changed: re-embedded in the background
     session.flush()
     return album
+
+
+def _carry_identity_to_tracks(session: Session, album: Album, identity: dict[str, Any], *,
+                              old_artist: str) -> list[int]:
+    """Copy a changed title/year to every track of the album (deleted ones too: a restore shows the record
+    as it is now) and a changed artist to the tracks credited to the old one. Returns the tracks changed."""
+    changed = []
+    for track in album_tracks(session=session, album=album, include_deleted=True):
+        before = (track.album, track.year, track.artist)
+        if "title" in identity:
+            track.album = album.title
+        if "year" in identity:
+            track.year = album.year
+        if "artist" in identity and track.artist == old_artist:
+            track.artist = album.artist
+        if (track.album, track.year, track.artist) != before:
+            changed.append(track.id)
+    return changed
 
 
 MAX_TRACKS = 200
@@ -217,8 +301,7 @@ def create_manual_album(*, session: Session, user: User, library_id: int, title:
     library = writable_library(session=session, user=user, library_id=library_id)
     title = _album_text(title, 500, "a title", required=True)
     artist = _album_text(artist, 500, "an artist", required=True)
-    if year is not None and not 1900 <= year <= 2100:
-        raise Invalid("year: from 1900 to 2100")
+    year = clean_year(year)
     session.execute(select(func.pg_advisory_xact_lock(0x4D414E, library.id)))  # serialise id allocation
     lowest = session.scalar(select(func.min(Album.release_id)).where(Album.library_id == library.id)) or 0
     release_id = min(lowest, 0) - 1

@@ -70,6 +70,18 @@ def _now() -> datetime:
 # Discogs-owned album columns refreshed by every sync; rating/notes/condition are first-import only.
 _ALBUM_LISTING_UPDATE = ("title", "artist", "year", "genres", "styles", "label", "catalog_number", "format",
                          "thumbnail", "date_added")
+# A Discogs release's identity (title, artist, year) is refreshed by every sync that touches it (the listing's
+# upsert above, the release details below, a refresh): it is Discogs', not the user's, as a Discogs tracklist's
+# track titles are (tracks/service.py). Records made by hand (release id < 0) no sync ever writes: their
+# identity is the user's to correct (collection/albums.py asks here).
+ALBUM_IDENTITY = ("title", "artist", "year")
+
+
+def sync_owns_album_identity(release_id: int) -> bool:
+    """True when a sync keeps this album's title, artist and year up to date from Discogs."""
+    return release_id > 0
+
+
 _TRACK_UPDATE = ("album_id", "release_id", "title", "artist", "album", "year", "position", "duration_seconds")
 # Genres and styles: Discogs' list first, then any the user added (an accepted suggestion) kept after it.
 # A genre Discogs later drops stays too: keeping a user's value beats guessing whose it was.

@@ -5,29 +5,51 @@ vector query. Numbers become BPM filters ("128 bpm" ±1.5, "around 128" or a bar
 become Camelot filters ("A minor", "Am", "8A", Open Key "1m"), energy words energy filters ("high energy",
 "peak time" >= 7, "low energy", "warm up" <= 4, "energy 8"). Filters given as parameters win over parsed ones.
 
+Who reads the query (`understood.parsed_by`): with OpenAI configured (openai_assist.configured), the model
+(openai_assist.parse_search: strict JSON schema, then SearchQuery's validation, keys through
+camelot.parse_key) also giving genre, style, year and "mixes with" filters; its BPM must be a tempo
+(BPM_RANGE) and its words left (or the rules' when it left none) are the vector query. Any failure (not
+configured, 429/5xx after the client's retries, timeout, a malformed or invalid answer, filters that clash
+with the parameters) falls back to the rules above (`parsed_by: "rules"`, `understood.fallback` says why
+when OpenAI was tried). A search asks at most PARSE_TIMEOUT_MAX seconds per attempt and PARSE_RETRIES_MAX
+retries; parses are kept per query text for PARSE_TTL (paging, typing back), a failed text for FAILED_TTL,
+and after an API failure (not a bad answer) every query uses the rules for FAILED_TTL.
+
 * semantic: the tracks matching the filters, ranked by cosine distance of their text embedding to the
-  query's (the active text model only); no words left: the filters alone (browsing order).
+  query's (the active text model only), then the matching tracks without one yet (browsing order): `total`
+  and `facets` count all of them, the set a DJ pages through. Sorted by a field (not relevance): the POOL
+  nearest (more when paging further) in that order, `total` and `facets` over those. No words left: the
+  filters alone (browsing order).
 * hybrid: the text search's ranking (the configured backend) and the vector ranking fused by reciprocal
-  rank fusion (score = sum of 1 / (RRF_K + rank)), over the top POOL of each.
+  rank fusion (score = sum of 1 / (RRF_K + rank)), over the top POOL of each; `total` and `facets` over the
+  fused ranking.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 import time
-from dataclasses import asdict, dataclass
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from pydantic import Field, ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from services.common.camelot import KeyParseError, parse_key
 from services.common.models import Track, TrackEmbedding, User
+from services.common.settings import Settings, get_settings
 from services.domain.embeddings.similar import embeddings_missing, has_embeddings, set_ef_search
-from services.domain.errors import Invalid
+from services.domain.errors import DomainError, Invalid
 from services.domain.search.base import SearchBackend
-from services.domain.search.models import SearchQuery, SearchResult
+from services.domain.search.models import BPM_BUCKET, Facets, SearchQuery, SearchResult, facets_from_counts
 from services.domain.search.text import terms
+
+log = logging.getLogger(__name__)
 
 AROUND_BPM = 3.0  # "around 128", or a bare 128: 125-131
 EXACT_BPM = 1.5  # "128 bpm": 126.5-129.5
@@ -36,6 +58,11 @@ HIGH_ENERGY, LOW_ENERGY = 7.0, 4.0
 RRF_K = 60
 POOL = 200  # hybrid: ranks fused from each list (more when paging further)
 MAX_POOL = 1000
+PARSE_TTL = 300.0  # seconds an OpenAI parse of a query text is reused (paging, typing back)
+FAILED_TTL = 30.0  # seconds the rules stand in after a failure (that text; every text after an API failure)
+PARSE_CACHE_SIZE = 512
+PARSE_TIMEOUT_MAX = 5.0  # seconds per attempt for a search's parse (OPENAI_TIMEOUT_SECONDS when lower)
+PARSE_RETRIES_MAX = 1  # retries for a search's parse (OPENAI_MAX_RETRIES when lower)
 
 _NUM = r"(\d{2,3}(?:\.\d+)?)"
 _BPM_RANGE_RE = re.compile(rf"(?<![\w.]){_NUM}\s*(?:-|–|to|\.\.)\s*{_NUM}\s*(?:bpm\b)?", re.I)
@@ -58,9 +85,14 @@ _ENERGY_RES = [
 _FILLER = {"in", "at", "around", "about", "bpm", "key", "of", "with", "and", "a", "the", "energy"}
 
 
+FILTER_FIELDS = ("bpm_min", "bpm_max", "half_double", "key", "compatible_with", "energy_min", "energy_max",
+                 "genre", "style", "year_min", "year_max")
+
+
 @dataclass
 class ParsedVibe:
-    """What a vibe query asks: filters, and the words left for the vector query."""
+    """What a vibe query asks: filters, and the words left for the vector query. The rules fill BPM, key
+    and energy; OpenAI may fill every filter field."""
 
     text: str
     bpm_min: float | None = None
@@ -68,9 +100,27 @@ class ParsedVibe:
     key: str | None = None  # Camelot code
     energy_min: float | None = None
     energy_max: float | None = None
+    half_double: bool = False
+    compatible_with: str | None = None  # Camelot code
+    genre: list[str] = field(default_factory=list)
+    style: list[str] = field(default_factory=list)
+    year_min: int | None = None
+    year_max: int | None = None
+    parsed_by: str = "rules"  # or "openai"
+    fallback: str | None = None  # why the rules read it although OpenAI is configured
 
-    def filters(self) -> dict[str, float | str]:
-        return {k: v for k, v in asdict(self).items() if k != "text" and v is not None}
+    def filters(self) -> dict[str, Any]:
+        return {name: value for name in FILTER_FIELDS
+                if (value := getattr(self, name)) is not None and value is not False and value != []}
+
+    def understood(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"text": self.text, "filters": self.filters(), "parsed_by": self.parsed_by}
+        if self.fallback:
+            out["fallback"] = self.fallback
+        return out
+
+    def copy(self) -> ParsedVibe:
+        return replace(self, genre=list(self.genre), style=list(self.style))
 
 
 def _tempo(value: str) -> float | None:
@@ -130,16 +180,151 @@ def parse_vibe(q: str) -> ParsedVibe:
     return parsed
 
 
+# -- OpenAI parsing ------------------------------------------------------------------------------------------
+
+
+class ParseCache:
+    """OpenAI's parses per query text (LRU with a TTL; a failed text keeps its reason for FAILED_TTL), and a
+    pause after the API itself failed. Per process, thread-safe; `clock` is injectable for tests."""
+
+    def __init__(self, *, size: int = PARSE_CACHE_SIZE, clock: Callable[[], float] = time.monotonic) -> None:
+        self.size = size
+        self.clock = clock
+        self.entries: OrderedDict[tuple, tuple[float, ParsedVibe | str]] = OrderedDict()
+        self.paused_until = 0.0
+        self.pause_reason = ""
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple) -> ParsedVibe | str | None:
+        """A copy of the parse kept for `key`, or the reason it failed; None when unknown or expired."""
+        with self.lock:
+            entry = self.entries.get(key)
+            if entry is None:
+                return None
+            if self.clock() >= entry[0]:
+                del self.entries[key]
+                return None
+            self.entries.move_to_end(key)
+            value = entry[1]
+        return value.copy() if isinstance(value, ParsedVibe) else value
+
+    def put(self, key: tuple, value: ParsedVibe | str, ttl: float) -> None:
+        with self.lock:
+            self.entries[key] = (self.clock() + ttl, value.copy() if isinstance(value, ParsedVibe) else value)
+            self.entries.move_to_end(key)
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+
+    def pause(self, reason: str, seconds: float = FAILED_TTL) -> None:
+        with self.lock:
+            self.paused_until, self.pause_reason = self.clock() + seconds, reason
+
+    def paused(self) -> str | None:
+        """Why OpenAI is not asked right now (it failed moments ago), or None."""
+        with self.lock:
+            return self.pause_reason if self.clock() < self.paused_until else None
+
+    def clear(self) -> None:
+        with self.lock:
+            self.entries.clear()
+            self.paused_until, self.pause_reason = 0.0, ""
+
+
+PARSE_CACHE = ParseCache()
+
+
+def from_search_query(query: SearchQuery, *, rules: ParsedVibe) -> ParsedVibe:
+    """OpenAI's parse (a SearchQuery: schema and ranges already checked) as a ParsedVibe, or Invalid when a
+    value is not usable here: a BPM outside BPM_RANGE, a key camelot.parse_key refuses. Its words are the
+    vector query; when it left none, the rules' words are."""
+    for name in ("bpm_min", "bpm_max"):
+        value = getattr(query, name)
+        if value is not None and not BPM_RANGE[0] <= value <= BPM_RANGE[1]:
+            raise Invalid(f"{name}: {value:g} is not a tempo ({BPM_RANGE[0]:g} to {BPM_RANGE[1]:g} BPM)")
+    keys: dict[str, str | None] = {}
+    for name in ("key", "compatible_with"):
+        value = getattr(query, name)
+        try:
+            keys[name] = str(parse_key(value)) if value else None
+        except KeyParseError as exc:
+            raise Invalid(f"{name}: {exc}") from None
+    return ParsedVibe(text=query.q or rules.text, bpm_min=query.bpm_min, bpm_max=query.bpm_max, key=keys["key"],
+                      energy_min=query.energy_min, energy_max=query.energy_max, half_double=query.half_double,
+                      compatible_with=keys["compatible_with"], genre=list(query.genre), style=list(query.style),
+                      year_min=query.year_min, year_max=query.year_max, parsed_by="openai")
+
+
+def _ask_openai(text: str, *, session: Session, settings: Settings, rules: ParsedVibe) -> ParsedVibe:
+    """openai_assist.parse_search with a search's budget (PARSE_TIMEOUT_MAX, PARSE_RETRIES_MAX at most)."""
+    from services.domain.enrichment import openai_assist as assist
+
+    budget = settings.model_copy(update={
+        "openai_timeout_seconds": min(settings.openai_timeout_seconds, PARSE_TIMEOUT_MAX),
+        "openai_max_retries": min(settings.openai_max_retries, PARSE_RETRIES_MAX)})
+    with assist.Assistant.from_settings(budget) as client:
+        query = assist.parse_search(text, session=session, client=client)
+    return from_search_query(query, rules=rules)
+
+
+def understand(q: str, *, session: Session, cache: ParseCache | None = None) -> ParsedVibe:
+    """The query as OpenAI reads it when configured (openai_assist.configured), else, or on any failure, as
+    the rules (parse_vibe) read it; see the module docstring for the cache and the fallback."""
+    from services.domain.enrichment import openai_assist as assist
+    from services.domain.enrichment.sources.base import CatalogError, CatalogMalformed
+
+    cache = cache or PARSE_CACHE
+    rules = parse_vibe(q)
+    text = " ".join(q.split())
+    settings = get_settings()
+    if not text or not assist.configured(settings)[0]:
+        return rules
+    key = (text, settings.openai_model, settings.openai_base_url or "")
+    cached = cache.get(key)
+    if isinstance(cached, ParsedVibe):
+        return cached
+    if cached is not None:
+        return replace(rules, fallback=cached)
+    if (reason := cache.paused()) is not None:  # OpenAI failed moments ago: not asked again yet
+        return replace(rules, fallback=f"{reason}; read by the rules for now")
+    try:
+        parsed = _ask_openai(text, session=session, settings=settings, rules=rules)
+    except CatalogMalformed as exc:  # this answer was bad: this text only
+        reason = exc.detail
+    except CatalogError as exc:  # the API failed (after retries): the rules for a while, for every text
+        reason = exc.detail
+        cache.pause(reason)
+    except DomainError as exc:  # a value the search cannot use (Invalid), or not configured after all
+        reason = f"OpenAI's reading was not usable: {exc.detail}"
+    except Exception:  # any failure falls back to the rules
+        log.exception("parsing a vibe query with OpenAI failed")
+        reason = "OpenAI's reading failed"
+    else:
+        cache.put(key, parsed, PARSE_TTL)
+        return parsed
+    reason = f"{reason}; read by the rules instead"
+    cache.put(key, reason, FAILED_TTL)
+    return replace(rules, fallback=reason)
+
+
 class VibeResult(SearchResult):
     mode: str
-    understood: dict = Field(description="what the query was read as: filters, and the words embedded")
+    understood: dict = Field(description="what the query was read as: filters, the words embedded, parsed_by "
+                                         "(openai or rules) and, when OpenAI was tried but not used, fallback")
+
+
+def _given(query: SearchQuery, name: str) -> bool:
+    """Whether a parameter set this filter (then it wins over the parsed one)."""
+    value = getattr(query, name)
+    if isinstance(value, bool):
+        return name in query.model_fields_set
+    return value is not None and value != []
 
 
 def _merged_query(query: SearchQuery, parsed: ParsedVibe) -> SearchQuery:
     """The query with the parsed filters where no parameter set them, the remaining words as `q`."""
     data = query.model_dump()
     for name, value in parsed.filters().items():
-        if data.get(name) is None:
+        if not _given(query, name):
             data[name] = value
     data.update(q=parsed.text, mode="text")
     try:
@@ -166,14 +351,38 @@ _SORT_KEYS = {
 }
 
 
-def _sorted(ids: list[int], rows: dict[int, Track], query: SearchQuery) -> list[int]:
+def _sorted(ids: list[int], rows: dict[int, Any], query: SearchQuery) -> list[int]:
     """A vibe ranking re-ordered by the query's sort field (missing values last); relevance keeps it."""
     if query.sort_field == "relevance":
         return ids
     key = _SORT_KEYS[query.sort_field]
     known = [i for i in ids if i in rows and key(rows[i]) is not None]
     known.sort(key=lambda i: key(rows[i]), reverse=query.descending)
-    return known + [i for i in ids if i not in set(known)]
+    seen = set(known)
+    return known + [i for i in ids if i not in seen]
+
+
+# What ranking and counting a pool of tracks reads (the sort keys above and the facets' fields).
+_POOL_COLUMNS = (Track.id, Track.bpm, Track.camelot, Track.energy, Track.year, Track.star_rating, Track.created_at,
+                 Track.title, Track.artist, Track.genres, Track.styles, Track.library_id)
+
+
+def facets_of(rows: Iterable[Any]) -> Facets:
+    """Facets of these tracks (rows with genres, styles, camelot, bpm, energy, library_id), counted the way
+    the search backends count theirs: BPM_BUCKET buckets, energy rounded, through facets_from_counts."""
+    counts: dict[str, Counter] = {name: Counter() for name in ("genres", "styles", "camelot", "bpm", "energy",
+                                                               "library")}
+    for row in rows:
+        counts["genres"].update(row.genres or [])
+        counts["styles"].update(row.styles or [])
+        if row.camelot:
+            counts["camelot"][row.camelot] += 1
+        if row.bpm is not None:
+            counts["bpm"][int(row.bpm // BPM_BUCKET * BPM_BUCKET)] += 1
+        if row.energy is not None:
+            counts["energy"][round(float(row.energy))] += 1
+        counts["library"][row.library_id] += 1
+    return facets_from_counts({name: list(found.items()) for name, found in counts.items()})
 
 
 def vibe_search(*, session: Session, user: User, query: SearchQuery, backend: SearchBackend | None = None
@@ -185,11 +394,19 @@ def vibe_search(*, session: Session, user: User, query: SearchQuery, backend: Se
     from services.domain.search.service import current_backend, scope_for, search_tracks, to_item
 
     started = time.perf_counter()
-    parsed = parse_vibe(query.q)
-    merged = _merged_query(query, parsed)
-    understood = {"text": parsed.text, "filters": parsed.filters()}
+    # The libraries and playlist (never parsed from q): a library or playlist not yours is 404 before any parse.
+    scope = scope_for(session=session, user=user, query=query)
+    parsed = understand(query.q, session=session)
+    try:
+        merged = _merged_query(query, parsed)
+    except Invalid:
+        if parsed.parsed_by != "openai":
+            raise
+        parsed = replace(parse_vibe(query.q), fallback="OpenAI's filters clash with the parameters given; read by "
+                                                       "the rules instead")
+        merged = _merged_query(query, parsed)
+    understood = parsed.understood()
     backend = backend or current_backend()
-    scope = scope_for(session=session, user=user, query=merged)
     if not parsed.text or not scope.libraries:  # nothing to embed: the filters alone
         result = search_tracks(session=session, user=user, query=merged, backend=backend)
         return VibeResult(**result.model_dump(), mode=query.mode, understood=understood)
@@ -198,33 +415,42 @@ def vibe_search(*, session: Session, user: User, query: SearchQuery, backend: Se
         raise embeddings_missing({"text": model}, "your tracks")
     vector = embeddings.embed_query(parsed.text)
     where = _filters(merged, scope)
+    with_vector = (TrackEmbedding.track_pk == Track.id, TrackEmbedding.kind == "text", TrackEmbedding.model == model)
     distance = TrackEmbedding.embedding.cosine_distance(vector)
-    knn = (select(Track.id).join(TrackEmbedding, TrackEmbedding.track_pk == Track.id)
-           .where(TrackEmbedding.kind == "text", TrackEmbedding.model == model, *where).order_by(distance))
-    browse = backend.search(session=session, query=merged.model_copy(update={"q": "", "limit": 1, "offset": 0,
-                                                                             "sort": "relevance"}), scope=scope)
+    knn = select(Track.id).join(TrackEmbedding, with_vector[0]).where(*with_vector[1:], *where).order_by(distance)
     pool = min(MAX_POOL, max(POOL, query.offset + query.limit))
     set_ef_search(session, pool)
-    if query.mode == "semantic":
-        total = session.scalar(select(func.count()).select_from(knn.order_by(None).subquery())) or 0
-        if merged.sort_field == "relevance":
-            ids = list(session.scalars(knn.limit(query.limit).offset(query.offset)))
-            ranking = None
-        else:
+    if query.mode == "semantic" and merged.sort_field == "relevance":
+        # Every matching track: the ones with a vector by distance, then the others (browsing order).
+        ids = list(session.scalars(knn.limit(query.limit).offset(query.offset)))
+        if len(ids) < query.limit:
+            if ids or not query.offset:
+                ranked = query.offset + len(ids)  # the tracks with a vector end on this page
+            else:  # past them: how many there are
+                ranked = session.scalar(select(func.count()).select_from(knn.order_by(None).subquery())) or 0
+            rest = (select(Track.id).where(*where, ~exists().where(*with_vector))
+                    .order_by(Track.created_at.desc(), Track.id.desc())
+                    .offset(max(0, query.offset - ranked)).limit(query.limit - len(ids)))
+            ids += list(session.scalars(rest))
+        browse = backend.search(session=session, query=merged.model_copy(update={
+            "q": "", "limit": 1, "offset": 0, "sort": "relevance"}), scope=scope)
+        total, facets = browse.total, browse.facets
+    else:  # a pool: the nearest (sorted by a field), or both rankings fused
+        if query.mode == "semantic":
             ranking = list(session.scalars(knn.limit(pool)))
-    else:
-        vector_ids = list(session.scalars(knn.limit(pool)))
-        text_ids = backend.search(session=session, query=merged.model_copy(update={
-            "limit": min(pool, 200), "offset": 0, "sort": "relevance"}), scope=scope).ids
-        ranking = rrf([text_ids, vector_ids])
-        total = len(ranking)
-    if ranking is not None:
-        rows = {t.id: t for t in session.scalars(select(Track).where(Track.id.in_(ranking)))} if ranking else {}
-        ids = _sorted(ranking, rows, merged)[query.offset: query.offset + query.limit]
+        else:
+            vector_ids = list(session.scalars(knn.limit(pool)))
+            text_ids = backend.search(session=session, query=merged.model_copy(update={
+                "limit": min(pool, 200), "offset": 0, "sort": "relevance"}), scope=scope).ids
+            ranking = rrf([text_ids, vector_ids])
+        pooled = {r.id: r for r in session.execute(select(*_POOL_COLUMNS).where(Track.id.in_(ranking), *where))} \
+            if ranking else {}
+        ranking = [i for i in ranking if i in pooled]  # a search index lagging behind a change: not counted
+        ids = _sorted(ranking, pooled, merged)[query.offset: query.offset + query.limit]
+        total, facets = len(ranking), facets_of(pooled.values())
     rows = {t.id: t for t in session.scalars(select(Track).where(Track.id.in_(ids)))} if ids else {}
     query_terms = terms(parsed.text)
     items = [to_item(rows[i], scope.libraries.get(rows[i].library_id, ""), query_terms) for i in ids if i in rows]
-    facets = browse.facets
     for facet in facets.library:
         facet.label = scope.libraries.get(int(facet.value))
     name = "pgvector" if query.mode == "semantic" else f"{backend.name}+pgvector"

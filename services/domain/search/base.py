@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from sqlalchemy.orm import Session
 
@@ -27,6 +27,7 @@ class Hits:
     ids: list[int]
     total: int
     facets: Facets = field(default_factory=Facets)
+    rows: dict[int, Any] | None = None  # the page's tracks (id -> row with search item fields), when already read
 
 
 class SearchBackend(ABC):

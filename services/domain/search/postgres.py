@@ -3,7 +3,10 @@
 Text: a weighted, accent-folded tsvector (prefix matching while typing) and, for misspelt input, a
 trigram word similarity on "artist title"; both kept by the database (migration 0004), GIN-indexed.
 Ranking: tsvector rank + trigram similarity + a bonus for an exact title or "artist title".
-One statement materializes the match once and returns the page, the total and every facet.
+A text query: one statement materializes the match once and returns the page, the total and every facet.
+Browsing (no text): the page comes straight from an index in the sort's order (migration 0015 has the
+folded artist/title and descending BPM/year ones) together with the page's rows; the total and facets
+are one more statement, kept per process (_FacetCache) while no track changes.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ import time
 from collections import OrderedDict
 
 from sqlalchemy import (
-    Float,
     Integer,
     Text,
     case,
@@ -20,6 +22,7 @@ from sqlalchemy import (
     exists,
     false,
     func,
+    literal_column,
     not_,
     or_,
     select,
@@ -58,6 +61,15 @@ SORTS = {
     "title": [func.djp_fold(Track.title)],
     "artist": [func.djp_fold(Track.artist), func.djp_fold(Track.title)],
 }
+# djp_fold() never returns NULL (it folds coalesce($1, '')): its keys sort plainly, so that one ascending
+# index (migration 0015) serves both directions.
+NEVER_NULL = {"title", "artist"}
+# What a search item shows (service.to_item reads these attributes), read with the browse page.
+ITEM_COLUMNS = (Track.id, Track.track_id, Track.title, Track.artist, Track.album, Track.album_id, Track.year,
+                Track.position, Track.duration_seconds, Track.bpm, Track.key, Track.camelot, Track.energy,
+                Track.danceability, Track.star_rating, Track.genres, Track.styles, Track.library_id,
+                Track.local_audio_path, Track.analyzed_at)
+VERSION = literal_column("(SELECT last_value FROM tracks_version)")
 
 
 def _filters(query: SearchQuery, scope: Scope) -> list:
@@ -93,18 +105,26 @@ def _filters(query: SearchQuery, scope: Scope) -> list:
     return conds
 
 
-def _grouped(m, expr, *, unnest: bool = False, limit: int | None = None):
-    """A scalar subquery: [[value, count], ...] of one facet over the match `m`."""
+def _grouped_sql(expr: str, *, unnest: bool = False, limit: int | None = None) -> str:
+    """A scalar subquery: [[value, count], ...] of one facet over the match CTE `m` (constant SQL: built
+    once at import, so a request pays nothing to build or key it)."""
     if unnest:
-        values = select(func.unnest(expr).label("v")).select_from(m).subquery()
-        inner = select(values.c.v, func.count().label("c")).group_by(values.c.v)
+        inner = f"SELECT v, count(*) AS c FROM (SELECT unnest({expr}) AS v FROM m) AS u GROUP BY v"
     else:
-        inner = select(expr.label("v"), func.count().label("c")).select_from(m).where(expr.is_not(None)).group_by(expr)
+        inner = f"SELECT {expr} AS v, count(*) AS c FROM m WHERE {expr} IS NOT NULL GROUP BY 1"
     if limit is not None:
-        inner = inner.order_by(func.count().desc(), text("1")).limit(limit)
-    sub = inner.subquery()
-    return select(func.coalesce(func.json_agg(func.json_build_array(sub.c.v, sub.c.c)), text("'[]'::json")))\
-        .scalar_subquery()
+        inner += f" ORDER BY count(*) DESC, 1 LIMIT {int(limit)}"
+    return f"(SELECT coalesce(json_agg(json_build_array(f.v, f.c)), '[]'::json) FROM ({inner}) AS f)"
+
+
+FACET_SQL = (  # after the total: genres, styles, camelot, bpm, energy, library (as _to_facets reads them)
+    _grouped_sql("m.genres", unnest=True, limit=FACET_LIMIT),
+    _grouped_sql("m.styles", unnest=True, limit=FACET_LIMIT),
+    _grouped_sql("m.camelot"),
+    _grouped_sql(f"CAST(floor(m.bpm / {BPM_BUCKET}) * {BPM_BUCKET} AS INTEGER)"),
+    _grouped_sql("CAST(round(CAST(m.energy AS FLOAT)) AS INTEGER)"),
+    _grouped_sql("m.library_id", limit=FACET_LIMIT),
+)
 
 
 def _materialized(where: list, order: list) -> tuple:
@@ -125,18 +145,26 @@ def _direction(expr, desc: bool):
     return ordered if getattr(column, "nullable", True) is False else ordered.nulls_last()
 
 
+def _ordering(query: SearchQuery, order: list) -> list:
+    """ORDER BY terms for a page read straight from the table (an index in that order serves it)."""
+    if query.sort_field in NEVER_NULL:
+        return [expr.desc() if desc else expr.asc() for expr, desc in order]
+    return [_direction(expr, desc) for expr, desc in order]
+
+
+# What decides the match (not the page, sort or mode): the cache key, with the tracks' version before it.
+_MATCH_FIELDS = tuple(f for f in SearchQuery.model_fields if f not in ("limit", "offset", "sort", "mode"))
+
+
+def _cache_key(query: SearchQuery, scope: Scope) -> tuple:
+    fields = tuple(tuple(v) if isinstance(v := getattr(query, f), list) else v for f in _MATCH_FIELDS)
+    return fields, tuple(sorted(scope.libraries)), scope.playlist_id, scope.in_playlist
+
+
 def _facet_columns(m) -> list:
-    bucket = cast(func.floor(m.c.bpm / BPM_BUCKET) * BPM_BUCKET, Integer)
-    energy = cast(func.round(cast(m.c.energy, Float)), Integer)
-    return [
-        select(func.count()).select_from(m).scalar_subquery(),
-        _grouped(m, m.c.genres, unnest=True, limit=FACET_LIMIT),
-        _grouped(m, m.c.styles, unnest=True, limit=FACET_LIMIT),
-        _grouped(m, m.c.camelot),
-        _grouped(m, bucket),
-        _grouped(m, energy),
-        _grouped(m, m.c.library_id, limit=FACET_LIMIT),
-    ]
+    """Total and facets over the CTE `m`; the total's Core subquery is what makes the statement render `m`."""
+    return [select(func.count()).select_from(m).scalar_subquery(),
+            *(literal_column(sql).label(f"f{i}") for i, sql in enumerate(FACET_SQL))]
 
 
 def _to_facets(groups: list) -> Facets:
@@ -144,11 +172,19 @@ def _to_facets(groups: list) -> Facets:
                                        strict=True)))
 
 
+def _copy(facets: Facets) -> Facets:
+    """A copy to hand out: new lists, and new library counts (callers label those); the other counts are
+    never changed after facets_from_counts, so they are shared (a deep copy cost milliseconds)."""
+    return Facets.model_construct(genres=list(facets.genres), styles=list(facets.styles),
+                                  camelot=list(facets.camelot), bpm=list(facets.bpm), energy=list(facets.energy),
+                                  library=[f.model_copy() for f in facets.library])
+
+
 class _FacetCache:
     """Total and facets of large matches (browsing everything, a common style), per process.
 
     Keyed by the tracks' version (a sequence every write to `tracks` advances, migration 0004) and
-    the match's SQL, so a write makes every entry stale; a TTL bounds what a write committing
+    what decides the match (_cache_key), so a write makes every entry stale; a TTL bounds what a write committing
     during a read could leave behind.
     """
 
@@ -161,10 +197,10 @@ class _FacetCache:
         if entry is None or time.monotonic() - entry[0] > self.ttl:
             return None
         self.entries.move_to_end(key)
-        return entry[1], entry[2].model_copy(deep=True)
+        return entry[1], _copy(entry[2])
 
     def put(self, key: tuple, total: int, facets: Facets) -> None:
-        self.entries[key] = (time.monotonic(), total, facets.model_copy(deep=True))
+        self.entries[key] = (time.monotonic(), total, _copy(facets))
         self.entries.move_to_end(key)
         while len(self.entries) > self.size:
             self.entries.popitem(last=False)
@@ -187,15 +223,14 @@ class PostgresBackend(SearchBackend):
             order = [(rank, True)] if rank is not None else [(Track.created_at, True), (Track.id, True)]
         else:
             order = [(c, query.descending) for c in SORTS[query.sort_field]]
-        key = None
-        if len(query.q) < TYPO_MIN_LETTERS:  # browsing or typing: matches that can be large
+        key = _cache_key(query, scope) if len(query.q) < TYPO_MIN_LETTERS else None  # matches that can be large
+        if rank is None:
+            return self._browse(session, query, where, order, key)
+        if key is not None:  # typing: with the counts known, only the page to find
             version = session.execute(text("SELECT last_value FROM tracks_version")).scalar()
-            compiled = select(Track.id).where(*where).compile(dialect=session.get_bind().dialect)
-            key = (version, compiled.string, repr(sorted(compiled.params.items())))
-            cached = FACET_CACHE.get(key)
-            if cached is not None:  # only the page to find: straight from the indexes
-                keys = [_direction(e, desc) for e, desc in order]
-                ids = session.scalars(select(Track.id).where(*where).order_by(*keys, Track.id)
+            cached = FACET_CACHE.get((version, *key))
+            if cached is not None:
+                ids = session.scalars(select(Track.id).where(*where).order_by(*_ordering(query, order), Track.id)
                                       .limit(query.limit).offset(query.offset)).all()
                 return Hits(ids=list(ids), total=cached[0], facets=cached[1])
         m, ordering = _materialized(where, order)
@@ -206,8 +241,29 @@ class PostgresBackend(SearchBackend):
         ids, total, *groups = session.execute(select(ids_column, *_facet_columns(m))).one()
         facets = _to_facets(groups)
         if key is not None and total >= CACHE_MIN_TOTAL:
-            FACET_CACHE.put(key, total, facets)
+            FACET_CACHE.put((version, *key), total, facets)
         return Hits(ids=ids, total=total, facets=facets)
+
+    @staticmethod
+    def _browse(session: Session, query: SearchQuery, where: list, order: list, key: tuple | None) -> Hits:
+        """No text: the page's rows straight from an index in the sort's order (with the tracks' version in
+        the same statement), then total and facets from the cache, or one statement over the match (no sort
+        keys computed for it) that fills the cache."""
+        rows = session.execute(select(*ITEM_COLUMNS, VERSION.label("version")).where(*where)
+                               .order_by(*_ordering(query, order), Track.id)
+                               .limit(query.limit).offset(query.offset)).all()
+        version = rows[0].version if rows else None
+        cached = FACET_CACHE.get((version, *key)) if version is not None and key is not None else None
+        if cached is not None:
+            total, facets = cached
+        else:
+            m = select(Track.genres, Track.styles, Track.camelot, Track.bpm, Track.energy, Track.library_id)\
+                .where(*where).cte("m").prefix_with("MATERIALIZED")
+            total, *groups = session.execute(select(*_facet_columns(m))).one()
+            facets = _to_facets(groups)
+            if version is not None and key is not None and total >= CACHE_MIN_TOTAL:
+                FACET_CACHE.put((version, *key), total, facets)
+        return Hits(ids=[r.id for r in rows], total=total, facets=facets, rows={r.id: r for r in rows})
 
     @staticmethod
     def _match_text(session: Session, query: SearchQuery, where: list):

@@ -7,18 +7,18 @@ import time
 from datetime import datetime
 
 from pydantic import BaseModel, Field
-from sqlalchemy import delete, func, select
+from sqlalchemy import Row, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from services.common.models import SearchOutbox, SearchState, Track, User
+from services.common.models import Library, SearchOutbox, SearchState, Track, User
 from services.common.settings import get_settings
+from services.domain.access import visible_library_ids
 from services.domain.errors import NotFound, Refused, Unavailable
-from services.domain.libraries.service import list_libraries
 from services.domain.playlists.service import get_playlist
-from services.domain.search import postgres  # noqa: F401 - registers the backend
 from services.domain.search.base import Scope, SearchBackend, backend_class
 from services.domain.search.models import SearchItem, SearchQuery, SearchResult
+from services.domain.search.postgres import ITEM_COLUMNS  # importing it registers the backend
 from services.domain.search.text import highlight, terms
 
 
@@ -35,7 +35,9 @@ def current_backend() -> SearchBackend:
 
 def scope_for(*, session: Session, user: User, query: SearchQuery) -> Scope:
     """Every library the user may read, or the ones asked (each must be readable)."""
-    readable = {lib.id: lib.name for lib in list_libraries(session=session, user=user)}
+    # list_libraries' rule (access.visible_library_ids), read as (id, name) pairs: no ORM objects per request
+    readable = {lib_id: name for lib_id, name in session.execute(
+        select(Library.id, Library.name).where(Library.id.in_(visible_library_ids(user))).order_by(Library.id))}
     if query.library_id:
         unknown = [i for i in query.library_id if i not in readable]
         if unknown:
@@ -46,7 +48,8 @@ def scope_for(*, session: Session, user: User, query: SearchQuery) -> Scope:
     return Scope(libraries=readable, playlist_id=query.playlist_id, in_playlist=query.in_playlist)
 
 
-def to_item(track: Track, library_name: str, query_terms: list[str]) -> SearchItem:
+def to_item(track: Track | Row, library_name: str, query_terms: list[str]) -> SearchItem:
+    """A track (or a row of ITEM_COLUMNS) as a search item."""
     marks = {name: highlight(getattr(track, name), query_terms) for name in ("title", "artist", "album")}
     return SearchItem.model_construct(  # trusted columns: no validation pass per row
         id=track.id, track_id=track.track_id, title=track.title, artist=track.artist, album=track.album,
@@ -68,7 +71,10 @@ def search_tracks(*, session: Session, user: User, query: SearchQuery, backend: 
     scope = scope_for(session=session, user=user, query=query)
     backend = backend or current_backend()
     hits = backend.search(session=session, query=query, scope=scope)
-    rows = {t.id: t for t in session.scalars(select(Track).where(Track.id.in_(hits.ids)))} if hits.ids else {}
+    rows = hits.rows
+    if rows is None:  # only the columns an item shows (no ORM objects, no analysis JSON)
+        rows = {r.id: r for r in session.execute(select(*ITEM_COLUMNS).where(Track.id.in_(hits.ids)))} \
+            if hits.ids else {}
     query_terms = terms(query.q)
     items = [to_item(rows[i], scope.libraries.get(rows[i].library_id, ""), query_terms) for i in hits.ids if i in rows]
     for facet in hits.facets.library:

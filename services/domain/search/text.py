@@ -13,6 +13,8 @@ TYPO_RATIO = 0.75  # a word this close to a query term counts as a (typo) match
 
 def fold(text: str | None) -> str:
     """Lower case without accents: 'Sigur Rós' -> 'sigur ros' (what djp_fold does in Postgres)."""
+    if not text or text.isascii():  # ASCII has nothing to decompose (highlighting folds every word)
+        return (text or "").lower()
     decomposed = unicodedata.normalize("NFKD", text or "")
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).lower()
 

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from services.common.db import pool_sizing
 from services.common.http import error_response
 from services.common.settings import get_settings
+from services.web.api.asgi import HTTPMiddleware
 
 EXEMPT_PATHS = frozenset({"/health", "/favicon.ico", "/api/jobs/events"})
 EXEMPT_PREFIXES = ("/static/",)
@@ -38,13 +39,13 @@ def exempt(path: str) -> bool:
     return path in EXEMPT_PATHS or path.startswith(EXEMPT_PREFIXES)
 
 
-class AdmissionControl:
+class AdmissionControl(HTTPMiddleware):
     """Limits in-flight HTTP requests; `max_inflight` / `queue_timeout_ms` default to the settings."""
 
     def __init__(self, app: ASGIApp, *, max_inflight: int | None = None,
                  queue_timeout_ms: int | None = None) -> None:
+        super().__init__(app)
         settings = get_settings()
-        self.app = app
         if max_inflight is None:
             pool_size, max_overflow = pool_sizing(settings)
             max_inflight = settings.web_max_inflight or max(MIN_INFLIGHT, pool_size + max_overflow)
@@ -55,10 +56,10 @@ class AdmissionControl:
         self.refused = 0  # since start, for logs and tests
         self._waiters: deque[asyncio.Future[None]] = deque()
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or exempt(scope["path"]):
-            await self.app(scope, receive, send)
-            return
+    def passes_through(self, scope: Scope) -> bool:
+        return super().passes_through(scope) or exempt(scope["path"])
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not await self._acquire():
             self.refused += 1
             response = error_response(503, DETAIL, "overloaded", headers={"Retry-After": RETRY_AFTER_SECONDS})

@@ -25,12 +25,15 @@ T = TypeVar("T")
 
 
 def get_session() -> Iterator[Session]:
-    """One session per request: committed when the route returns, rolled back when it raises."""
+    """One session per request: committed when the route returns, rolled back when it raises. Ended
+    with scope="function" (below), so the commit happens before the response is sent: with FastAPI's
+    default ("request") the client could get its 201 before the data was committed, read stale data
+    on its next request, or never hear of a commit that failed."""
     with session_scope() as session:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def authenticate(request: Request, session: Session) -> User | None:

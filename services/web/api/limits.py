@@ -13,12 +13,13 @@ from collections.abc import Callable
 
 from fastapi import FastAPI
 from starlette.exceptions import HTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from services.common.http import error_response
 from services.common.settings import Settings, get_settings
 from services.domain.collection.csv_import import MAX_BYTES as CSV_MAX_BYTES
 from services.domain.playlists.imports import MAX_IMPORT_BYTES
+from services.web.api.asgi import HTTPMiddleware
 from services.web.api.uploads import MULTIPART_OVERHEAD
 
 MB = 1024 * 1024
@@ -60,16 +61,10 @@ def _size(limit: int) -> str:
     return f"{limit // MB} MB" if limit >= MB else f"{limit} bytes"
 
 
-class RequestSizeLimit:
+class RequestSizeLimit(HTTPMiddleware):
     """Pure ASGI middleware (no buffering): refuses over-long bodies with 413 `{"detail","code":"too_large"}`."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit, detail = rule_for(scope["method"], scope["path"])
         length = _content_length(scope)
         if length is not None and length > limit:

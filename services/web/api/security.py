@@ -26,6 +26,7 @@ from starlette.responses import HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.http import error_response
+from services.web.api.asgi import HTTPMiddleware, request_headers
 from services.web.api.cookies import SESSION_COOKIE
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -115,17 +116,10 @@ def csrf_refusal(method: str, path: str, headers: dict[str, str]) -> bool:
     return not same_site(source, headers.get("host"))
 
 
-class BrowserSecurity:
+class BrowserSecurity(HTTPMiddleware):
     """Pure ASGI (no buffering, event streams pass through): the CSRF check, then the headers on the answer."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
@@ -135,8 +129,7 @@ class BrowserSecurity:
                 message = {**message, "headers": headers}
             await send(message)
 
-        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
-        if csrf_refusal(scope["method"], scope["path"], headers):
+        if csrf_refusal(scope["method"], scope["path"], request_headers(scope)):
             await error_response(403, CSRF_DETAIL, "csrf")(scope, receive, send_with_headers)
             return
         await self.app(scope, receive, send_with_headers)

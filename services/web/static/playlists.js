@@ -1,6 +1,7 @@
 // Playlists in the browser (every page, from base.html):
 // - "Add to playlist" bars ([data-add-to-playlist], templates/_add_to_playlist.html) working on any track
-//   list with [data-track-select] checkboxes: counts the selection, sends it (track_pk, one per track),
+//   list with [data-track-select] checkboxes (the tracks page, album pages, the track page's Similar panel,
+//   the playlist page's Suggest next tracks): counts the selection, sends it (track_pk, one per track),
 //   clears it when added;
 // - the playlist page's drag-to-reorder list ([data-sortable], SortableJS loaded on demand): a drop fires
 //   "reordered" on the list, whose hx-put sends the rows' track_pk inputs in their new order;
@@ -115,11 +116,13 @@
 
   // Added: clear the selection (the bar itself is replaced by the answer, with its message).
   document.addEventListener("htmx:beforeSwap", (event) => {
-    const bar = event.detail.elt;
+    // The requesting bar: the swap's target is the bar itself, or only its message slot (Suggest next tracks).
+    const bar = (event.detail.requestConfig && event.detail.requestConfig.elt) || event.detail.elt;
     if (!(bar instanceof HTMLFormElement) || !bar.matches("[data-add-to-playlist]")) return;
     if (event.detail.xhr.status >= 200 && event.detail.xhr.status < 300) {
       for (const box of boxes(bar)) box.checked = false;
       for (const toggle of scopeOf(bar).querySelectorAll("[data-track-select-all]")) toggle.checked = false;
+      update(bar);  // a bar that swaps only its message in (Suggest next tracks) stays: reset its count
     }
   });
 

@@ -15,10 +15,12 @@ from services.domain.analysis import corrections
 from services.domain.analysis import service as analysis
 from services.domain.collection.albums import (
     add_album_tracks,
+    album_identity_editable,
     album_tracks,
     get_album,
     has_discogs_tracklist,
     update_album,
+    year_max,
 )
 from services.domain.errors import DomainError, NotFound
 from services.domain.spins import service as spins
@@ -46,6 +48,7 @@ def _album_context(session, user, album_id: int) -> dict:
     return {"user": user, "album": album, "tracks": tracks, "library": library,
             "can_download": owns(user, library), "can_write": can_write(user, library),
             "from_discogs": from_discogs, "editable_rows": can_write(user, library) and not from_discogs,
+            "identity_editable": album_identity_editable(album), "year_max": year_max(),
             "sides": spins.sides(tracks), "has_audio": any(t.local_audio_path for t in tracks),
             "editor_rows": range(EDITOR_ROWS if tracks else 2 * EDITOR_ROWS), "notice": None}
 
@@ -75,11 +78,16 @@ def add_tracks(request: Request, album_id: int, user: CurrentUser, session: Sess
 def edit_album(request: Request, album_id: int, user: CurrentUser, session: SessionDep,
                rating: Annotated[str | None, Form()] = None, condition: Annotated[str | None, Form()] = None,
                purchase_price: Annotated[str | None, Form()] = None,
-               notes: Annotated[str | None, Form()] = None) -> HTMLResponse:
-    """The album's edit form: your own fields (rating, condition, price paid, notes); empty clears."""
-    update_album(session=session, user=user, album_id=album_id,
-                 changes={"rating": optional_int(rating, "rating"), "condition": condition,
-                          "purchase_price": purchase_price, "notes": notes})
+               notes: Annotated[str | None, Form()] = None, identity: Annotated[str | None, Form()] = None,
+               title: Annotated[str | None, Form()] = None, artist: Annotated[str | None, Form()] = None,
+               year: Annotated[str | None, Form()] = None) -> HTMLResponse:
+    """The album's edit form: your own fields (rating, condition, price paid, notes; empty clears), and
+    title/artist/year when the form offers them (`identity`: a record made by hand; an empty year clears)."""
+    changes = {"rating": optional_int(rating, "rating"), "condition": condition,
+               "purchase_price": purchase_price, "notes": notes}
+    if identity:
+        changes.update(title=title, artist=artist, year=optional_int(year, "year"))
+    update_album(session=session, user=user, album_id=album_id, changes=changes)
     ctx = _album_context(session, user, album_id)
     ctx["notice"] = "Saved."
     return templates.TemplateResponse(request, "album.html", ctx)

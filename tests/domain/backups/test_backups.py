@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from services.common.models import Album, Library, Track, User
 from services.domain.backups import service as backups
 from services.domain.errors import Invalid, NotFound
-from services.domain.startup import migrate
+from services.common.migrations import migrate
 
 
 def _admin_engine(url: str):
@@ -269,7 +269,7 @@ def test_a_dump_of_an_older_version_is_migrated_after_the_restore(app_db: str, m
     from alembic import command
     from alembic.script import ScriptDirectory
 
-    from services.domain.startup import alembic_config
+    from services.common.migrations import alembic_config
 
     older = make_database("djp_old")
     script = ScriptDirectory.from_config(alembic_config(older))

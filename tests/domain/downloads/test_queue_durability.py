@@ -9,21 +9,16 @@ import time
 
 from services.common.db import session_scope
 from services.common.embedded import start_embedded_redis, stop_embedded_redis
-from services.common.models import Library, Track, User
+from services.common.models import Track
 from services.domain import jobs
 from services.domain.downloads.jobs import enqueue_download
 from tests.conftest import reset_caches
 
 
-def test_queued_downloads_survive_a_killed_redis(clean_db, tmp_path, monkeypatch):
+def test_queued_downloads_survive_a_killed_redis(committed_library, tmp_path, monkeypatch):
+    user_id, library_id = committed_library
     with session_scope() as s:
-        user = User(username="dj", password_hash="x")
-        s.add(user)
-        s.flush()
-        lib = Library(owner_id=user.id, name="crate")
-        s.add(lib)
-        s.flush()
-        track = Track(track_id="1-A1", library_id=lib.id, title="Groove", artist="Synth")
+        track = Track(track_id="1-A1", library_id=library_id, title="Groove", artist="Synth")
         s.add(track)
         s.flush()
         s.expunge(track)
@@ -31,7 +26,7 @@ def test_queued_downloads_survive_a_killed_redis(clean_db, tmp_path, monkeypatch
     monkeypatch.setenv("REDIS_URL", url)
     reset_caches()
     try:
-        job, created = enqueue_download(track=track, url=None, user_id=user.id)
+        job, created = enqueue_download(track=track, url=None, user_id=user_id)
         assert created
         time.sleep(1.5)  # appendfsync everysec: what was written a second ago is on disk
         pid = int((tmp_path / "redis" / "redis.pid").read_text())

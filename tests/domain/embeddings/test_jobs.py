@@ -11,27 +11,21 @@ from rq.registry import ScheduledJobRegistry
 from sqlalchemy import func, select
 
 from services.common.db import get_redis, session_scope
-from services.common.models import Library, Track, TrackEmbedding, User
+from services.common.models import Track, TrackEmbedding
 from services.common.settings import get_settings
 from services.domain import jobs
 from services.domain.embeddings import jobs as embedding_jobs
 
 
 @pytest.fixture
-def library(clean_db, monkeypatch):
+def library(committed_library, monkeypatch):
     monkeypatch.setenv("EMBEDDINGS_PROVIDER", "local")
     get_settings.cache_clear()
     get_redis().flushdb()
+    _user_id, lib_id = committed_library
     with session_scope() as s:
-        user = User(username="dj", password_hash="x")
-        s.add(user)
-        s.flush()
-        lib = Library(owner_id=user.id, name="crate")
-        s.add(lib)
-        s.flush()
-        s.add_all([Track(track_id=f"1-A{i}", library_id=lib.id, title=f"Track {i}", artist="A",
+        s.add_all([Track(track_id=f"1-A{i}", library_id=lib_id, title=f"Track {i}", artist="A",
                          bpm=120.0 + i, camelot="8A", analyzed_at=datetime.now(UTC)) for i in range(5)])
-        lib_id = lib.id
     yield lib_id
     monkeypatch.undo()
     get_settings.cache_clear()

@@ -6,11 +6,13 @@ from __future__ import annotations
 import pytest
 
 from services.domain.embeddings import service as embeddings
-from services.domain.embeddings.vibe import parse_vibe, rrf
+from services.domain.embeddings import vibe
+from services.domain.embeddings.vibe import ParseCache, parse_vibe, rrf
 from services.domain.errors import Conflict, Invalid
 from services.domain.search.models import SearchQuery
 from services.domain.search.service import search_tracks
 from tests.domain.embeddings.vector_fixtures import embed, track, vec
+from tests.fakes.clock import FakeClock
 
 
 @pytest.mark.parametrize(("q", "text", "filters"), [
@@ -36,6 +38,14 @@ def test_parse_vibe(q, text, filters):
 def test_rrf_fuses_by_reciprocal_rank():
     assert rrf([[1, 2, 3], [3, 1]]) == [1, 3, 2]
     assert rrf([[], [5, 4]]) == [5, 4]
+
+
+@pytest.fixture(autouse=True)
+def parse_cache(monkeypatch, no_openai) -> ParseCache:
+    """No OpenAI unless a test points the settings at the fake, and a fresh parse cache on a fake clock."""
+    cache = ParseCache(clock=FakeClock())
+    monkeypatch.setattr(vibe, "PARSE_CACHE", cache)
+    return cache
 
 
 @pytest.fixture
@@ -67,10 +77,11 @@ def test_semantic_turns_numbers_and_keys_into_filters(db_session, vibes):
     q = SearchQuery(q="dark rolling techno around 128 in A minor", mode="semantic")
     result = search_tracks(session=db_session, user=vibes["user"], query=q)
     assert vibes["asked"] == ["dark rolling techno"]
-    assert [i.title for i in result.items] == ["Dark Roller", "Greyish", "Sunny Rolling"]  # Dark Slow: 100 BPM
-    assert result.total == 3 and result.backend == "pgvector"
+    # Dark Slow: 100 BPM; Unembedded has no vector yet: after the ranked ones, still counted and pageable
+    assert [i.title for i in result.items] == ["Dark Roller", "Greyish", "Sunny Rolling", "Unembedded"]
+    assert result.total == 4 and result.backend == "pgvector"
     assert result.understood == {"text": "dark rolling techno", "filters": {"bpm_min": 125.0, "bpm_max": 131.0,
-                                                                          "key": "8A"}}
+                                                                          "key": "8A"}, "parsed_by": "rules"}
     assert {f.value for f in result.facets.camelot} == {"8A"}
     explicit = search_tracks(session=db_session, user=vibes["user"],
                              query=SearchQuery(q="dark around 128", bpm_min=90, mode="semantic"))
@@ -81,6 +92,7 @@ def test_semantic_turns_numbers_and_keys_into_filters(db_session, vibes):
     by_bpm = search_tracks(session=db_session, user=vibes["user"],
                            query=SearchQuery(q="dark", mode="semantic", sort="-bpm"))
     assert [i.bpm for i in by_bpm.items] == [128.0, 128.0, 127.0, 100.0]
+    assert by_bpm.total == 4  # sorted by a field: the nearest POOL, the unembedded not among them
 
 
 def test_hybrid_fuses_text_and_vector_rankings(db_session, vibes):
@@ -109,3 +121,178 @@ def test_vibe_without_embeddings_is_a_conflict(db_session, owner_library):
     with pytest.raises(Conflict, match="djp embeddings backfill") as exc:
         search_tracks(session=db_session, user=user, query=SearchQuery(q="moody dub", mode="hybrid"))
     assert exc.value.code == "embeddings_missing"
+
+
+# -- total and facets: the set the pages go through ---------------------------------------------------------
+
+
+def _page_through(session, user, **params) -> tuple[list[str], object]:
+    first = search_tracks(session=session, user=user, query=SearchQuery(**params, limit=2))
+    titles = []
+    for offset in range(0, first.total + 4, 2):  # two pages past the end: empty
+        page = search_tracks(session=session, user=user, query=SearchQuery(**params, limit=2, offset=offset))
+        assert page.total == first.total and page.facets == first.facets  # every page tells the same
+        titles += [i.title for i in page.items]
+    return titles, first
+
+
+def _facet(result, name) -> dict[str, int]:
+    return {f.value: f.count for f in getattr(result.facets, name)}
+
+
+def test_semantic_total_and_facets_count_the_tracks_the_pages_show(db_session, vibes):
+    user = vibes["user"]
+    titles, result = _page_through(db_session, user, q="dark", mode="semantic")
+    assert sorted(titles[:2]) == ["Dark Roller", "Dark Slow"]  # the same vector: a tie
+    assert titles[2:] == ["Greyish", "Sunny Rolling", "Unembedded"]
+    assert result.total == len(titles) == 5
+    assert _facet(result, "library") == {str(vibes["rows"]["Dark Roller"].library_id): 5}
+    assert _facet(result, "camelot") == {"8A": 5} and _facet(result, "bpm") == {"100-105": 1, "125-130": 4}
+    assert _facet(result, "styles") == {"Techno": 3, "Disco": 1}
+    # with filters: the same rule (Unembedded is 128 BPM, Dark Slow is not)
+    titles, result = _page_through(db_session, user, q="dark", mode="semantic", bpm_min=120)
+    assert titles == ["Dark Roller", "Greyish", "Sunny Rolling", "Unembedded"] and result.total == 4
+    assert _facet(result, "bpm") == {"125-130": 4}
+
+
+def test_sorted_semantic_and_hybrid_count_their_pool(db_session, vibes):
+    user = vibes["user"]
+    titles, result = _page_through(db_session, user, q="dark", mode="semantic", sort="bpm")
+    assert titles == ["Dark Slow", "Greyish", "Dark Roller", "Sunny Rolling"] and result.total == 4
+    assert _facet(result, "bpm") == {"100-105": 1, "125-130": 3} and _facet(result, "styles") == {"Techno": 3,
+                                                                                                  "Disco": 1}
+    titles, result = _page_through(db_session, user, q="rolling", mode="hybrid")
+    assert sorted(titles) == ["Dark Roller", "Dark Slow", "Greyish", "Sunny Rolling"] and result.total == 4
+    assert sum(_facet(result, "library").values()) == 4 and _facet(result, "camelot") == {"8A": 4}
+
+
+# -- reading the query with OpenAI (the local fake) ---------------------------------------------------------
+
+
+@pytest.fixture
+def parser(fake_openai, monkeypatch):
+    """The fake OpenAI for parsing; the vectors stay the local model's (what `vibes` stored)."""
+    from services.common.settings import get_settings
+
+    monkeypatch.setenv("EMBEDDINGS_PROVIDER", "local")
+    get_settings.cache_clear()
+    return fake_openai
+
+
+def _answer(**values) -> dict:
+    """A track_search answer: every field of the schema, null/empty unless given."""
+    from services.domain.enrichment import openai_assist
+
+    out = {name: ([] if spec.get("type") == "array" else False if spec.get("type") == "boolean" else None)
+           for name, spec in openai_assist.PARSE_FIELDS.items()}
+    out["q"] = ""
+    out.update(values)
+    return out
+
+
+def test_openai_reads_the_query_when_configured(db_session, vibes, parser, parse_cache):
+    user = vibes["user"]
+    parser.reply(_answer(q="dark", bpm_min=95, bpm_max=105, key="A minor", style=["Techno"]))
+    q = "dark slow techno, a hundred beats, A minor"
+    result = search_tracks(session=db_session, user=user, query=SearchQuery(q=q, mode="semantic"))
+    assert [i.title for i in result.items] == ["Dark Slow"] and result.total == 1
+    assert result.understood == {"text": "dark", "parsed_by": "openai", "filters": {
+        "bpm_min": 95.0, "bpm_max": 105.0, "key": "8A", "style": ["Techno"]}}
+    assert vibes["asked"] == ["dark"]
+    (body,) = parser.bodies
+    assert body["messages"][-1]["content"] == q and body["response_format"]["json_schema"]["name"] == "track_search"
+
+    # the same text again (the next page, typing back): the kept parse, no second call
+    again = search_tracks(session=db_session, user=user, query=SearchQuery(q=q, mode="semantic", offset=1))
+    assert again.understood["parsed_by"] == "openai" and again.total == 1
+    assert len(parser.completions_seen()) == 1
+    parse_cache.clock.now += vibe.PARSE_TTL  # expired: asked again (the fake's default answer: words only)
+    fresh = search_tracks(session=db_session, user=user, query=SearchQuery(q=q, mode="semantic"))
+    assert len(parser.completions_seen()) == 2
+    assert fresh.understood == {"text": q, "filters": {}, "parsed_by": "openai"}
+
+
+def test_parameters_win_over_openais_filters(db_session, vibes, parser):
+    user = vibes["user"]
+    parser.reply(_answer(q="dark", bpm_min=120, bpm_max=130, style=["Techno"]))
+    result = search_tracks(session=db_session, user=user,
+                           query=SearchQuery(q="dark techno 125", style=["Disco"], mode="semantic"))
+    assert [i.title for i in result.items] == ["Sunny Rolling"]
+    assert result.understood["parsed_by"] == "openai"
+    # filters that clash with the parameters: the rules read it instead (not a 422 because of the model)
+    parser.reply(_answer(q="dark", bpm_min=95, bpm_max=105))
+    clash = search_tracks(session=db_session, user=user,
+                          query=SearchQuery(q="dark slow 128", bpm_min=120, mode="semantic"))
+    assert clash.understood["parsed_by"] == "rules" and "clash" in clash.understood["fallback"]
+    assert clash.understood["filters"] == {"bpm_min": 125.0, "bpm_max": 131.0}
+    assert "Dark Slow" not in [i.title for i in clash.items]
+
+
+def test_an_api_failure_falls_back_to_the_rules_and_pauses_openai(db_session, vibes, parser, parse_cache):
+    from tests.fakes.openai_server import COMPLETIONS
+
+    user = vibes["user"]
+    parser.fault(COMPLETIONS, "500", "500")  # the first attempt and its one retry
+    q = "dark rolling techno around 128 in A minor"
+    result = search_tracks(session=db_session, user=user, query=SearchQuery(q=q, mode="semantic"))
+    assert len(parser.completions_seen()) == vibe.PARSE_RETRIES_MAX + 1
+    assert result.understood["parsed_by"] == "rules" and "HTTP 500" in result.understood["fallback"]
+    assert result.understood["filters"] == {"bpm_min": 125.0, "bpm_max": 131.0, "key": "8A"}
+    assert [i.title for i in result.items][:3] == ["Dark Roller", "Greyish", "Sunny Rolling"]
+    # another text while the pause lasts: the rules, OpenAI not asked
+    other = search_tracks(session=db_session, user=user, query=SearchQuery(q="dark 100-105", mode="semantic"))
+    assert other.understood["parsed_by"] == "rules" and "HTTP 500" in other.understood["fallback"]
+    assert [i.title for i in other.items] == ["Dark Slow"]
+    assert len(parser.completions_seen()) == 2
+    parse_cache.clock.now += vibe.FAILED_TTL
+    back = search_tracks(session=db_session, user=user, query=SearchQuery(q="dark 100-105", mode="semantic"))
+    assert back.understood["parsed_by"] == "openai" and len(parser.completions_seen()) == 3
+
+
+def test_a_retried_error_that_recovers_is_still_openai(db_session, vibes, parser):
+    from tests.fakes.openai_server import COMPLETIONS
+
+    parser.fault(COMPLETIONS, "429:0")
+    parser.reply(_answer(q="dark", bpm_min=95, bpm_max=105))
+    result = search_tracks(session=db_session, user=vibes["user"], query=SearchQuery(q="dark slow", mode="semantic"))
+    assert result.understood["parsed_by"] == "openai" and [i.title for i in result.items] == ["Dark Slow"]
+    assert len(parser.completions_seen()) == 2
+
+
+@pytest.mark.parametrize(("fault", "answer", "why"), [
+    ("content:notjson", None, "not JSON"),
+    (None, {"q": "x", "mood": "dark"}, "unknown fields: mood"),
+    (None, _answer(bpm_min=130, bpm_max=120), "bpm_min must be <= bpm_max"),
+    (None, _answer(key="H sharp major"), "key"),
+    (None, _answer(bpm_min=20, bpm_max=30), "bpm_min: 20 is not a tempo"),
+    (None, _answer(energy_max=40), "energy_max"),
+])
+def test_a_bad_answer_falls_back_to_the_rules_for_that_text(db_session, vibes, parser, fault, answer, why):
+    from tests.fakes.openai_server import COMPLETIONS
+
+    if fault:
+        parser.fault(COMPLETIONS, fault)
+    if answer:
+        parser.reply(answer)
+    q = "dark 100-105"
+    result = search_tracks(session=db_session, user=vibes["user"], query=SearchQuery(q=q, mode="semantic"))
+    assert result.understood["parsed_by"] == "rules" and why in result.understood["fallback"]
+    assert result.understood["filters"] == {"bpm_min": 100.0, "bpm_max": 105.0}
+    assert [i.title for i in result.items] == ["Dark Slow"]
+    search_tracks(session=db_session, user=vibes["user"], query=SearchQuery(q=q, mode="semantic"))
+    assert len(parser.completions_seen()) == 1  # that text is not asked again for a while
+    other = search_tracks(session=db_session, user=vibes["user"], query=SearchQuery(q="dark", mode="semantic"))
+    assert other.understood["parsed_by"] == "openai"  # a bad answer does not pause OpenAI for other texts
+
+
+def test_without_openai_the_rules_read_it_and_nothing_is_sent(db_session, vibes, parser, monkeypatch):
+    from services.common.settings import get_settings
+
+    monkeypatch.delenv("OPENAI_API_KEY")
+    get_settings.cache_clear()
+    result = search_tracks(session=db_session, user=vibes["user"],
+                           query=SearchQuery(q="dark 100-105", mode="hybrid"))
+    assert result.understood == {"text": "dark", "filters": {"bpm_min": 100.0, "bpm_max": 105.0},
+                                 "parsed_by": "rules"}
+    assert [i.title for i in result.items] == ["Dark Slow"]
+    assert parser.requests == []  # not one request of any kind

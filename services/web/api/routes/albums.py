@@ -55,9 +55,15 @@ class AlbumDetail(AlbumOut):
 
 
 class AlbumUpdate(BaseModel):
-    """Your own fields; a Discogs sync never overwrites them."""
+    """Your own fields (a Discogs sync never overwrites them) and, for a record made by hand (negative
+    `release_id`), its title, artist and year: a new title or year goes to its tracks too, a new artist to
+    the tracks credited to the old one. A Discogs release's title, artist and year answer 400
+    `from_discogs` (a sync keeps them up to date)."""
 
     model_config = ConfigDict(extra="forbid")
+    title: str | None = Field(None, max_length=500, description="Not empty (trimmed)")
+    artist: str | None = Field(None, max_length=500, description="Not empty (trimmed)")
+    year: int | None = Field(None, description="From 1900 to next year; null when unknown")
     rating: int | None = Field(None, ge=1, le=5)
     notes: str | None = Field(None, max_length=10000)
     condition: str | None = Field(None, max_length=200)
@@ -78,7 +84,7 @@ class ManualAlbum(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str = Field(min_length=1, max_length=500)
     artist: str = Field(min_length=1, max_length=500)
-    year: int | None = Field(None, ge=1900, le=2100)
+    year: int | None = Field(None, description="From 1900 to next year")
     label: str | None = Field(None, max_length=300)
     catalog_number: str | None = Field(None, max_length=100)
     format: str | None = Field(None, max_length=200)

@@ -11,6 +11,8 @@ from services.domain.embeddings import recommend, similar
 from services.web.api.deps import CurrentUser, SessionDep
 
 router = APIRouter(prefix="/api", tags=["recommendations"])
+# How many tracks to answer, for both routes (the domain refuses more than similar.MAX_LIMIT too).
+Limit = Annotated[int, Query(ge=1, le=similar.MAX_LIMIT)]
 
 
 @router.get("/tracks/{track_pk}/similar", response_model=similar.SimilarResult)
@@ -18,7 +20,7 @@ def similar_tracks(
     track_pk: int,
     user: CurrentUser,
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=similar.MAX_LIMIT)] = 20,
+    limit: Limit = 20,
     library_id: Annotated[list[int], Query(max_length=100, description="search only these libraries")] = [],  # noqa: B006
     compatible: Annotated[bool, Query(description="only tracks that mix with it (tempo and key)")] = False,
 ) -> similar.SimilarResult:
@@ -33,7 +35,7 @@ def playlist_suggestions(
     playlist_id: int,
     user: CurrentUser,
     session: SessionDep,
-    limit: Annotated[int, Query(ge=1, le=similar.MAX_LIMIT)] = 10,
+    limit: Limit = 10,
 ) -> recommend.Suggestions:
     """Tracks to extend the playlist with: near its overall sound and its last track, mixing with the last
     track, not already in it."""
