@@ -60,21 +60,22 @@ def main() -> None:
         run(args)
 
 
-def run(args: argparse.Namespace) -> None:
+def seed_with_vectors(n: int) -> dict:
+    """Migrate, seed bench_load's library of n tracks, give each a random unit text vector of the active model
+    and (re)build the HNSW indexes after the load. Returns bench_load.seed's data plus the model and timings
+    (bench/hybrid_db.py reuses it for a database kept running between profiling runs)."""
     import numpy as np
     from sqlalchemy import text
 
     import bench_load
-    from services.common.db import get_engine, session_scope
-    from services.common.models import EMBEDDING_DIMENSIONS, User
+    from services.common.db import get_engine
+    from services.common.models import EMBEDDING_DIMENSIONS
     from services.domain.embeddings import service as embeddings
-    from services.domain.search.models import SearchQuery
-    from services.domain.search.service import search_tracks
     from services.domain.startup import migrate
 
     migrate(get_engine())
     started = time.perf_counter()
-    data = bench_load.seed(args.n)
+    data = bench_load.seed(n)
     seed_s = time.perf_counter() - started
     model = embeddings.text_model()
     rng = np.random.default_rng(5)
@@ -90,21 +91,34 @@ def run(args: argparse.Namespace) -> None:
         conn.execute(text("SET maintenance_work_mem = '1GB'"))
         cur = conn.connection.driver_connection.cursor()
         with cur.copy("COPY track_embeddings (track_pk, kind, model, embedding, source_hash) FROM STDIN") as copy:
-            for pk in range(1, args.n + 1):
+            for pk in range(1, n + 1):
                 v = rng.standard_normal(EMBEDDING_DIMENSIONS)
                 v /= np.linalg.norm(v)
                 copy.write_row((pk, "text", model, "[" + ",".join(f"{x:.6f}" for x in v) + "]", "bench"))
     with get_engine().begin() as conn:
+        conn.execute(text("SET maintenance_work_mem = '1GB'"))
         for _, definition in indexes:
             conn.execute(text(definition))
     with get_engine().connect() as conn:
         conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE track_embeddings"))
     vectors_s = time.perf_counter() - started
+    return {**data, "model": model, "seed_s": round(seed_s, 1), "vectors_and_index_s": round(vectors_s, 1)}
+
+
+def run(args: argparse.Namespace) -> None:
+    from services.common.db import session_scope
+    from services.common.models import User
+    from services.domain.embeddings import service as embeddings
+    from services.domain.search.models import SearchQuery
+    from services.domain.search.service import search_tracks
+
+    data = seed_with_vectors(args.n)
+    model, seed_s, vectors_s = data["model"], data["seed_s"], data["vectors_and_index_s"]
     embeddings.embed_query("warm up the model")  # its load time is not a query's
 
     words = data["words"]
-    report = {"machine": f"{os.cpu_count()} cores", "n": args.n, "model": model, "seed_s": round(seed_s, 1),
-              "vectors_and_index_s": round(vectors_s, 1)}
+    report = {"machine": f"{os.cpu_count()} cores", "n": args.n, "model": model, "seed_s": seed_s,
+              "vectors_and_index_s": vectors_s}
     for split, seed in (("tuning", 11), ("test", 2027)):
         qs = queries(words, args.queries, seed)
         row = {}
@@ -115,6 +129,7 @@ def run(args: argparse.Namespace) -> None:
                     user = session.get(User, 1)
                     text_q = " ".join(w for w in q.split() if w.isalpha() and w not in {"around", "in"})
                     query = SearchQuery(q=q if mode != "text" else text_q, mode=mode, limit=50)
+                    embeddings.QUERY_CACHE.clear()  # every query embedded (the modes share their texts)
                     t = time.perf_counter()
                     search_tracks(session=session, user=user, query=query)
                     times.append((time.perf_counter() - t) * 1000)

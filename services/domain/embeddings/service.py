@@ -14,6 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -34,6 +36,7 @@ AUDIO_KIND = "audio"
 KINDS = (TEXT_KIND, AUDIO_KIND)
 BATCH = 256  # tracks per embed_tracks call in a backfill
 QUERY_MAX = 1000  # characters of a query text
+QUERY_CACHE_SIZE = 256  # query vectors kept (QueryVectorCache)
 
 
 def provider_name(settings: Settings | None = None) -> str:
@@ -58,12 +61,53 @@ def text_model() -> str:
     return active_provider().model
 
 
+class QueryVectorCache:
+    """The last QUERY_CACHE_SIZE query vectors, per (model, text): paging, switching mode or typing a
+    query back does not embed it again (the local model's few milliseconds; an OpenAI request). Per process,
+    thread-safe."""
+
+    def __init__(self, size: int = QUERY_CACHE_SIZE) -> None:
+        self.size = size
+        self.entries: OrderedDict[tuple[str, str], tuple[float, ...]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[str, str]) -> list[float] | None:
+        with self.lock:
+            vector = self.entries.get(key)
+            if vector is not None:
+                self.entries.move_to_end(key)
+        return list(vector) if vector is not None else None
+
+    def put(self, key: tuple[str, str], vector: list[float]) -> None:
+        with self.lock:
+            self.entries[key] = tuple(vector)
+            self.entries.move_to_end(key)
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.entries.clear()
+
+
+QUERY_CACHE = QueryVectorCache()
+
+
 def embed_query(text: str, *, provider: EmbeddingProvider | None = None) -> list[float]:
-    """The active provider's vector of a search text (compare with rows whose model is `text_model()`)."""
+    """The active provider's vector of a search text (compare with rows whose model is `text_model()`);
+    the active provider's are kept in QUERY_CACHE."""
     text = " ".join((text or "").split())[:QUERY_MAX]
     if not text:
         raise Invalid("the search text is empty", code="empty_query")
-    return (provider or active_provider()).embed([text])[0]
+    if provider is not None:
+        return provider.embed([text])[0]
+    provider = active_provider()
+    key = (provider.model, text)
+    vector = QUERY_CACHE.get(key)
+    if vector is None:
+        vector = provider.embed([text])[0]
+        QUERY_CACHE.put(key, vector)
+    return vector
 
 
 def source_hash(source: str | list[float]) -> str:

@@ -23,6 +23,8 @@ and after an API failure (not a bad answer) every query uses the rules for FAILE
 * hybrid: the text search's ranking (the configured backend) and the vector ranking fused by reciprocal
   rank fusion (score = sum of 1 / (RRF_K + rank)), over the top POOL of each; `total` and `facets` over the
   fused ranking.
+Vector rankings (nearest_ids): exact over the matching tracks when at most EXACT_MAX match (HNSW would drop
+most of its candidates behind a BPM or key filter), else HNSW with pgvector's iterative scan (0.8+).
 """
 
 from __future__ import annotations
@@ -37,16 +39,18 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from pydantic import Field, ValidationError
-from sqlalchemy import exists, func, select
+from sqlalchemy import Integer, any_, cast, exists, func, select
+from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.orm import Session
 
 from services.common.camelot import KeyParseError, parse_key
 from services.common.models import Track, TrackEmbedding, User
 from services.common.settings import Settings, get_settings
-from services.domain.embeddings.similar import embeddings_missing, has_embeddings, set_ef_search
+from services.domain.embeddings.similar import embeddings_missing, has_embeddings
 from services.domain.errors import DomainError, Invalid
 from services.domain.search.base import SearchBackend
 from services.domain.search.models import BPM_BUCKET, Facets, SearchQuery, SearchResult, facets_from_counts
+from services.domain.search.postgres import ITEM_COLUMNS, _filters, ranked_ids
 from services.domain.search.text import terms
 
 log = logging.getLogger(__name__)
@@ -58,6 +62,7 @@ HIGH_ENERGY, LOW_ENERGY = 7.0, 4.0
 RRF_K = 60
 POOL = 200  # hybrid: ranks fused from each list (more when paging further)
 MAX_POOL = 1000
+EXACT_MAX = 10_000  # matching tracks up to which the vector ranking is exact rather than HNSW (nearest_ids)
 PARSE_TTL = 300.0  # seconds an OpenAI parse of a query text is reused (paging, typing back)
 FAILED_TTL = 30.0  # seconds the rules stand in after a failure (that text; every text after an API failure)
 PARSE_CACHE_SIZE = 512
@@ -362,9 +367,50 @@ def _sorted(ids: list[int], rows: dict[int, Any], query: SearchQuery) -> list[in
     return known + [i for i in ids if i not in seen]
 
 
-# What ranking and counting a pool of tracks reads (the sort keys above and the facets' fields).
-_POOL_COLUMNS = (Track.id, Track.bpm, Track.camelot, Track.energy, Track.year, Track.star_rating, Track.created_at,
-                 Track.title, Track.artist, Track.genres, Track.styles, Track.library_id)
+# What ranking and counting a pool of tracks reads (the sort keys above and the facets' fields), and what the
+# page's items show (search.service.to_item reads ITEM_COLUMNS): one statement reads the pool.
+_POOL_COLUMNS = (*ITEM_COLUMNS, Track.created_at)
+
+
+def _int_array(ids: Iterable[int]):
+    """`= ANY(...)` of one array parameter: one bind for hundreds or thousands of ids (an IN list binds each)."""
+    return cast(list(ids), ARRAY(Integer))
+
+
+def nearest_ids(session: Session, *, where: list, model: str, vector: list[float], limit: int, offset: int = 0
+                ) -> list[int]:
+    """Ids of the tracks meeting `where` whose text vector (of `model`) is nearest to `vector`, nearest first,
+    [offset, offset + limit).
+
+    HNSW filters the candidates its search found (hnsw.ef_search of them): behind a selective filter (a BPM
+    window, a key: a few percent of the tracks) it finds only a handful, a short page. So the matching tracks
+    are read first (up to EXACT_MAX + 1 ids): up to EXACT_MAX, their vectors are ranked exactly (one scan of
+    those rows, milliseconds); beyond, the filter is loose enough for HNSW, with pgvector's iterative scan
+    (0.8+) searching on until `limit + offset` candidates pass it (hnsw.max_scan_tuples at most)."""
+    kind_model = (TrackEmbedding.kind == "text", TrackEmbedding.model == model)
+    distance = TrackEmbedding.embedding.cosine_distance(vector)
+    # One statement: how many tracks match (up to EXACT_MAX + 1) and, when that is at most EXACT_MAX, the page
+    # of them ranked exactly (the ids stay in the server; past EXACT_MAX the ranking is not even started).
+    matching = select(Track.id).where(*where).limit(EXACT_MAX + 1).cte("matching").prefix_with("MATERIALIZED")
+    found = select(func.count()).select_from(matching).scalar_subquery()
+    # Materialized without an ORDER BY: the HNSW index cannot be picked to read them in distance order.
+    scored = (select(TrackEmbedding.track_pk, distance.label("distance"))
+              .where(*kind_model, TrackEmbedding.track_pk == any_(func.array(select(matching.c.id).scalar_subquery())),
+                     found <= EXACT_MAX)
+              .cte("scored").prefix_with("MATERIALIZED"))
+    page = (select(scored.c.track_pk, scored.c.distance).order_by(scored.c.distance, scored.c.track_pk)
+            .limit(limit).offset(offset).subquery())
+    ranked = select(func.array_agg(aggregate_order_by(page.c.track_pk, page.c.distance, page.c.track_pk))) \
+        .scalar_subquery()
+    # The HNSW settings for this transaction ride along (one round trip fewer when the index is used).
+    settings = (func.set_config("hnsw.ef_search", str(max(40, min(1000, limit + offset))), True),
+                func.set_config("hnsw.iterative_scan", "strict_order", True))
+    count, ids, *_ = session.execute(select(found, ranked, *settings)).one()
+    if count <= EXACT_MAX:
+        return list(ids or [])
+    knn = (select(Track.id).join(TrackEmbedding, TrackEmbedding.track_pk == Track.id).where(*kind_model, *where)
+           .order_by(distance).limit(limit).offset(offset))
+    return list(session.scalars(knn))
 
 
 def facets_of(rows: Iterable[Any]) -> Facets:
@@ -390,7 +436,6 @@ def vibe_search(*, session: Session, user: User, query: SearchQuery, backend: Se
     """Search in `query.mode` semantic or hybrid (see the module docstring). Conflict `embeddings_missing`
     when the user's tracks have no text embeddings of the active model yet."""
     from services.domain.embeddings import service as embeddings
-    from services.domain.search.postgres import _filters
     from services.domain.search.service import current_backend, scope_for, search_tracks, to_item
 
     started = time.perf_counter()
@@ -415,19 +460,18 @@ def vibe_search(*, session: Session, user: User, query: SearchQuery, backend: Se
         raise embeddings_missing({"text": model}, "your tracks")
     vector = embeddings.embed_query(parsed.text)
     where = _filters(merged, scope)
-    with_vector = (TrackEmbedding.track_pk == Track.id, TrackEmbedding.kind == "text", TrackEmbedding.model == model)
-    distance = TrackEmbedding.embedding.cosine_distance(vector)
-    knn = select(Track.id).join(TrackEmbedding, with_vector[0]).where(*with_vector[1:], *where).order_by(distance)
     pool = min(MAX_POOL, max(POOL, query.offset + query.limit))
-    set_ef_search(session, pool)
     if query.mode == "semantic" and merged.sort_field == "relevance":
         # Every matching track: the ones with a vector by distance, then the others (browsing order).
-        ids = list(session.scalars(knn.limit(query.limit).offset(query.offset)))
+        ids = nearest_ids(session, where=where, model=model, vector=vector, limit=query.limit, offset=query.offset)
         if len(ids) < query.limit:
+            with_vector = (TrackEmbedding.track_pk == Track.id, TrackEmbedding.kind == "text",
+                           TrackEmbedding.model == model)
             if ids or not query.offset:
                 ranked = query.offset + len(ids)  # the tracks with a vector end on this page
             else:  # past them: how many there are
-                ranked = session.scalar(select(func.count()).select_from(knn.order_by(None).subquery())) or 0
+                ranked = session.scalar(select(func.count()).select_from(Track).join(TrackEmbedding, with_vector[0])
+                                        .where(*with_vector[1:], *where)) or 0
             rest = (select(Track.id).where(*where, ~exists().where(*with_vector))
                     .order_by(Track.created_at.desc(), Track.id.desc())
                     .offset(max(0, query.offset - ranked)).limit(query.limit - len(ids)))
@@ -435,20 +479,25 @@ def vibe_search(*, session: Session, user: User, query: SearchQuery, backend: Se
         browse = backend.search(session=session, query=merged.model_copy(update={
             "q": "", "limit": 1, "offset": 0, "sort": "relevance"}), scope=scope)
         total, facets = browse.total, browse.facets
+        rows = {r.id: r for r in session.execute(select(*ITEM_COLUMNS).where(Track.id == any_(_int_array(ids))))} \
+            if ids else {}
     else:  # a pool: the nearest (sorted by a field), or both rankings fused
         if query.mode == "semantic":
-            ranking = list(session.scalars(knn.limit(pool)))
+            ranking = nearest_ids(session, where=where, model=model, vector=vector, limit=pool)
         else:
-            vector_ids = list(session.scalars(knn.limit(pool)))
-            text_ids = backend.search(session=session, query=merged.model_copy(update={
-                "limit": min(pool, 200), "offset": 0, "sort": "relevance"}), scope=scope).ids
+            vector_ids = nearest_ids(session, where=where, model=model, vector=vector, limit=pool)
+            text_query = merged.model_copy(update={"limit": min(pool, 200), "offset": 0, "sort": "relevance"})
+            if backend.name == "postgres":  # the ranking alone: no total or facets (counted over the pool below)
+                text_ids = ranked_ids(session=session, query=text_query, scope=scope, limit=text_query.limit)
+            else:
+                text_ids = backend.search(session=session, query=text_query, scope=scope).ids
             ranking = rrf([text_ids, vector_ids])
-        pooled = {r.id: r for r in session.execute(select(*_POOL_COLUMNS).where(Track.id.in_(ranking), *where))} \
-            if ranking else {}
-        ranking = [i for i in ranking if i in pooled]  # a search index lagging behind a change: not counted
-        ids = _sorted(ranking, pooled, merged)[query.offset: query.offset + query.limit]
-        total, facets = len(ranking), facets_of(pooled.values())
-    rows = {t.id: t for t in session.scalars(select(Track).where(Track.id.in_(ids)))} if ids else {}
+        # One statement for the pool: what ranking and counting read, and what the page's items show.
+        rows = {r.id: r for r in session.execute(select(*_POOL_COLUMNS).where(Track.id == any_(_int_array(ranking)),
+                                                                              *where))} if ranking else {}
+        ranking = [i for i in ranking if i in rows]  # a search index lagging behind a change: not counted
+        ids = _sorted(ranking, rows, merged)[query.offset: query.offset + query.limit]
+        total, facets = len(ranking), facets_of(rows.values())
     query_terms = terms(parsed.text)
     items = [to_item(rows[i], scope.libraries.get(rows[i].library_id, ""), query_terms) for i in ids if i in rows]
     for facet in facets.library:

@@ -313,6 +313,18 @@ class PostgresBackend(SearchBackend):
         return rank
 
 
+def ranked_ids(*, session: Session, query: SearchQuery, scope: Scope, limit: int) -> list[int]:
+    """The first `limit` track ids of the search's relevance ranking (PostgresBackend.search's order for
+    sort=relevance: rank, then id; browsing order without text), with no total or facets: one statement
+    after the text matching's own (hybrid search fuses this ranking with the vector one and counts its pool)."""
+    if not scope.libraries:
+        return []
+    where = _filters(query, scope)
+    rank = PostgresBackend._match_text(session, query, where)
+    order = [rank.desc().nulls_last(), Track.id] if rank is not None else [Track.created_at.desc(), Track.id.desc()]
+    return list(session.scalars(select(Track.id).where(*where).order_by(*order).limit(limit)))
+
+
 def _count(session: Session, where: list, condition, cap: int = SIMILARITY_RANK_MAX) -> int:
     """How many tracks match (counting stops at `cap`)."""
     return session.scalar(select(func.count()).select_from(

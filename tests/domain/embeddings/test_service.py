@@ -139,3 +139,27 @@ def test_embed_query(local):
     assert len(vector) == 384
     with pytest.raises(Invalid):
         service.embed_query("   ")
+
+
+def test_query_vectors_are_cached_per_model_and_text(local, monkeypatch):
+    monkeypatch.setattr(service, "QUERY_CACHE", service.QueryVectorCache(size=2))
+    monkeypatch.setattr(service, "active_provider", lambda: local)
+    first = service.embed_query("dark  rolling techno")
+    assert service.embed_query(" dark rolling techno ") == first  # same text once spaces are folded
+    assert local.texts == ["dark rolling techno"]
+    service.embed_query("acid")
+    service.embed_query("dub")  # the cache holds two: "dark rolling techno" (least recent) is dropped
+    service.embed_query("dark rolling techno")
+    assert local.texts == ["dark rolling techno", "acid", "dub", "dark rolling techno"]
+    # another model's vector of the same text is never reused
+    monkeypatch.setattr(service, "active_provider", lambda: Counting(local.inner, model="other-model"))
+    service.embed_query("dub")
+    assert local.texts[-1] == "dark rolling techno"  # the Counting above records its own texts, not these
+    assert service.QUERY_CACHE.get(("other-model", "dub")) is not None
+
+
+def test_an_explicit_provider_is_not_cached(local, monkeypatch):
+    monkeypatch.setattr(service, "QUERY_CACHE", service.QueryVectorCache())
+    service.embed_query("acid", provider=local)
+    service.embed_query("acid", provider=local)
+    assert local.texts == ["acid", "acid"]

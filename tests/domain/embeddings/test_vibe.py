@@ -296,3 +296,35 @@ def test_without_openai_the_rules_read_it_and_nothing_is_sent(db_session, vibes,
                                  "parsed_by": "rules"}
     assert [i.title for i in result.items] == ["Dark Slow"]
     assert parser.requests == []  # not one request of any kind
+
+
+def test_nearest_ids_exact_and_hnsw_rank_alike(db_session, owner_library, monkeypatch):
+    """Up to EXACT_MAX matching tracks the ranking is exact; past it HNSW's (iterative scan). Both give the
+    same order on a small set, and a BPM filter never shortens the page."""
+    from services.common.models import Track
+    user, lib = owner_library
+    model = embeddings.text_model()
+    rows = []
+    for i in range(40):
+        t = track(db_session, lib, f"T{i}", bpm=120.0 + (i % 4))
+        embed(db_session, t, text=vec((0, 1.0), (1, i / 10)), text_model=model)
+        rows.append(t)
+    where = [Track.library_id == lib.id, Track.bpm == 121.0]
+    exact = vibe.nearest_ids(db_session, where=where, model=model, vector=vec((0, 1.0)), limit=5)
+    assert exact == [rows[i].id for i in (1, 5, 9, 13, 17)]  # nearest first among the 121 BPM tracks
+    assert vibe.nearest_ids(db_session, where=where, model=model, vector=vec((0, 1.0)), limit=5, offset=8) == \
+        [rows[i].id for i in (33, 37)]
+    monkeypatch.setattr(vibe, "EXACT_MAX", 3)  # ten tracks match: past the exact ranking's limit
+    assert vibe.nearest_ids(db_session, where=where, model=model, vector=vec((0, 1.0)), limit=5) == exact
+    assert vibe.nearest_ids(db_session, where=[*where, Track.title == "none"], model=model,
+                            vector=vec((0, 1.0)), limit=5) == []
+
+
+def test_hybrid_text_ranking_is_the_text_searchs_order(db_session, vibes):
+    from services.domain.search.postgres import PostgresBackend, ranked_ids
+    from services.domain.search.service import scope_for
+    scope = scope_for(session=db_session, user=vibes["user"], query=SearchQuery())
+    for q in ("dark", "rolling", ""):
+        query = SearchQuery(q=q, limit=10)
+        assert ranked_ids(session=db_session, query=query, scope=scope, limit=10) == \
+            PostgresBackend().search(session=db_session, query=query, scope=scope).ids
