@@ -16,7 +16,7 @@ from rq import SimpleWorker
 from rq.registry import ScheduledJobRegistry
 
 from services.common.db import get_redis, session_scope
-from services.common.models import Library, SearchOutbox, Track, User
+from services.common.models import SearchOutbox, Track
 from services.common.settings import get_settings
 from services.domain import jobs
 from services.domain.embeddings import jobs as embedding_jobs
@@ -59,7 +59,7 @@ class FakeMeili:
 
 
 @pytest.fixture
-def tracks(clean_db, monkeypatch) -> Iterator[list[int]]:
+def tracks(committed_library, monkeypatch) -> Iterator[list[int]]:
     """Six live tracks (three analysed) and one deleted, all embedded; pending embedding state cleared."""
     monkeypatch.setenv("EMBEDDINGS_PROVIDER", "local")
     monkeypatch.delenv("MEILISEARCH_HOST", raising=False)
@@ -67,16 +67,11 @@ def tracks(clean_db, monkeypatch) -> Iterator[list[int]]:
     redis = get_redis()
     redis.delete(embedding_jobs.PENDING_KEY, embedding_jobs.SCHEDULED_KEY, service.LAST_KEY)
     jobs.queue(jobs.EMBEDDINGS_QUEUE).empty()
+    _, library_id = committed_library
     with session_scope() as s:
-        user = User(username="dj", password_hash="x")
-        s.add(user)
-        s.flush()
-        lib = Library(owner_id=user.id, name="crate")
-        s.add(lib)
-        s.flush()
-        rows = [Track(track_id=f"1-A{i}", library_id=lib.id, title=f"Track {i}", artist="A", bpm=120.0 + i,
+        rows = [Track(track_id=f"1-A{i}", library_id=library_id, title=f"Track {i}", artist="A", bpm=120.0 + i,
                       camelot="8A", analyzed_at=datetime.now(UTC) if i < 3 else None) for i in range(6)]
-        rows.append(Track(track_id="1-B9", library_id=lib.id, title="Gone", deleted_at=datetime.now(UTC)))
+        rows.append(Track(track_id="1-B9", library_id=library_id, title="Gone", deleted_at=datetime.now(UTC)))
         s.add_all(rows)
         s.flush()
         pks = [t.id for t in rows[:6]]
