@@ -9,6 +9,10 @@ Per-user caps: a job enqueued for a user (`user_id`) takes one of their slots fo
 (JOBS_MAX_QUEUED_PER_USER, JOBS_MAX_SYNCS_PER_USER for syncs), claimed atomically before it is queued and
 held while it is queued, scheduled or running; past the cap `enqueue` raises `TooManyJobs` (HTTP 429).
 Jobs the system queues by itself (scheduled re-syncs, analysis after a download) carry no user and no cap.
+A job retried from the job center takes a slot of the user retrying it by the same rule (`claim_user_slot`).
+
+Kinds: `KINDS` is the one list of job kinds; `enqueue` refuses any other, and the job center's kind filter
+(API and page) is built from it, so a new kind is filterable as soon as it can be queued.
 """
 
 from __future__ import annotations
@@ -39,6 +43,9 @@ SEARCH_QUEUE = "search"
 ENRICHMENT_QUEUE = "enrichment"  # platform-link matching: never behind a long Discogs sync
 EMBEDDINGS_QUEUE = "embeddings"  # track embeddings (services/domain/embeddings/jobs.py)
 ALL_QUEUES = (SEARCH_QUEUE, ANALYSIS_QUEUE, DOWNLOAD_QUEUE, ENRICHMENT_QUEUE, EMBEDDINGS_QUEUE, SYNC_QUEUE)
+# Every kind of job `enqueue` accepts (the job center lists and filters by these): add a new kind here.
+KINDS = ("sync", "download", "analysis", "embeddings", "embeddings_backfill", "search_rebuild", "enrichment",
+         "new_releases", "repair", "backup", "restore")
 LIVE_STATUSES = ("queued", "started", "scheduled", "deferred")
 # Every job a person may want to see (the job center lists these), scored by enqueue time: one index
 # per library, one for jobs of no library (re-index, admins'); each trimmed to INDEX_SIZE.
@@ -50,6 +57,8 @@ ALIVE_TTL = 20  # seconds a running job's heartbeat lasts; a dead worker's job i
 USER_JOBS_KEY = "djp:jobs:user:{}:{}"
 USER_LIMIT_RETRY_AFTER = 60  # seconds suggested to a user at their cap
 SLOT_GRACE = 30  # seconds a claimed slot counts before its job exists (it is being queued)
+# Set while an ended job is being queued again (a retry): its slot counts although its status is still ended.
+REQUEUING_KEY = "djp:jobs:requeuing:{}"
 # KEYS[1]: the user's set; ARGV: limit, job id, time. 1 = slot taken, 0 = full.
 _TAKE_SLOT = """
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
@@ -88,19 +97,19 @@ def enqueue(queue_name: str, func: Callable[..., Any], *args: Any, kind: str, li
             at: timedelta | None = None, **options: Any) -> Job:
     """Queue `func(*args)` with the meta every job carries (kind, library, track, stage, percent) and
     list it in the job index. `at`: run after this delay (scheduled). Redis errors propagate."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown job kind {kind!r}: add it to services.domain.jobs.KINDS")
     full_meta = {"kind": kind, "library_id": library_id, "track_pk": track_pk, "user_id": user_id,
                  "stage": "queued", "percent": 0, **(meta or {})}
     q = queue(queue_name)
-    slot = _take_user_slot(user_id, kind, options) if user_id is not None else None
+    slot = None
+    if user_id is not None:  # the job id is chosen here so the slot can name it, and handed to RQ
+        slot = claim_user_slot(user_id=user_id, kind=kind, job_id=options.setdefault("job_id", str(uuid.uuid4())))
     try:
         job = (q.enqueue_in(at, func, *args, meta=full_meta, **options) if at is not None
                else q.enqueue(func, *args, meta=full_meta, **options))
     except BaseException:
-        if slot is not None:
-            try:
-                get_redis().zrem(*slot)
-            except RedisError:
-                pass  # the slot is dropped at the next prune (no job with its id)
+        release_user_slot(slot)
         raise
     key = index_key(library_id)
     with get_redis().pipeline() as pipe:
@@ -118,22 +127,44 @@ def user_job_limit(kind: str) -> tuple[int, str]:
     return settings.jobs_max_queued_per_user, "JOBS_MAX_QUEUED_PER_USER"
 
 
-def _take_user_slot(user_id: int, kind: str, options: dict[str, Any]) -> tuple[str, str] | None:
-    """Claim one of the user's slots for a job of this kind (the job id is chosen here and handed to RQ
-    through `options`): (set key, job id), None when the kind has no cap. TooManyJobs when full, after
-    dropping the ids of jobs that ended."""
+def claim_user_slot(*, user_id: int, kind: str, job_id: str, requeue: bool = False) -> tuple[str, str] | None:
+    """Claim one of the user's slots for the job `job_id` of this kind, the per-user cap's one rule (a new
+    job from `enqueue`, an ended one queued again from the job center with `requeue=True`): (set key, job
+    id) to hand to `release_user_slot` should queueing fail, None when the kind has no cap. TooManyJobs
+    when full, after dropping the ids of jobs that ended. With `requeue`, the caller must call
+    `release_user_slot(slot, requeued=True)` once the job is queued again."""
     limit, setting = user_job_limit(kind)
     if not limit:
         return None
-    job_id = options.setdefault("job_id", str(uuid.uuid4()))
     key = USER_JOBS_KEY.format(user_id, kind)
     redis = get_redis()
+    if requeue:  # the job's status still says it ended: keep a concurrent prune from dropping its slot
+        redis.set(REQUEUING_KEY.format(job_id), "1", ex=SLOT_GRACE)
     for attempt in range(2):
         if redis.eval(_TAKE_SLOT, 1, key, limit, job_id, time.time()):
             return key, job_id
         if attempt == 0:
             prune_user_jobs(key)
+    if requeue:
+        redis.delete(REQUEUING_KEY.format(job_id))
     raise TooManyJobs(kind=kind, limit=limit, setting=setting)
+
+
+def release_user_slot(slot: tuple[str, str] | None, *, requeued: bool = False) -> None:
+    """After `claim_user_slot`: give the slot back (queueing failed), or with `requeued=True` keep it
+    (the job is queued again and its status now holds it). Best effort: a slot left behind is dropped at
+    the next prune (its job has ended or does not exist)."""
+    if slot is None:
+        return
+    key, job_id = slot
+    try:
+        with get_redis().pipeline(transaction=False) as pipe:
+            if not requeued:
+                pipe.zrem(key, job_id)
+            pipe.delete(REQUEUING_KEY.format(job_id))
+            pipe.execute()
+    except RedisError:
+        pass
 
 
 def prune_user_jobs(key: str) -> int:
@@ -147,12 +178,15 @@ def prune_user_jobs(key: str) -> int:
     with redis.pipeline(transaction=False) as pipe:
         for job_id, _ in entries:
             pipe.hget(Job.key_for(job_id), "status")
-        statuses = pipe.execute()
+            pipe.exists(REQUEUING_KEY.format(job_id))
+        replies = pipe.execute()
+    statuses, requeuing = replies[0::2], replies[1::2]
     now = time.time()
-    ended = [job_id for (job_id, score), status in zip(entries, statuses, strict=True)
+    ended = [job_id for (job_id, score), status, again in zip(entries, statuses, requeuing, strict=True)
              if (status.decode() if isinstance(status, bytes) else status) not in LIVE_STATUSES
              # no job yet: a slot just claimed whose job is being queued right now
-             and not (status is None and now - score < SLOT_GRACE)]
+             and not (status is None and now - score < SLOT_GRACE)
+             and not again]  # an ended job being queued again (a retry)
     if ended:
         redis.zrem(key, *ended)
     return len(entries) - len(ended)

@@ -26,6 +26,9 @@ from services.domain.search.jobs import schedule_index_sync
 
 def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    # httpx logs one INFO line per request: a Discogs sync makes thousands (set here, not in a job: a job
+    # run in another process, a test, must not change that process's logging)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     names = (argv if argv is not None else sys.argv[1:]) or list(jobs.ALL_QUEUES)
     unknown = sorted(set(names) - set(jobs.ALL_QUEUES))
     if unknown:

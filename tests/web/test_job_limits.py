@@ -138,3 +138,24 @@ def test_parallel_enqueues_cannot_overshoot_the_cap(clean_db, caps):
     assert sorted(outcomes) == ["queued"] * 5 + ["refused"] * (parallel - 5)
     assert jobs.queue(jobs.DOWNLOAD_QUEUE).count == 5
     assert jobs.user_live_jobs(42, "download") == 5
+
+
+def test_retry_past_the_cap_answers_429_and_retry_within_it_takes_the_slot(make_user, caps):
+    caps(downloads=1)
+    alice = make_user("alice")
+    lib, _, pks = _library(alice.user_id, tracks=2)
+    first = alice.post(f"/api/tracks/{pks[0]}/download").json()["id"]
+    assert alice.post(f"/api/jobs/{first}/cancel").status_code == 200
+    second = alice.post(f"/api/tracks/{pks[1]}/download")
+    assert second.status_code == 202, second.text
+
+    refused = alice.post(f"/api/jobs/{first}/retry")
+    assert refused.status_code == 429, refused.text
+    assert refused.json()["code"] == "too_many_jobs" and "JOBS_MAX_QUEUED_PER_USER=1" in refused.json()["detail"]
+    assert refused.headers["Retry-After"] == str(jobs.USER_LIMIT_RETRY_AFTER)
+    assert alice.get(f"/api/jobs/{first}").json()["status"] == "canceled"
+
+    assert alice.post(f"/api/jobs/{second.json()['id']}/cancel").status_code == 200
+    retried = alice.post(f"/api/jobs/{first}/retry")
+    assert retried.status_code == 200 and retried.json()["status"] == "queued"
+    assert jobs.user_live_jobs(alice.user_id, "download") == 1

@@ -115,3 +115,51 @@ def test_restoring_a_version_does_not_duplicate_hidden_tracks(shared):
     assert bob.post(f"/api/users/me/invitations/{alice_lib}/accept").status_code == 200
     shown, hidden = _shown(bob, playlist_id)
     assert hidden == 0 and sorted(shown) == sorted([b1, a1, b2, a2, b3])  # each once
+
+
+def test_exports_say_how_many_tracks_are_hidden_and_never_include_them(shared):
+    """Every format leaves the hidden tracks out; `X-Hidden-Tracks` counts them, and the file says so where
+    its format has room (XML comment, M3U comment line, JSON field; CSV stays plain rows)."""
+    import csv
+    import io
+    import json
+
+    from lxml import etree
+
+    from services.domain.playlists import exports, imports
+
+    alice, bob, alice_lib, playlist_id, (b1, a1, b2, a2, b3) = shared
+    before = bob.get(f"/api/playlists/{playlist_id}/export", params={"format": "m3u8"})
+    assert before.headers["X-Hidden-Tracks"] == "0" and "hidden" not in before.text
+
+    assert alice.delete(f"/api/libraries/{alice_lib}/shares/bob").status_code == 204
+    note = "2 tracks hidden: their library is no longer shared with you (not exported)"
+    files = {}
+    for fmt in ("m3u8", "csv", "json", "rekordbox", "nml"):
+        r = bob.get(f"/api/playlists/{playlist_id}/export", params={"format": fmt})
+        assert r.status_code == 200, (fmt, r.text)
+        assert r.headers["X-Hidden-Tracks"] == "2", fmt
+        assert "Alice" not in r.text, fmt
+        files[fmt] = r
+
+    m3u = files["m3u8"].text.splitlines()
+    assert f"# {note}" in m3u
+    assert [e.label for e in imports.parse_m3u(files["m3u8"].text).entries] == \
+        ["Someone - Bob One", "Someone - Bob Two", "Someone - Bob Three"]  # the note is not an entry
+
+    document = json.loads(files["json"].content)
+    assert document["playlist"]["hidden_tracks"] == 2 and document["playlist"]["track_count"] == 3
+    assert [i["track_pk"] for i in document["items"]] == [b1, b2, b3]
+
+    rows = list(csv.DictReader(io.StringIO(files["csv"].content.decode("utf-8-sig"))))
+    assert [int(r["track_pk"]) for r in rows] == [b1, b2, b3]
+
+    for fmt in ("rekordbox", "nml"):
+        tree = etree.fromstring(files[fmt].content)
+        comments = [c.text.strip() for c in tree.iter(etree.Comment)]
+        assert note in comments, (fmt, comments)
+
+    with db.session_scope() as s:
+        user = s.get(User, bob.user_id)
+        result = exports.export_playlist(session=s, user=user, playlist_id=playlist_id, fmt="rekordbox")
+        assert result.hidden == 2 and result.skipped == 3  # none of Bob's tracks has audio here

@@ -55,7 +55,6 @@ def sync_library_job(library_id: int, mode: str = "full", scheduled: bool = Fals
     """Sync one library from Discogs; schedules its next periodic re-sync when the library has one."""
     from services.domain.sources.discogs import DiscogsSource
 
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per request is noise here
     token = owner_discogs_token(library_id)
     if token is None:
         raise SyncError(f"library {library_id}: {NEEDS_OWN_TOKEN}")

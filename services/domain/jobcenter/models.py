@@ -7,7 +7,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-JobKind = Literal["sync", "download", "analysis", "embeddings", "search_rebuild", "enrichment"]
+from services.domain import jobs
+
+# The kinds `jobs.enqueue` accepts, from its one registry (`jobs.KINDS`): a new kind is filterable at once.
+JobKind = Literal[jobs.KINDS]  # type: ignore[valid-type]
 JobStatus = Literal["queued", "started", "finished", "failed", "stopped", "canceled", "scheduled", "deferred"]
 # Stages a download goes through; other kinds report their own (syncing, analyzing, ...).
 DOWNLOAD_STAGES = ("queued", "downloading", "converting", "analysing", "saving", "done", "failed", "cancelled")

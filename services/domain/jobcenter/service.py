@@ -172,7 +172,8 @@ def _cancel(job: Job) -> None:
 
 
 def retry_job(*, session: Session, user: User, job_id: str) -> JobView:
-    """Run a failed or cancelled job again (same id, same arguments)."""
+    """Run a failed or cancelled job again (same id, same arguments). It takes a slot of the retrying
+    user's cap for its kind, as queueing it did (`jobs.claim_user_slot`): TooManyJobs (429) at the cap."""
     with jobs.queue_errors():
         job = _job_for(session, user, job_id)
         if not _may_operate(job, session=session, user=user):
@@ -182,12 +183,19 @@ def retry_job(*, session: Session, user: User, job_id: str) -> JobView:
         if status not in RETRYABLE:
             raise Conflict(f"the job is {status}: only failed or cancelled jobs can be retried",
                            code="job_not_retryable")
-        job.meta.update(stage="queued", percent=0, error=None)
-        job.save_meta()
+        slot = jobs.claim_user_slot(user_id=user.id, kind=str((job.meta or {}).get("kind")), job_id=job.id,
+                                    requeue=True)
         try:
+            job.meta.update(stage="queued", percent=0, error=None)
+            job.save_meta()
             registry_class(job.origin, connection=get_redis()).requeue(job)
         except (InvalidJobOperation, NoSuchJobError):
+            jobs.release_user_slot(slot)
             raise Conflict("the job can no longer be retried (expired)", code="job_not_retryable") from None
+        except BaseException:
+            jobs.release_user_slot(slot)
+            raise
+        jobs.release_user_slot(slot, requeued=True)
         job.refresh()
         return view(job)
 

@@ -32,7 +32,6 @@ _SCHEDULED_KEY = "djp:new-releases:scheduled"
 def check_library_job(library_id: int) -> dict[str, Any]:
     """Check one library's artists on Discogs (the owner's token); stage and percent in job.meta."""
     jobs.start_attempt()
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     with session_scope() as session:
         library = session.get(Library, library_id)
         token = service.token_for_library(session=session, library=library) if library is not None else None

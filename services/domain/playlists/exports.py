@@ -9,6 +9,12 @@ Tracks without audio: Rekordbox and Traktor need a file for every collection ent
 left out of the XML and named in an XML comment instead (`PlaylistExport.skipped` counts them); M3U
 writes them as `# missing audio: Artist - Title` comment lines, so the file still lists the whole set
 in order (the import reads those lines back); CSV and JSON list them with an empty path.
+
+Hidden tracks: items whose library is no longer shared with the owner are never written (not even their
+names). The file says how many were left out where its format has room: an XML comment in the playlist
+(Rekordbox, Traktor), a `# N tracks hidden: ...` comment line in M3U (which the import skips), a
+`hidden_tracks` field in JSON; CSV has no comments, so only `PlaylistExport.hidden` (the API's
+`X-Hidden-Tracks` header) tells.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from services.common.camelot import CamelotKey, KeyParseError, key_to_camelot, p
 from services.common.models import Playlist, Track, User
 from services.common.settings import get_settings
 from services.domain.errors import Invalid
-from services.domain.playlists.service import get_playlist
+from services.domain.playlists.service import get_playlist, hidden_track_count
 
 APP_NAME = "DJ Playlist"
 APP_VERSION = "0.1.0"
@@ -84,6 +90,7 @@ class PlaylistExport:
     media_type: str
     filename: str  # "<safe playlist name>.<ext>"
     skipped: int  # tracks left out of the file (no audio) or written as comments
+    hidden: int = 0  # items left out because the owner may no longer read their track (library unshared)
 
 
 @dataclass(frozen=True)
@@ -133,12 +140,13 @@ def export_playlist(
                       "audio folder is elsewhere on that machine)", code="invalid_paths")
     playlist = get_playlist(session=session, user=user, playlist_id=playlist_id)
     items = _items(playlist, root=_check_root(root))
+    hidden = hidden_track_count(session=session, playlist=playlist)
     writer = {ExportFormat.rekordbox: _rekordbox, ExportFormat.nml: _nml, ExportFormat.m3u8: _m3u8,
               ExportFormat.csv: _csv, ExportFormat.json: _json}[fmt]
-    content, skipped = writer(playlist, items, style)
+    content, skipped = writer(playlist, items, style, hidden)
     ext, media_type = FILE_TYPES[fmt]
     return PlaylistExport(content=content, media_type=media_type, filename=f"{safe_filename(playlist.name)}.{ext}",
-                          skipped=skipped)
+                          skipped=skipped, hidden=hidden)
 
 
 # --- shared ---------------------------------------------------------------------------------------
@@ -237,9 +245,17 @@ def _xml_bytes(root: ET.Element) -> bytes:
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body + b"\n"
 
 
-def _skipped_comment(parent: ET.Element, missing: list[_Item]) -> None:
+def hidden_note(hidden: int) -> str:
+    """What an export says about the items it leaves out because their library is no longer shared."""
+    return (f"{hidden} track{'' if hidden == 1 else 's'} hidden: their library is no longer shared with you "
+            "(not exported)")
+
+
+def _skipped_comment(parent: ET.Element, missing: list[_Item], hidden: int = 0) -> None:
     for item in missing:
         parent.append(ET.Comment(_clean(f" missing audio: {item.label} ").replace("--", "- -")))
+    if hidden:
+        parent.append(ET.Comment(f" {hidden_note(hidden)} "))
 
 
 # --- Rekordbox ------------------------------------------------------------------------------------
@@ -251,7 +267,7 @@ def _file_uri(path: str) -> str:
     return "file://localhost" + ("" if posix.startswith("/") else "/") + quote(posix, safe="/:()")
 
 
-def _rekordbox(playlist: Playlist, items: list[_Item], _style: PathStyle) -> tuple[bytes, int]:
+def _rekordbox(playlist: Playlist, items: list[_Item], _style: PathStyle, hidden: int) -> tuple[bytes, int]:
     with_audio = [i for i in items if i.absolute]
     missing = [i for i in items if not i.absolute]
     root = ET.Element("DJ_PLAYLISTS", Version="1.0.0")
@@ -283,7 +299,7 @@ def _rekordbox(playlist: Playlist, items: list[_Item], _style: PathStyle) -> tup
                          Entries=str(len(with_audio)))
     for item in with_audio:
         ET.SubElement(node, "TRACK", Key=str(track_ids[item.track.id]))
-    _skipped_comment(node, missing)
+    _skipped_comment(node, missing, hidden)
     return _xml_bytes(root), len(missing)
 
 
@@ -311,7 +327,7 @@ def traktor_primary_key(path: str) -> str:
     return f"{volume}{folder}{name}"
 
 
-def _nml(playlist: Playlist, items: list[_Item], _style: PathStyle) -> tuple[bytes, int]:
+def _nml(playlist: Playlist, items: list[_Item], _style: PathStyle, hidden: int) -> tuple[bytes, int]:
     with_audio = [i for i in items if i.absolute]
     missing = [i for i in items if not i.absolute]
     root = ET.Element("NML", VERSION="19")
@@ -355,7 +371,7 @@ def _nml(playlist: Playlist, items: list[_Item], _style: PathStyle) -> tuple[byt
     for item in with_audio:
         entry = ET.SubElement(listing, "ENTRY")
         ET.SubElement(entry, "PRIMARYKEY", TYPE="TRACK", KEY=_clean(traktor_primary_key(item.absolute)))
-    _skipped_comment(listing, missing)
+    _skipped_comment(listing, missing, hidden)
     return _xml_bytes(root), len(missing)
 
 
@@ -370,8 +386,10 @@ def _path(item: _Item, style: PathStyle) -> str | None:
     return item.relative if style is PathStyle.relative else item.absolute
 
 
-def _m3u8(playlist: Playlist, items: list[_Item], style: PathStyle) -> tuple[bytes, int]:
+def _m3u8(playlist: Playlist, items: list[_Item], style: PathStyle, hidden: int) -> tuple[bytes, int]:
     lines = ["#EXTM3U", f"#PLAYLIST:{_one_line(playlist.name)}"]
+    if hidden:
+        lines.append(f"# {hidden_note(hidden)}")
     missing = 0
     for item in items:
         path = _path(item, style)
@@ -405,7 +423,7 @@ def _csv_cell(value: object) -> object:
     return "" if value is None else value
 
 
-def _csv(playlist: Playlist, items: list[_Item], style: PathStyle) -> tuple[bytes, int]:
+def _csv(playlist: Playlist, items: list[_Item], style: PathStyle, _hidden: int) -> tuple[bytes, int]:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
@@ -415,7 +433,7 @@ def _csv(playlist: Playlist, items: list[_Item], style: PathStyle) -> tuple[byte
     return ("\ufeff" + out.getvalue()).encode("utf-8"), 0
 
 
-def _json(playlist: Playlist, items: list[_Item], style: PathStyle) -> tuple[bytes, int]:
+def _json(playlist: Playlist, items: list[_Item], style: PathStyle, hidden: int) -> tuple[bytes, int]:
     document = {
         "format": JSON_FORMAT_NAME, "version": JSON_FORMAT_VERSION, "exported_at": datetime.now(UTC).isoformat(),
         "paths": style.value,
@@ -424,6 +442,7 @@ def _json(playlist: Playlist, items: list[_Item], style: PathStyle) -> tuple[byt
             "created_at": playlist.created_at.isoformat() if playlist.created_at else None,
             "updated_at": playlist.updated_at.isoformat() if playlist.updated_at else None,
             "track_count": len(items),
+            "hidden_tracks": hidden,  # items not exported: their library is no longer shared
             "duration_seconds": round(sum(i.track.duration_seconds or 0 for i in items), 2),
         },
         "items": [_row(item, style) for item in items],

@@ -79,13 +79,16 @@ def export_playlist(
 ) -> Response:
     """Download the playlist as Rekordbox XML (`rekordbox`), Traktor NML (`nml`), extended M3U (`m3u8`),
     `csv` or `json`. Tracks without audio are left out of the XML formats (named in a comment) and written
-    as `# missing audio:` comments in M3U8; the `X-Tracks-Without-Audio` header counts them."""
+    as `# missing audio:` comments in M3U8; the `X-Tracks-Without-Audio` header counts them. Tracks of a
+    library no longer shared with you are never exported: `X-Hidden-Tracks` counts them (the file says so
+    too, except CSV)."""
     result = exports.export_playlist(session=session, user=user, playlist_id=playlist_id, fmt=format,
                                      paths=paths, root=root)
     return Response(content=result.content, media_type=result.media_type, headers={
         "Content-Disposition": f'attachment; filename="{result.filename}"; '
                                f"filename*=UTF-8''{quote(result.filename)}",
         "X-Tracks-Without-Audio": str(result.skipped),
+        "X-Hidden-Tracks": str(result.hidden),
         "Cache-Control": "no-store",
     })
 
