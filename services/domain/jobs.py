@@ -119,6 +119,27 @@ def enqueue(queue_name: str, func: Callable[..., Any], *args: Any, kind: str, li
     return job
 
 
+def schedule_periodic(key: str, hours: float, queue_name: str, func: Callable[..., Any], *args: Any, kind: str,
+                      description: str, **options: Any) -> Job | None:
+    """Plan one run of `func(*args)` in `hours` unless `key` says one is planned (the job itself deletes `key`
+    when it starts, then plans the next). None when `hours` <= 0 or a run is planned. `key` holds the job
+    id ("planning" while it is queued) for twice the interval; dropped again when queueing fails. Redis
+    errors propagate (callers log them: the worker's next start plans again)."""
+    if hours <= 0:
+        return None
+    redis, ttl = get_redis(), int(hours * 3600 * 2) + 60
+    if not redis.set(key, "planning", nx=True, ex=ttl):
+        return None
+    try:
+        job = enqueue(queue_name, func, *args, kind=kind, at=timedelta(hours=hours), result_ttl=7 * 86400,
+                      failure_ttl=7 * 86400, meta={"scheduled": True}, description=description, **options)
+    except BaseException:
+        redis.delete(key)
+        raise
+    redis.set(key, job.id, ex=ttl)
+    return job
+
+
 def user_job_limit(kind: str) -> tuple[int, str]:
     """(the cap on a user's live jobs of this kind, the setting it comes from); 0 = no cap."""
     settings = get_settings()

@@ -7,7 +7,6 @@ not retried (the file will not get better)."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -88,16 +87,10 @@ def enqueue_restore(*, name: str, user_id: int | None) -> tuple[Job, service.Dum
 def schedule_backups() -> bool:
     """Plan the next scheduled backup unless one is planned or BACKUP_INTERVAL_HOURS is 0. Never raises
     for Redis (the worker's next start plans it again)."""
-    hours = get_settings().backup_interval_hours
-    if hours <= 0:
-        return False
     try:
-        if not get_redis().set(_SCHEDULED_KEY, "1", nx=True, ex=int(hours * 3600 * 2) + 60):
-            return False
-        jobs.enqueue(QUEUE, scheduled_backup_job, kind="backup", at=timedelta(hours=hours), job_timeout=JOB_TIMEOUT,
-                     result_ttl=7 * 86400, failure_ttl=7 * 86400, meta={"scheduled": True},
-                     description="Scheduled database backup")
+        return jobs.schedule_periodic(_SCHEDULED_KEY, get_settings().backup_interval_hours, QUEUE,
+                                      scheduled_backup_job, kind="backup", job_timeout=JOB_TIMEOUT,
+                                      description="Scheduled database backup") is not None
     except RedisError as exc:
         log.warning("could not plan the scheduled backup: %s", exc)
         return False
-    return True

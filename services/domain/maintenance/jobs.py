@@ -5,7 +5,7 @@ the embedding and rebuild work runs on the embeddings and search queues."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -51,21 +51,13 @@ def enqueue_repair(*, user_id: int | None = None) -> str:
 def schedule_repair() -> bool:
     """Plan the next scheduled repair unless one is planned or REPAIR_INTERVAL_HOURS is 0. Never raises for
     Redis (the worker's next start plans it again)."""
-    hours = get_settings().repair_interval_hours
-    if hours <= 0:
-        return False
     try:
-        redis = get_redis()
-        if not redis.set(_SCHEDULED_KEY, "planning", nx=True, ex=int(hours * 3600 * 2) + 60):
-            return False
-        job = jobs.enqueue(QUEUE, repair_job, True, kind=KIND, at=timedelta(hours=hours), job_timeout=JOB_TIMEOUT,
-                           result_ttl=7 * 86400, failure_ttl=7 * 86400, meta={"scheduled": True},
-                           description="Scheduled repair of embeddings and search drift")
-        redis.set(_SCHEDULED_KEY, job.id, ex=int(hours * 3600 * 2) + 60)
+        return jobs.schedule_periodic(_SCHEDULED_KEY, get_settings().repair_interval_hours, QUEUE, repair_job, True,
+                                      kind=KIND, job_timeout=JOB_TIMEOUT,
+                                      description="Scheduled repair of embeddings and search drift") is not None
     except RedisError as exc:
         log.warning("could not plan the drift repair: %s", exc)
         return False
-    return True
 
 
 def next_repair_at() -> datetime | None:

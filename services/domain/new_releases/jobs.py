@@ -5,7 +5,6 @@ check of every own library whose owner has a Discogs token, then plans the next 
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
 from redis.exceptions import RedisError
@@ -107,16 +106,10 @@ def scheduled_check_job() -> dict[str, Any]:
 def schedule_checks() -> bool:
     """Plan the next scheduled check unless one is planned or DISCOGS_NEW_RELEASES_INTERVAL_HOURS is 0.
     Never raises for Redis (the worker's next start plans it again)."""
-    hours = get_settings().discogs_new_releases_interval_hours
-    if hours <= 0:
-        return False
     try:
-        if not get_redis().set(_SCHEDULED_KEY, "1", nx=True, ex=int(hours * 3600 * 2) + 60):
-            return False
-        jobs.enqueue(QUEUE, scheduled_check_job, kind=KIND, at=timedelta(hours=hours), job_timeout=3600,
-                     result_ttl=7 * 86400, failure_ttl=7 * 86400, meta={"scheduled": True},
-                     description="Scheduled check for new releases (every own library)")
+        return jobs.schedule_periodic(_SCHEDULED_KEY, get_settings().discogs_new_releases_interval_hours, QUEUE,
+                                      scheduled_check_job, kind=KIND, job_timeout=3600,
+                                      description="Scheduled check for new releases (every own library)") is not None
     except RedisError as exc:
         log.warning("could not plan the new-releases check: %s", exc)
         return False
-    return True
