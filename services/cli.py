@@ -320,6 +320,9 @@ def playlist_export(
         console.print(f"wrote {output} ({len(result.content)} bytes)")
     if result.skipped:
         console.print(f"{result.skipped} track(s) without audio were left out or written as comments")
+    if result.hidden:
+        console.print(f"{result.hidden} track(s) hidden: their library is no longer shared with the owner (not "
+                      "exported)")
 
 
 @playlist_app.command("import")

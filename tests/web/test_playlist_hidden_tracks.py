@@ -5,7 +5,9 @@ keep them in place, and sharing the library again shows them where they were."""
 from __future__ import annotations
 
 import pytest
+from typer.testing import CliRunner
 
+from services.cli import app
 from services.common import db
 from services.common.models import Library, Track, User
 from services.domain.playlists import service as playlists
@@ -163,3 +165,9 @@ def test_exports_say_how_many_tracks_are_hidden_and_never_include_them(shared):
         user = s.get(User, bob.user_id)
         result = exports.export_playlist(session=s, user=user, playlist_id=playlist_id, fmt="rekordbox")
         assert result.hidden == 2 and result.skipped == 3  # none of Bob's tracks has audio here
+
+    with db.session_scope() as s:
+        username = s.get(User, bob.user_id).username
+    cli = CliRunner().invoke(app, ["playlist", "export", str(playlist_id), "--format", "json", "--user", username])
+    assert cli.exit_code == 0, cli.output
+    assert "2 track(s) hidden: their library is no longer shared with the owner" in cli.output
