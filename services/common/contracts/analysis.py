@@ -18,7 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field
 # 1.3: danceability weighted by the audible pulse (a tone, noise or silence reads ~0, was 1.00);
 #      energy counts tempo and flux only as far as the track is danceable; new onset rate.
 # 1.4: bpm_candidates (tempo octave alternatives with confidences), key_confidence and key_alternative.
-ANALYZER_VERSION = "essentia-api/1.4"
+# 1.5: tempo octave decided by where kick and snare fall (halftime dubstep 140, not 70; swung
+#      hip-hop no longer doubled); a wandering tracker's median beat; bpm_candidates weigh the same.
+ANALYZER_VERSION = "essentia-api/1.5"
 
 MOOD_NAMES = ("happy", "sad", "aggressive", "relaxed", "party")
 

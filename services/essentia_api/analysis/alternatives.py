@@ -5,11 +5,12 @@ confidences a DJ can read ("128 BPM, or 64 at 22 %") and into the runner-up the 
 
 Tempo: for the chosen tempo T the candidates are T, T/2 and 2T (the octave alternatives inside
 50-220 BPM). The evidence is the one analysis/rhythm.py decides the octave by, measured on the final
-beat grid: onsets half-way between the beats as strong as on them (r_mid, for 2T) and alternate beats
-of equal strength (r_parity, high = no reason to halve; low = a double-time reading of a slow groove,
-for T/2). Each alternative gets a logistic weight centred on the analyzer's own octave thresholds
-(0.5 and 0.45: at the threshold an alternative is exactly as likely as T), the chosen tempo weight 1,
-and the weights are normalised to sum to 1.
+beat grid: its case for doubling (half_read: where kick and snare fall, onsets half-way between the
+beats) of T, for 2T, and of T/2 against T/2; alternate beats of equal strength (r_parity, high = no
+reason to halve; low = a double-time reading of a slow groove) also weigh T/2. At the analyzer's
+thresholds an alternative is exactly as likely as T; the chosen tempo weighs 1 and the weights are
+normalised to sum to 1. Without the analyzer's margins (tempo_candidates_from_evidence alone), 2T
+gets a logistic weight on r_mid centred on 0.5.
 
 Key: the chosen key, its relative (same seven notes, the usual confusion) and the best other key.
 Evidence: the correlation of the mean chroma with the Krumhansl-Kessler profiles of all 24 keys (how
@@ -29,7 +30,7 @@ import numpy as np
 
 from services.common.camelot import PITCH_CLASSES, pitch_class
 from services.essentia_api.analysis.spectral import Stft, mel_matrix
-from services.essentia_api.analysis.rhythm import _strength  # the same onset strength the octave decision reads
+from services.essentia_api.analysis.rhythm import MARGIN_POWER, _strength  # the octave decision's own measures
 
 # Candidate tempi outside this window are not offered (a 45 BPM or 256 BPM "alternative" is noise).
 ALT_BPM_MIN, ALT_BPM_MAX = 50.0, 220.0
@@ -109,25 +110,38 @@ def octave_evidence(*, st: Stft, bpm: float, first_beat: float, duration: float,
     return float(np.mean(r_mids)), float(np.mean(r_pars))
 
 
-def tempo_candidates_from_evidence(*, bpm: float, r_mid: float, r_parity: float) -> list[TempoCandidate]:
+def tempo_candidates_from_evidence(*, bpm: float, r_mid: float, r_parity: float,
+                                   margins: tuple[float, float] | None = None) -> list[TempoCandidate]:
     """The chosen tempo and its octave alternatives (inside 50-220 BPM), confidences summing to 1,
-    highest first."""
+    highest first.
+
+    margins: the analyzer's own case for doubling (analysis/rhythm.py half_read) of the chosen
+    reading and of its half. With them, 2T weighs m_chosen**6 (as likely as T at the analyzer's
+    threshold) and T/2 weighs the smaller of its parity weight and m_half**-6 (a half reading the
+    kick and snare say is half-time is no candidate)."""
     weights = [(bpm, 1.0, "chosen")]
     if bpm * 2 <= ALT_BPM_MAX:
-        weights.append((bpm * 2, math.exp(TEMPO_SLOPE * (r_mid - R_MID_EVEN)), "double"))
+        w = math.exp(TEMPO_SLOPE * (r_mid - R_MID_EVEN))
+        if margins is not None:
+            w = min(max(margins[0], 1e-3), 1e3) ** MARGIN_POWER
+        weights.append((bpm * 2, w, "double"))
     if bpm / 2 >= ALT_BPM_MIN:
-        weights.append((bpm / 2, math.exp(TEMPO_SLOPE * (R_PARITY_EVEN - r_parity)), "half"))
+        w = math.exp(TEMPO_SLOPE * (R_PARITY_EVEN - r_parity))
+        if margins is not None:
+            w = min(w, min(max(margins[1], 1e-3), 1e3) ** -MARGIN_POWER)
+        weights.append((bpm / 2, w, "half"))
     total = sum(w for _, w, _ in weights)
     out = [TempoCandidate(bpm=round(b, 2), confidence=round(w / total, 3), relation=rel) for b, w, rel in weights]
     return sorted(out, key=lambda c: (-c.confidence, c.relation != "chosen"))
 
 
 def tempo_candidates(*, st: Stft, bpm: float, first_beat: float, duration: float,
-                     odfs: dict[str, np.ndarray] | None = None) -> list[TempoCandidate]:
+                     odfs: dict[str, np.ndarray] | None = None,
+                     margins: tuple[float, float] | None = None) -> list[TempoCandidate]:
     if not bpm or bpm <= 0:
         return []
     r_mid, r_parity = octave_evidence(st=st, bpm=bpm, first_beat=first_beat, duration=duration, odfs=odfs)
-    return tempo_candidates_from_evidence(bpm=bpm, r_mid=r_mid, r_parity=r_parity)
+    return tempo_candidates_from_evidence(bpm=bpm, r_mid=r_mid, r_parity=r_parity, margins=margins)
 
 
 def profile_correlations(chroma12: np.ndarray) -> dict[tuple[int, str], float]:

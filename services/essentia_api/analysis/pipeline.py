@@ -83,7 +83,7 @@ def analyze_file(*, path: str, options: AnalysisOptions = AnalysisOptions()) -> 
     )
     bpm_candidates = tempo_candidates(
         st=st, bpm=rhythm.bpm, first_beat=rhythm.first_beat, duration=audio.duration,
-        odfs=getattr(rhythm, "octave_odfs", None),
+        odfs=getattr(rhythm, "octave_odfs", None), margins=rhythm.octave_margins,
     )
     key_conf = key_confidence(
         key=key.key, scale=key.scale, chroma12=getattr(key, "chroma12", None),

@@ -19,6 +19,15 @@ R_PARITY_HALVE = 0.45
 # A 3:2 / 4:3 alternative must have this much more periodicity salience than the tracker's reading.
 RATIO_MARGIN_FASTER = 1.04
 RATIO_MARGIN_SLOWER = 1.15
+# Octave from where kick and snare fall (bar_evidence, half_read): thresholds chosen on the held-out
+# benchmark's tuning split (bench/analysis_heldout, FluidSynth seed 1) and checked against the
+# generated set the earlier rules were tuned on (tests/essentia_api/audio_fixtures.py, seed 1234).
+KS_DOUBLE = 1.5
+KS_MID_DOUBLE = 0.75
+LO_HALFTIME, KS_HALFTIME, KH_HALFTIME = 0.85, 0.85, 0.4
+# A margin m reads as odds m**MARGIN_POWER for the other octave (m = 1.12 -> 2:1).
+MARGIN_POWER = 6.0
+SNARE_BAND = (1000.0, 4000.0)
 
 
 @dataclass
@@ -32,6 +41,9 @@ class RhythmResult:
     alternative_score: float
     onset_rate: float
     evidence: dict | None = None
+    # half_read's margins for doubling the chosen reading and for doubling its half (the
+    # octave candidates' weights in analysis/alternatives.py); None when there is no grid.
+    octave_margins: tuple[float, float] | None = None
 
 
 def onset_functions(*, st: Stft) -> dict[str, np.ndarray]:
@@ -42,7 +54,8 @@ def onset_functions(*, st: Stft) -> dict[str, np.ndarray]:
     """
     mag = st.mag
     logmag = np.log1p(100.0 * mag)
-    flux = np.maximum(np.diff(logmag, axis=0, prepend=logmag[:1]), 0).sum(axis=1)
+    rise = np.maximum(np.diff(logmag, axis=0, prepend=logmag[:1]), 0)
+    flux = rise.sum(axis=1)
     # Complex domain: deviation from the phase/magnitude predicted by the two previous frames.
     # The predicted phasor e^{i(2*phi1 - phi2)} is (X1/|X1|)^2 * conj(X2/|X2|): no angle()/exp().
     spec = st.spec
@@ -58,9 +71,10 @@ def onset_functions(*, st: Stft) -> dict[str, np.ndarray]:
     melflux = np.maximum(np.diff(mel, axis=0, prepend=mel[:1]), 0).sum(axis=1)
     energy = (mag**2).sum(axis=1)
     eflux = np.maximum(np.diff(np.log1p(1000 * energy), prepend=0), 0)
-    low_bins = st.freqs < 300
-    low = np.maximum(np.diff(logmag[:, low_bins], axis=0, prepend=logmag[:1, low_bins]), 0).sum(axis=1)
-    odfs = {"complex": complex_, "flux": flux, "melflux": melflux, "energy": eflux, "low": low}
+    low = rise[:, st.freqs < 300].sum(axis=1)
+    # Snare / clap band (kick clicks and hats reach it too, but weaker than the snare's noise burst).
+    snare = rise[:, (st.freqs >= SNARE_BAND[0]) & (st.freqs < SNARE_BAND[1])].sum(axis=1)
+    odfs = {"complex": complex_, "flux": flux, "melflux": melflux, "energy": eflux, "low": low, "snare": snare}
     out = {}
     for name, f in odfs.items():
         f = np.nan_to_num(f.astype(np.float64))
@@ -123,6 +137,11 @@ def _salience(acf: np.ndarray, lag: float, *, multiples: int = 4, tol: float = 0
     return float(np.mean(vals)) if vals else 0.0
 
 
+def _peak_salience(acf: np.ndarray, lag: float, *, span: float) -> float:
+    """The highest _salience over lags within +-span (relative) of lag."""
+    return max(_salience(acf, lag * (1 + d)) for d in np.arange(-span, span + 1e-9, 0.005))
+
+
 def comb_strength(*, odf: np.ndarray, frame_rate: float, period: float) -> tuple[float, float]:
     """Best mean onset strength on a grid of this period over all phases: (strength, phase in s)."""
     p = period * frame_rate
@@ -137,7 +156,20 @@ def comb_strength(*, odf: np.ndarray, frame_rate: float, period: float) -> tuple
     return float(means[best]), float(phases[best] / frame_rate)
 
 
-def analyze_rhythm(*, st: Stft, duration: float, bpm_min: float, bpm_max: float) -> RhythmResult:
+@dataclass
+class Tracked:
+    odfs: dict[str, np.ndarray]
+    ticks: np.ndarray
+    confidence: float
+    onset_rate: float
+    period: float = 0.0
+    phase: float = 0.0
+    resid: float = 0.0
+    ratio: float = 1.0
+
+
+def track(*, st: Stft, duration: float) -> Tracked:
+    """Beat tracking and the constant grid through its ticks (period, phase), 3:2 / 4:3 checked."""
     es = ess()
     odfs = onset_functions(st=st)
     candidates = []
@@ -153,8 +185,9 @@ def analyze_rhythm(*, st: Stft, duration: float, bpm_min: float, bpm_max: float)
         (flux[1:-1] > flux[:-2]) & (flux[1:-1] >= flux[2:]) & (flux[1:-1] > 2.5 * np.median(flux) + 0.05)
     )
     onset_rate = float(is_peak.sum() / max(duration, 1e-9))
+    out = Tracked(odfs=odfs, ticks=ticks, confidence=confidence, onset_rate=onset_rate)
     if len(ticks) < 4:
-        return RhythmResult(0.0, 0.0, 0.0, np.zeros(0), 0.0, None, 0.0, onset_rate)
+        return out
     period, phase, resid = fit_grid(ticks=ticks)
     # Trackers sometimes lock onto a 3:2 or 4:3 pattern (dotted rhythms, chord changes, 16th hats).
     # Compare periodicity salience (autocorrelation at the period and its first multiples, so it
@@ -162,10 +195,18 @@ def analyze_rhythm(*, st: Stft, duration: float, bpm_min: float, bpm_max: float)
     # stronger; octave ratios are decided further down.
     comb = odfs["low"] + odfs["energy"] + odfs["flux"] + odfs["complex"]
     acf = _autocorrelation(comb)
-    base = _salience(acf, period * st.frame_rate)
+    fr = st.frame_rate
+    # A tracker that wandered (double time for a while, then back) bends the fitted grid; the
+    # median beat interval is then the better period when its periodicity is stronger.
+    med = float(np.median(np.diff(ticks)))
+    if abs(med / period - 1) > 0.01 and _salience(acf, med * fr) > _salience(acf, period * fr):
+        period, resid = med, 1.0
+    # Salience at the best lag near each reading (+-4% / +-2%), so a slightly-off period does not
+    # lose against a ratio that happens to sit on an autocorrelation peak.
+    base = _peak_salience(acf, period * fr, span=0.04)
     best_ratio, best_strength = 1.0, base
     for ratio in (2 / 3, 3 / 4, 4 / 3, 3 / 2):
-        sal = _salience(acf, period * ratio * st.frame_rate)
+        sal = _peak_salience(acf, period * ratio * fr, span=0.02)
         # A faster reading must explain more lags to score as well, so it needs a smaller margin.
         margin = RATIO_MARGIN_FASTER if ratio < 1 else RATIO_MARGIN_SLOWER
         if sal > best_strength * margin and 40 <= 60 / (period * ratio) <= 250:
@@ -181,31 +222,117 @@ def analyze_rhythm(*, st: Stft, duration: float, bpm_min: float, bpm_max: float)
             if s > best[0]:
                 best = (s, float(p), ph)
         _, period, phase = best
-    raw_bpm = 60.0 / period
-    # Octave decision. Evidence from the kick/bass band and the mel flux (snares, stabs): onsets
-    # half-way between the beats as strong as on them (drum and bass read at half time has its
-    # snares there) favour double time; weak alternate beats (a double-time reading of a slow
-    # groove) favour half time. Ratios are symmetric (min/max) so the beat phase does not matter.
-    grid = phase + period * np.arange(np.ceil(-phase / period), (duration - phase) / period)
+    out.period, out.phase, out.resid, out.ratio = period, phase, resid, best_ratio
+    return out
+
+
+def _xcorr(a: np.ndarray, b: np.ndarray, lag: float) -> float:
+    """Max over lag +-2 frames of mean(a[t] * b[t + lag]) (a, b zero-mean, unit variance)."""
+    best = -1.0
+    n = len(a)
+    for lg in range(int(round(lag)) - 2, int(round(lag)) + 3):
+        if abs(lg) >= n // 2:
+            continue
+        v = float(a[: n - lg] @ b[lg:]) / (n - lg) if lg >= 0 else float(a[-lg:] @ b[: n + lg]) / (n + lg)
+        best = max(best, v)
+    return best
+
+
+def bar_evidence(*, odfs: dict[str, np.ndarray], frame_rate: float, period: float) -> dict[str, float]:
+    """Where kick and snare fall relative to this reading's beats (phase-free, by correlation).
+
+    ks: kick-to-snare correlation at +-2 beats over that at +-1 beat. On a backbeat the snare comes
+    one beat after the kick; when the tempo is read at half, kick and snare share a beat and the
+    pair recurs every 2 beats (drum and bass read at 87 for 174).
+    kh: the same at +-1/2 beat over +-1 beat (a snare half a beat from a kick: syncopation).
+    lo: periodicity of the kick/bass band at 2 beats over that at 4 beats (a whole bar): a slow
+    groove's kick pattern spans its bar; a halftime one (dubstep read at 70 for 140: one kick and
+    one snare per 140 bar) repeats every 2 beats."""
+    p = period * frame_rate
+    k, s = odfs["low"].astype(np.float64), odfs["snare"].astype(np.float64)
+    if len(k) < 10 * p or k.std() < 1e-9 or s.std() < 1e-9:
+        return {"ks": 0.0, "kh": 1.0, "lo": 0.0}
+    k = (k - k.mean()) / k.std()
+    s = (s - s.mean()) / s.std()
+    c_half = _xcorr(k, s, p / 2) + _xcorr(k, s, -p / 2)
+    c1 = _xcorr(k, s, p) + _xcorr(k, s, -p)
+    c2 = _xcorr(k, s, 2 * p) + _xcorr(k, s, -2 * p)
+    acf = _autocorrelation(odfs["low"])
+    lo2 = _salience(acf, 2 * p, multiples=1, tol=0.03)
+    lo4 = _salience(acf, 4 * p, multiples=1, tol=0.03)
+    eps = 0.02  # correlations near 0 are noise: keep the ratios finite and near 1 there
+
+    def ratio(a: float, b: float) -> float:
+        return (max(a, 0.0) + eps) / (max(b, 0.0) + eps)
+
+    return {"ks": ratio(c2, c1), "kh": ratio(c_half, c1), "lo": ratio(lo2, lo4)}
+
+
+def half_read(*, bar: dict[str, float], r_mid: float) -> float:
+    """The case for doubling a reading, as a margin (>= 1: the reading is half the tempo).
+
+    - kick-snare pairs recur every 2 beats rather than every beat (ks high), or
+    - onsets half-way between the beats as strong as on them (r_mid, drum and bass snares) while
+      kick and snare are not one beat apart (ks not low: a swung hip-hop groove has a kick on the
+      "and" of 3, so r_mid alone misreads it), or
+    - halftime: the kick/bass cycle lasts 2 beats, the kick-snare pair spans them, and no snare
+      sits half a beat from a kick."""
+    ks, kh, lo = bar["ks"], bar["kh"], bar["lo"]
+    return float(max(
+        ks / KS_DOUBLE,
+        min(r_mid / R_MID_DOUBLE, ks / KS_MID_DOUBLE),
+        min(lo / LO_HALFTIME, ks / KS_HALFTIME, KH_HALFTIME / max(kh, 1e-6)),
+    ))
+
+
+def grid_ratios(*, odfs: dict[str, np.ndarray], frame_rate: float, grid: np.ndarray,
+                period: float) -> tuple[float, float]:
+    """(r_mid, r_parity) on this beat grid, from the kick/bass band and the mel flux (snares, stabs):
+    onsets half-way between the beats against those on them, and even beats against odd ones.
+    Ratios are symmetric (min/max) so the beat phase does not matter."""
     r_mids, r_pars = [], []
     for name in ("low", "melflux"):
         f = odfs[name]
-        on = _strength(f, st.frame_rate, grid)
-        mid = _strength(f, st.frame_rate, grid + period / 2)
+        on = _strength(f, frame_rate, grid)
+        mid = _strength(f, frame_rate, grid + period / 2)
         r_mids.append(min(on, mid) / max(on, mid, 1e-9))
-        even = _strength(f, st.frame_rate, grid[0::2])
-        odd = _strength(f, st.frame_rate, grid[1::2])
+        even = _strength(f, frame_rate, grid[0::2])
+        odd = _strength(f, frame_rate, grid[1::2])
         r_pars.append(min(even, odd) / max(even, odd, 1e-9))
-    r_mid, r_parity = float(np.mean(r_mids)), float(np.mean(r_pars))
+    return float(np.mean(r_mids)), float(np.mean(r_pars))
+
+
+def double_margin(*, odfs: dict[str, np.ndarray], frame_rate: float, period: float, phase: float,
+                  duration: float) -> float:
+    """half_read's margin for the reading with this beat period and phase."""
+    grid = phase + period * np.arange(np.ceil(-phase / period), (duration - phase) / period)
+    r_mid, _ = grid_ratios(odfs=odfs, frame_rate=frame_rate, grid=grid, period=period)
+    return half_read(bar=bar_evidence(odfs=odfs, frame_rate=frame_rate, period=period), r_mid=r_mid)
+
+
+def analyze_rhythm(*, st: Stft, duration: float, bpm_min: float, bpm_max: float) -> RhythmResult:
+    tr = track(st=st, duration=duration)
+    odfs, ticks, confidence, onset_rate = tr.odfs, tr.ticks, tr.confidence, tr.onset_rate
+    if len(ticks) < 4:
+        return RhythmResult(0.0, 0.0, 0.0, np.zeros(0), 0.0, None, 0.0, onset_rate)
+    period, phase, resid, best_ratio = tr.period, tr.phase, tr.resid, tr.ratio
+    raw_bpm = 60.0 / period
+    # Octave decision. Double when the reading is half the tempo by where kick and snare fall
+    # (half_read); halve when alternate beats are weak (a double-time reading of a slow groove).
+    grid = phase + period * np.arange(np.ceil(-phase / period), (duration - phase) / period)
+    r_mid, r_parity = grid_ratios(odfs=odfs, frame_rate=st.frame_rate, grid=grid, period=period)
+    bar = bar_evidence(odfs=odfs, frame_rate=st.frame_rate, period=period)
+    margin = half_read(bar=bar, r_mid=r_mid)
+    is_half, p_double = margin >= 1.0, float(1 / (1 + margin**-MARGIN_POWER))
     factor = 1.0
     lo_ok, hi_ok = bpm_min * 0.98, bpm_max * 1.02  # a reading at 69.99 is "70", not a reason to double
-    if r_mid >= R_MID_DOUBLE and raw_bpm * 2 <= hi_ok:
-        factor, alt_factor, alt_score = 2.0, 1.0, 1 - min(r_mid, 1.0) / 2
+    if is_half and raw_bpm * 2 <= hi_ok:
+        factor, alt_factor, alt_score = 2.0, 1.0, 1 - p_double
     elif r_parity <= R_PARITY_HALVE and raw_bpm / 2 >= lo_ok:
         factor, alt_factor, alt_score = 0.5, 1.0, r_parity
     else:
         alt_factor = 2.0 if raw_bpm * 2 <= hi_ok else 0.5
-        alt_score = min(r_mid, 1.0) if alt_factor == 2.0 else r_parity
+        alt_score = p_double if alt_factor == 2.0 else r_parity
     # Bring the reading into the preferred range (the usual 70-180 DJ window).
     while raw_bpm * factor < lo_ok and raw_bpm * factor * 2 <= hi_ok * 1.03:
         factor *= 2
@@ -228,6 +355,10 @@ def analyze_rhythm(*, st: Stft, duration: float, bpm_min: float, bpm_max: float)
             beats = _grid(
                 start=(beats[0] + new_period / 2) % new_period, period=new_period, duration=duration
             )
+    margins = None
+    if len(beats) >= 4:
+        kw = dict(odfs=odfs, frame_rate=st.frame_rate, phase=float(beats[0]), duration=duration)
+        margins = (double_margin(period=new_period, **kw), double_margin(period=2 * new_period, **kw))
     alt_bpm = raw_bpm * alt_factor if factor != alt_factor else raw_bpm * factor * 2
     if not bpm_min * 0.5 <= alt_bpm <= bpm_max * 2:
         alt_bpm = None
@@ -240,9 +371,14 @@ def analyze_rhythm(*, st: Stft, duration: float, bpm_min: float, bpm_max: float)
         alternative_bpm=round(alt_bpm, 2) if alt_bpm else None,
         alternative_score=float(np.clip(alt_score, 0, 1)),
         onset_rate=onset_rate,
+        octave_margins=margins,
         evidence={
             "r_mid": round(r_mid, 3),
             "r_parity": round(r_parity, 3),
+            "bar_ks": round(bar["ks"], 3),
+            "bar_kh": round(bar["kh"], 3),
+            "bar_lo": round(bar["lo"], 3),
+            "p_double": round(p_double, 3),
             "ratio": best_ratio,
             "half_beat_shift": shifted,
         },
