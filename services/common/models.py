@@ -282,13 +282,8 @@ class TrackEmbedding(Base):
     __tablename__ = "track_embeddings"
     __table_args__ = (
         UniqueConstraint("track_pk", "kind", "model", name="uq_embedding_track_kind_model"),
-        Index(
-            "ix_track_embeddings_hnsw",
-            "embedding",
-            postgresql_using="hnsw",
-            postgresql_ops={"embedding": "vector_cosine_ops"},
-        ),
-        # migration 0010: counts and exact searches per model; one HNSW index per kind (partial, hand-managed)
+        # migration 0010: counts and exact searches per model; one HNSW index per kind (partial, hand-managed);
+        # 0016 dropped 0001's global HNSW index (every query filters on one kind)
         Index("ix_track_embeddings_kind_model_track", "kind", "model", "track_pk"),
         *(Index(f"ix_track_embeddings_hnsw_{kind}", "embedding", postgresql_using="hnsw",
                 postgresql_ops={"embedding": "vector_cosine_ops"}, postgresql_where=text(f"kind = '{kind}'"))

@@ -56,7 +56,10 @@ def test_extensions_and_indexes_present(scratch_db_url: str):
         trgm = conn.execute(text("SELECT similarity('Daft Punk', 'daft pnuk')")).scalar()
     engine.dispose()
     assert "vector" in exts and "pg_trgm" in exts
-    assert "hnsw" in indexes["ix_track_embeddings_hnsw"] and "vector_cosine_ops" in indexes["ix_track_embeddings_hnsw"]
+    for kind in ("text", "audio"):  # one partial HNSW index per kind (0010); the global one is gone (0016)
+        index = indexes[f"ix_track_embeddings_hnsw_{kind}"]
+        assert "hnsw" in index and "vector_cosine_ops" in index and f"'{kind}'" in index
+    assert "ix_track_embeddings_hnsw" not in indexes
     assert "gin_trgm_ops" in indexes["ix_tracks_search_trgm"]
     assert dist == pytest.approx(1.0)
     assert trgm > 0.3
@@ -95,5 +98,27 @@ def test_friend_library_names_lose_the_doubled_friend_label(scratch_db_url: str)
         command.downgrade(cfg, "0005")
         with engine.connect() as conn:
             assert "pal (friend)" in set(conn.execute(text("SELECT name FROM libraries")).scalars())
+    finally:
+        engine.dispose()
+
+
+def test_global_hnsw_index_dropped_and_restored(scratch_db_url: str):
+    """0016 drops 0001's global HNSW index (the per-kind ones stay); its downgrade builds it again."""
+    cfg = alembic_config(scratch_db_url)
+    engine = create_engine(scratch_db_url)
+
+    def hnsw_indexes() -> set[str]:
+        with engine.connect() as conn:
+            return set(conn.execute(text("SELECT indexname FROM pg_indexes WHERE tablename = 'track_embeddings' "
+                                         "AND indexdef LIKE '%hnsw%'")).scalars())
+
+    try:
+        command.upgrade(cfg, "0015")
+        assert hnsw_indexes() == {"ix_track_embeddings_hnsw", "ix_track_embeddings_hnsw_text",
+                                  "ix_track_embeddings_hnsw_audio"}
+        command.upgrade(cfg, "0016")
+        assert hnsw_indexes() == {"ix_track_embeddings_hnsw_text", "ix_track_embeddings_hnsw_audio"}
+        command.downgrade(cfg, "0015")
+        assert "ix_track_embeddings_hnsw" in hnsw_indexes()
     finally:
         engine.dispose()

@@ -24,7 +24,8 @@ and after an API failure (not a bad answer) every query uses the rules for FAILE
   rank fusion (score = sum of 1 / (RRF_K + rank)), over the top POOL of each; `total` and `facets` over the
   fused ranking.
 Vector rankings (nearest_ids): exact over the matching tracks when at most EXACT_MAX match (HNSW would drop
-most of its candidates behind a BPM or key filter), else HNSW with pgvector's iterative scan (0.8+).
+most of its candidates behind a BPM or key filter), else HNSW with pgvector's iterative scan (0.8+); filters
+known to match more than EXACT_MAX at the tracks' current version (LARGE_MATCHES) are not counted again.
 """
 
 from __future__ import annotations
@@ -48,9 +49,9 @@ from services.common.models import Track, TrackEmbedding, User
 from services.common.settings import Settings, get_settings
 from services.domain.embeddings.similar import embeddings_missing, has_embeddings
 from services.domain.errors import DomainError, Invalid
-from services.domain.search.base import SearchBackend
+from services.domain.search.base import Scope, SearchBackend
 from services.domain.search.models import BPM_BUCKET, Facets, SearchQuery, SearchResult, facets_from_counts
-from services.domain.search.postgres import ITEM_COLUMNS, _filters, ranked_ids
+from services.domain.search.postgres import ITEM_COLUMNS, VERSION, _cache_key, _filters, ranked_ids
 from services.domain.search.text import terms
 
 log = logging.getLogger(__name__)
@@ -60,7 +61,9 @@ EXACT_BPM = 1.5  # "128 bpm": 126.5-129.5
 BPM_RANGE = (40.0, 250.0)  # numbers outside are not tempos
 HIGH_ENERGY, LOW_ENERGY = 7.0, 4.0
 RRF_K = 60
-POOL = 200  # hybrid: ranks fused from each list (more when paging further)
+# hybrid: ranks fused from each list (more when paging further). A vector list of 100 changed the fused top 50 of
+# 60 of the 100 tuning queries at 100,000 tracks (HNSW's ef_search follows the limit): kept at 200.
+POOL = 200
 MAX_POOL = 1000
 EXACT_MAX = 10_000  # matching tracks up to which the vector ranking is exact rather than HNSW (nearest_ids)
 PARSE_TTL = 300.0  # seconds an OpenAI parse of a query text is reused (paging, typing back)
@@ -377,8 +380,44 @@ def _int_array(ids: Iterable[int]):
     return cast(list(ids), ARRAY(Integer))
 
 
-def nearest_ids(session: Session, *, where: list, model: str, vector: list[float], limit: int, offset: int = 0
-                ) -> list[int]:
+class LargeMatches:
+    """Which filters matched more than EXACT_MAX tracks (nearest_ids then goes straight to HNSW, without counting
+    them again): filter key -> the tracks' version it was counted at. A write to `tracks` advances the version
+    (migration 0004), so every entry goes stale; a TTL bounds what a write committing during a read could leave
+    behind. Per process, thread-safe; `clock` is injectable for tests."""
+
+    def __init__(self, *, size: int = 256, ttl: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.size, self.ttl, self.clock = size, ttl, clock
+        self.entries: OrderedDict[tuple, tuple[int, float]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def version(self, key: tuple) -> int | None:
+        """The tracks' version at which `key` matched more than EXACT_MAX (within the TTL), else None."""
+        with self.lock:
+            entry = self.entries.get(key)
+            if entry is None or self.clock() - entry[1] > self.ttl:
+                return None
+            self.entries.move_to_end(key)
+            return entry[0]
+
+    def add(self, key: tuple, version: int) -> None:
+        with self.lock:
+            self.entries[key] = (version, self.clock())
+            self.entries.move_to_end(key)
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+
+
+LARGE_MATCHES = LargeMatches()
+
+
+def filter_key(query: SearchQuery, scope: Scope) -> tuple:
+    """What decides which tracks `_filters(query, scope)` matches (every filter and the scope, not the text)."""
+    return _cache_key(query.model_copy(update={"q": ""}), scope)
+
+
+def nearest_ids(session: Session, *, where: list, model: str, vector: list[float], limit: int, offset: int = 0,
+                key: tuple | None = None) -> list[int]:
     """Ids of the tracks meeting `where` whose text vector (of `model`) is nearest to `vector`, nearest first,
     [offset, offset + limit).
 
@@ -386,28 +425,38 @@ def nearest_ids(session: Session, *, where: list, model: str, vector: list[float
     window, a key: a few percent of the tracks) it finds only a handful, a short page. So the matching tracks
     are read first (up to EXACT_MAX + 1 ids): up to EXACT_MAX, their vectors are ranked exactly (one scan of
     those rows, milliseconds); beyond, the filter is loose enough for HNSW, with pgvector's iterative scan
-    (0.8+) searching on until `limit + offset` candidates pass it (hnsw.max_scan_tuples at most)."""
+    (0.8+) searching on until `limit + offset` candidates pass it (hnsw.max_scan_tuples at most).
+    `key` (filter_key of what made `where`): a match known to be larger than EXACT_MAX at this tracks' version
+    (LARGE_MATCHES) is not counted again (reading EXACT_MAX rows costs more than the HNSW search itself)."""
     kind_model = (TrackEmbedding.kind == "text", TrackEmbedding.model == model)
     distance = TrackEmbedding.embedding.cosine_distance(vector)
-    # One statement: how many tracks match (up to EXACT_MAX + 1) and, when that is at most EXACT_MAX, the page
-    # of them ranked exactly (the ids stay in the server; past EXACT_MAX the ranking is not even started).
-    matching = select(Track.id).where(*where).limit(EXACT_MAX + 1).cte("matching").prefix_with("MATERIALIZED")
-    found = select(func.count()).select_from(matching).scalar_subquery()
-    # Materialized without an ORDER BY: the HNSW index cannot be picked to read them in distance order.
-    scored = (select(TrackEmbedding.track_pk, distance.label("distance"))
-              .where(*kind_model, TrackEmbedding.track_pk == any_(func.array(select(matching.c.id).scalar_subquery())),
-                     found <= EXACT_MAX)
-              .cte("scored").prefix_with("MATERIALIZED"))
-    page = (select(scored.c.track_pk, scored.c.distance).order_by(scored.c.distance, scored.c.track_pk)
-            .limit(limit).offset(offset).subquery())
-    ranked = select(func.array_agg(aggregate_order_by(page.c.track_pk, page.c.distance, page.c.track_pk))) \
-        .scalar_subquery()
     # The HNSW settings for this transaction ride along (one round trip fewer when the index is used).
     settings = (func.set_config("hnsw.ef_search", str(max(40, min(1000, limit + offset))), True),
                 func.set_config("hnsw.iterative_scan", "strict_order", True))
-    count, ids, *_ = session.execute(select(found, ranked, *settings)).one()
-    if count <= EXACT_MAX:
-        return list(ids or [])
+    large = False
+    if key is not None and (known := LARGE_MATCHES.version(key)) is not None:  # the version read only then
+        version, *_ = session.execute(select(VERSION, *settings)).one()
+        large = version == known
+    if not large:
+        # One statement: how many tracks match (up to EXACT_MAX + 1) and, when that is at most EXACT_MAX, the
+        # page of them ranked exactly (the ids stay in the server; past EXACT_MAX the ranking is not started).
+        matching = select(Track.id).where(*where).limit(EXACT_MAX + 1).cte("matching").prefix_with("MATERIALIZED")
+        found = select(func.count()).select_from(matching).scalar_subquery()
+        # Materialized without an ORDER BY: the HNSW index cannot be picked to read them in distance order.
+        scored = (select(TrackEmbedding.track_pk, distance.label("distance"))
+                  .where(*kind_model,
+                         TrackEmbedding.track_pk == any_(func.array(select(matching.c.id).scalar_subquery())),
+                         found <= EXACT_MAX)
+                  .cte("scored").prefix_with("MATERIALIZED"))
+        page = (select(scored.c.track_pk, scored.c.distance).order_by(scored.c.distance, scored.c.track_pk)
+                .limit(limit).offset(offset).subquery())
+        ranked = select(func.array_agg(aggregate_order_by(page.c.track_pk, page.c.distance, page.c.track_pk))) \
+            .scalar_subquery()
+        count, ids, version, *_ = session.execute(select(found, ranked, VERSION, *settings)).one()
+        if count <= EXACT_MAX:
+            return list(ids or [])
+        if key is not None:
+            LARGE_MATCHES.add(key, version)
     knn = (select(Track.id).join(TrackEmbedding, TrackEmbedding.track_pk == Track.id).where(*kind_model, *where)
            .order_by(distance).limit(limit).offset(offset))
     return list(session.scalars(knn))
@@ -458,12 +507,14 @@ def vibe_search(*, session: Session, user: User, query: SearchQuery, backend: Se
     model = embeddings.text_model()
     if not has_embeddings(session, libraries=scope.libraries, kind="text", model=model):
         raise embeddings_missing({"text": model}, "your tracks")
-    vector = embeddings.embed_query(parsed.text)
     where = _filters(merged, scope)
+    key = filter_key(merged, scope)
     pool = min(MAX_POOL, max(POOL, query.offset + query.limit))
     if query.mode == "semantic" and merged.sort_field == "relevance":
         # Every matching track: the ones with a vector by distance, then the others (browsing order).
-        ids = nearest_ids(session, where=where, model=model, vector=vector, limit=query.limit, offset=query.offset)
+        vector = embeddings.embed_query(parsed.text)
+        ids = nearest_ids(session, where=where, model=model, vector=vector, limit=query.limit, offset=query.offset,
+                          key=key)
         if len(ids) < query.limit:
             with_vector = (TrackEmbedding.track_pk == Track.id, TrackEmbedding.kind == "text",
                            TrackEmbedding.model == model)
@@ -483,14 +534,17 @@ def vibe_search(*, session: Session, user: User, query: SearchQuery, backend: Se
             if ids else {}
     else:  # a pool: the nearest (sorted by a field), or both rankings fused
         if query.mode == "semantic":
-            ranking = nearest_ids(session, where=where, model=model, vector=vector, limit=pool)
+            ranking = nearest_ids(session, where=where, model=model, vector=embeddings.embed_query(parsed.text),
+                                  limit=pool, key=key)
         else:
-            vector_ids = nearest_ids(session, where=where, model=model, vector=vector, limit=pool)
             text_query = merged.model_copy(update={"limit": min(pool, 200), "offset": 0, "sort": "relevance"})
+
             if backend.name == "postgres":  # the ranking alone: no total or facets (counted over the pool below)
                 text_ids = ranked_ids(session=session, query=text_query, scope=scope, limit=text_query.limit)
             else:
                 text_ids = backend.search(session=session, query=text_query, scope=scope).ids
+            vector_ids = nearest_ids(session, where=where, model=model, vector=embeddings.embed_query(parsed.text),
+                                     limit=pool, key=key)
             ranking = rrf([text_ids, vector_ids])
         # One statement for the pool: what ranking and counting read, and what the page's items show.
         rows = {r.id: r for r in session.execute(select(*_POOL_COLUMNS).where(Track.id == any_(_int_array(ranking)),

@@ -281,9 +281,7 @@ class PostgresBackend(SearchBackend):
         words = terms(query.q)
         if not words:
             return None
-        tsquery = func.to_tsquery("simple", " & ".join(f"{w}:*" for w in words))
-        folded = func.djp_fold(query.q)
-        in_text = Track.search_vector.op("@@")(tsquery)
+        tsquery, folded, in_text, exact = _word_match(query.q, words)
         if sum(len(w) for w in words) < TYPO_MIN_LETTERS:
             # While typing: prefixes of title, artist and album words only (weights A and B), not of
             # every genre, style or note, which a few letters would match by the thousand.
@@ -292,8 +290,6 @@ class PostgresBackend(SearchBackend):
             prefix = words[0] + "%"  # \w characters only: no LIKE wildcards
             return case((func.djp_fold(Track.title).like(prefix), 2.0), (Track.search_text.like(prefix), 1.0),
                         else_=0.0)
-        exact = case((or_(func.djp_fold(Track.title) == folded, Track.search_text == folded), EXACT_BONUS),
-                     else_=0.0)
         found = _count(session, where, in_text)
         if found == 0:  # probably misspelt: let every word also be a nearby word of the vocabulary
             corrected = func.to_tsquery("simple", _corrected_tsquery(session, words))
@@ -313,6 +309,14 @@ class PostgresBackend(SearchBackend):
         return rank
 
 
+def _word_match(q: str, words: list[str]) -> tuple:
+    """(tsquery, folded input, "every word starts a word of the track", exact-match bonus) of a text query."""
+    tsquery = func.to_tsquery("simple", " & ".join(f"{w}:*" for w in words))
+    folded = func.djp_fold(q)
+    exact = case((or_(func.djp_fold(Track.title) == folded, Track.search_text == folded), EXACT_BONUS), else_=0.0)
+    return tsquery, folded, Track.search_vector.op("@@")(tsquery), exact
+
+
 def ranked_ids(*, session: Session, query: SearchQuery, scope: Scope, limit: int) -> list[int]:
     """The first `limit` track ids of the search's relevance ranking (PostgresBackend.search's order for
     sort=relevance: rank, then id; browsing order without text), with no total or facets: one statement
@@ -320,6 +324,20 @@ def ranked_ids(*, session: Session, query: SearchQuery, scope: Scope, limit: int
     if not scope.libraries:
         return []
     where = _filters(query, scope)
+    words = terms(query.q)
+    if words and sum(len(w) for w in words) >= TYPO_MIN_LETTERS:
+        # Every word starting a word of the track (_match_text's main case) in one statement: how many match
+        # (whether the trigram similarity joins the rank) counted alongside the ranking, not before it.
+        tsquery, folded, in_text, exact = _word_match(query.q, words)
+        matched = select(Track.id, (func.ts_rank_cd(Track.search_vector, tsquery) + exact).label("rank"),
+                         Track.search_text, func.count().over().label("found")).where(*where, in_text).subquery()
+        rank = matched.c.rank + case((matched.c.found < SIMILARITY_RANK_MAX,
+                                      func.similarity(folded, matched.c.search_text)), else_=literal_column("0::real"))
+        ids = list(session.scalars(select(matched.c.id).order_by(rank.desc().nulls_last(), matched.c.id)
+                                   .limit(limit)))
+        if ids:
+            return ids
+        # Nothing matched every word: _match_text's corrections and trigram fallback below.
     rank = PostgresBackend._match_text(session, query, where)
     order = [rank.desc().nulls_last(), Track.id] if rank is not None else [Track.created_at.desc(), Track.id.desc()]
     return list(session.scalars(select(Track.id).where(*where).order_by(*order).limit(limit)))

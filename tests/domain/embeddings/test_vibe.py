@@ -318,13 +318,3 @@ def test_nearest_ids_exact_and_hnsw_rank_alike(db_session, owner_library, monkey
     assert vibe.nearest_ids(db_session, where=where, model=model, vector=vec((0, 1.0)), limit=5) == exact
     assert vibe.nearest_ids(db_session, where=[*where, Track.title == "none"], model=model,
                             vector=vec((0, 1.0)), limit=5) == []
-
-
-def test_hybrid_text_ranking_is_the_text_searchs_order(db_session, vibes):
-    from services.domain.search.postgres import PostgresBackend, ranked_ids
-    from services.domain.search.service import scope_for
-    scope = scope_for(session=db_session, user=vibes["user"], query=SearchQuery())
-    for q in ("dark", "rolling", ""):
-        query = SearchQuery(q=q, limit=10)
-        assert ranked_ids(session=db_session, query=query, scope=scope, limit=10) == \
-            PostgresBackend().search(session=db_session, query=query, scope=scope).ids
