@@ -20,7 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field
 # 1.4: bpm_candidates (tempo octave alternatives with confidences), key_confidence and key_alternative.
 # 1.5: tempo octave decided by where kick and snare fall (halftime dubstep 140, not 70; swung
 #      hip-hop no longer doubled); a wandering tracker's median beat; bpm_candidates weigh the same.
-ANALYZER_VERSION = "essentia-api/1.5"
+# 1.6: key from Essentia's KeyExtractor (edma) instead of a profile vote overruled by bass/triad tonic
+#      rules; a major reading with a loud flat seventh moves to its subdominant; relative switch only on phrase starts.
+ANALYZER_VERSION = "essentia-api/1.6"
 
 MOOD_NAMES = ("happy", "sad", "aggressive", "relaxed", "party")
 

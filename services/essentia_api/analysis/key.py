@@ -1,5 +1,7 @@
-"""Key and scale: Essentia HPCP + Key with electronic-music profiles, then a tonic check with bass
-evidence to separate a minor key from its relative major (the most common error on club music)."""
+"""Key and scale: Essentia's KeyExtractor with the electronic-music (edma) profile decides, then phrase
+starts may switch a key to its relative major/minor (the one confusion profiles cannot settle: a loop
+and its rotation share every note). The analyzer's own chroma and bass evidence feed the candidates'
+tonic scores (analysis/alternatives.py) and that switch."""
 
 from __future__ import annotations
 
@@ -13,15 +15,28 @@ from services.essentia_api.analysis.phrase import Phrases
 
 FRAME = 4096  # at ~11 kHz: 0.37 s, 2.7 Hz bins, enough to resolve bass notes
 HOP = 2048
-# edma (Faraldo's electronic dance music profile) first; bgate and temperley as second opinions.
-PROFILES = ("edma", "bgate", "temperley")
-# Key's own polyphony/three-chord options double-count harmonics on a 36-bin HPCP and pushed minor
-# keys to their relative major or subdominant on our set (33/48 vs 42/48 correct without them).
-KEY_POLY = {"usePolyphony": False, "useThreeChords": False}
-# Relative major/minor are only switched when the tonic evidence is clearly stronger. 1.2 was chosen
-# on the tuning sets (seed 1234, tonic-first and rotated progressions): 1.15-1.25 is a plateau, 1.05
-# switched too eagerly on rotated clips (docs/benchmarks.md, "Audio analysis").
-SWITCH_MARGIN = 1.2
+# The deciding estimate: KeyExtractor (12-bin HPCP over 25-3500 Hz, Key with its polyphony model) with
+# the edma profile, on the analyzer's low-rate mix. Up to 1.5 the analyzer voted edma/bgate/temperley on
+# its own 36-bin chroma (100-5000 Hz) and overruled the vote with bass/triad tonic rules tuned on its own
+# generated sets; on the held-out benchmark's tuning split (bench/analysis_heldout, FluidR3 seed 1) that
+# read 31/48 keys where plain KeyExtractor edma reads 37/48. Measured there on top of KeyExtractor: the
+# bass/triad relative switch costs 1-2 clips at every margin below 1.5 and gains none; summing or
+# voting edma with bgate, temperley, krumhansl or shaath gains none (two-profile votes tie, three lose
+# up to 2); the analyzer's chroma fed to Key loses 5-10 clips with any profile or polyphony setting.
+BASE_PROFILE = "edma"
+# A major reading whose flat seventh sounds clearly stronger than its leading tone (chroma at T+10 over
+# T+11) is the subdominant's key: the profile took a major chord on a non-tonic degree (V of the true
+# major key, VII of a minor) for the tonic. On the tuning split the ratio is at most 1.11 on the 25
+# correct major readings and 1.6-4.0 on the four it catches (all wrong before); 1.3-1.8 is a plateau
+# (+1 exact, +1 fifth).
+FLAT_SEVENTH_RATIO = 1.5
+# Relative major/minor are only switched on phrase evidence (bass at marked phrase starts, plus the
+# whole track's bass) at least this much stronger for the relative. On the tuning split 2.0-3.0 is a
+# plateau that switches no tuning clip wrongly; 1.0-1.5 lost 1-3 clips (progressions that open on
+# IV, VI or vi put a non-tonic bass under the phrase start).
+SWITCH_MARGIN = 2.0
+# Weight of the whole track's bass next to the phrase-start bass in that comparison.
+BASS_WEIGHT = 1.5
 # Default weight of the opening bar's bass in that decision: off. It only helps when a track opens on
 # its tonic chord and costs as much when it opens on the relative's tonic (a major I-V-vi-IV loop
 # that starts on vi); on clips with random phrase starts it lowered key accuracy.
@@ -164,19 +179,15 @@ def analyze_key(
 ) -> KeyResult:
     es = ess()
     ch = chromas(signal=signal, sample_rate=sample_rate)
-    votes: dict[tuple[int, str], float] = {}
-    strengths = []
-    for profile in PROFILES:
-        key, scale, strength, _ = es.Key(
-            profileType=profile, pcpSize=36, numHarmonics=4, slope=0.6, useMajMin=False, **KEY_POLY
-        )(ch.mean36)
-        k = (pitch_class(key), scale)
-        # The first profile's vote counts a bit more so ties go to edma.
-        votes[k] = votes.get(k, 0.0) + strength * (1.2 if profile == PROFILES[0] else 1.0)
-        strengths.append(strength)
-    (tonic, scale), _ = max(votes.items(), key=lambda kv: kv[1])
+    key, scale, strength = es.KeyExtractor(profileType=BASE_PROFILE, sampleRate=sample_rate)(
+        np.ascontiguousarray(signal, dtype=np.float32)
+    )
+    tonic = pitch_class(key)
+    c12 = ch.chroma12
+    if scale == "major" and c12[(tonic + 10) % 12] > FLAT_SEVENTH_RATIO * c12[(tonic + 11) % 12]:
+        tonic = (tonic + 5) % 12
     # Relative major/minor share all seven notes; the tonic shows in the bass line, in the tonic
-    # triad (A minor: A-C-E vs C major: C-E-G differ by A against G) and in the opening bar.
+    # triad (A minor: A-C-E vs C major: C-E-G differ by A against G) and at phrase starts.
     rel_tonic, rel_scale = ((tonic + 3) % 12, "major") if scale == "minor" else ((tonic - 3) % 12, "minor")
     opening = _opening_bass(ch, bar_seconds=bar_seconds, first_beat=first_beat) if opening_weight else None
     phrase = (
@@ -184,9 +195,10 @@ def analyze_key(
         if phrases and phrase_weight
         else None
     )
-    bass, c12 = ch.bass12, ch.chroma12
+    bass = ch.bass12
 
     def tonic_score(t: int) -> float:
+        """Bass, triad and phrase-start evidence for t as the tonic (the candidates' scores)."""
         fifth = (t + 7) % 12
         s = bass[t] + 0.5 * c12[t] + 0.25 * c12[fifth] + 0.25 * bass[fifth]
         if opening is not None:
@@ -195,18 +207,32 @@ def analyze_key(
             s += phrase_weight * phrases.confidence * phrase[t]
         return float(s)
 
-    own, rel = tonic_score(tonic), tonic_score(rel_tonic)
-    cands = [(tonic, scale, own), (rel_tonic, rel_scale, rel)]
-    for t, sc in votes:
-        if (t, sc) not in {(tonic, scale), (rel_tonic, rel_scale)}:
-            cands.append((t, sc, tonic_score(t) * 0.5))
-    if rel > own * SWITCH_MARGIN:
-        tonic, scale = rel_tonic, rel_scale
-    cands.sort(key=lambda c: -c[2])
+    def start_evidence(t: int) -> float:
+        """Bass where phrases (or, when asked, the file) start, next to the track's bass."""
+        s = BASS_WEIGHT * bass[t]
+        if opening is not None:
+            s += opening_weight * opening[t]
+        if phrase is not None:
+            s += phrase_weight * phrases.confidence * phrase[t]
+        return float(s)
+
+    chosen, other = (tonic, scale), (rel_tonic, rel_scale)
+    if (phrase is not None or opening is not None) and start_evidence(rel_tonic) > SWITCH_MARGIN * start_evidence(
+        tonic
+    ):
+        chosen, other = other, chosen
+    # Candidates: the decision first, then its relative, dominant and subdominant keys by tonic score.
+    t0, s0 = chosen
+    neighbours = [other, ((t0 + 7) % 12, s0), ((t0 + 5) % 12, s0)]
+    cands = [(t0, s0, tonic_score(t0))] + sorted(
+        [(other[0], other[1], tonic_score(other[0]))]
+        + [(t, sc, tonic_score(t) * 0.5) for t, sc in neighbours[1:]],
+        key=lambda c: -c[2],
+    )
     return KeyResult(
-        key=PITCH_CLASSES[tonic],
-        scale=scale,
-        strength=float(np.mean(strengths)),
+        key=PITCH_CLASSES[t0],
+        scale=s0,
+        strength=float(strength),
         candidates=[(PITCH_CLASSES[t], sc, round(s, 3)) for t, sc, s in cands[:4]],
         chroma12=ch.chroma12,
     )
