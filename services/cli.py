@@ -33,6 +33,7 @@ from services.common.settings import get_settings
 from services.domain.accounts.service import find_user
 from services.domain.collection import service as collection
 from services.domain.errors import DomainError
+from services.domain.jobs import KINDS as job_kinds
 from services.domain.libraries import service as libraries
 from services.domain.startup import prepare
 
@@ -269,7 +270,7 @@ def download(
 
 @app.command("jobs")
 def jobs_list(
-    kind: Annotated[str | None, typer.Option(help="sync, download, analysis, search_rebuild")] = None,
+    kind: Annotated[str | None, typer.Option(help=", ".join(job_kinds))] = None,
     status: Annotated[str | None, typer.Option(help="queued, started, finished, failed, ...")] = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 30,
     user: Annotated[str | None, typer.Option(help="As this user (default: the first admin)")] = None,
