@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.analysis_heldout.clips import generator_available, render_clip
 from bench.analysis_heldout.metrics import key_kind
-from bench.analysis_heldout.specs import load_manifest
+from tests.essentia_api.heldout_clips import analyze_tuning_clip
 
 MISREAD_BY_1_5 = {
     "fluidsynth_fluidr3_s1_002_house_127_Bmaj_1fcd143e": ("Ab", "minor"),  # I iii IV V
@@ -20,22 +19,11 @@ MISREAD_BY_1_5 = {
 }
 
 
-@pytest.fixture(scope="module")
-def tuning_clips():
-    specs = {s.clip_id: s for split, s in load_manifest() if split == "tuning"}
-    return [specs[clip_id] for clip_id in MISREAD_BY_1_5]
-
-
-@pytest.mark.parametrize("index", range(len(MISREAD_BY_1_5)))
-def test_the_key_of_a_plain_progression(index, tuning_clips, tmp_path):
-    if not generator_available("fluidsynth_fluidr3"):
-        pytest.skip("fluidsynth or the FluidR3 soundfont is not installed")
-    from services.essentia_api.analysis.pipeline import AnalysisOptions, analyze_file
-
-    spec = tuning_clips[index]
-    result = analyze_file(path=str(render_clip(spec, tmp_path)), options=AnalysisOptions())
+@pytest.mark.parametrize("clip_id", MISREAD_BY_1_5)
+def test_the_key_of_a_plain_progression(clip_id, tmp_path):
+    spec, result = analyze_tuning_clip(clip_id, tmp_path)
     assert key_kind(result.key, result.scale, spec.tonic, spec.mode)[0] == "same", (
-        spec.clip_id, result.key, result.scale, "1.5 read", MISREAD_BY_1_5[spec.clip_id],
+        clip_id, result.key, result.scale, "1.5 read", MISREAD_BY_1_5[clip_id],
     )
     # the decision leads the candidates
     assert (result.key_candidates[0].key, result.key_candidates[0].scale) == (result.key, result.scale)

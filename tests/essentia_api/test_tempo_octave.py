@@ -7,9 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.analysis_heldout.clips import generator_available, render_clip
 from bench.analysis_heldout.metrics import tempo_kind
-from bench.analysis_heldout.specs import load_manifest
+from tests.essentia_api.heldout_clips import analyze_tuning_clip
 
 MISREAD_BY_1_4 = {
     "fluidsynth_fluidr3_s1_029_dubstep_140_Dmin_fe067e85": 70.0,
@@ -20,23 +19,12 @@ MISREAD_BY_1_4 = {
 }
 
 
-@pytest.fixture(scope="module")
-def tuning_clips():
-    specs = {s.clip_id: s for split, s in load_manifest() if split == "tuning"}
-    return [specs[clip_id] for clip_id in MISREAD_BY_1_4]
-
-
-@pytest.mark.parametrize("index", range(len(MISREAD_BY_1_4)))
-def test_the_octave_follows_the_drums(index, tuning_clips, tmp_path):
-    if not generator_available("fluidsynth_fluidr3"):
-        pytest.skip("fluidsynth or the FluidR3 soundfont is not installed")
-    from services.essentia_api.analysis.pipeline import AnalysisOptions, analyze_file
-
-    spec = tuning_clips[index]
-    result = analyze_file(path=str(render_clip(spec, tmp_path)), options=AnalysisOptions())
+@pytest.mark.parametrize("clip_id", MISREAD_BY_1_4)
+def test_the_octave_follows_the_drums(clip_id, tmp_path):
+    spec, result = analyze_tuning_clip(clip_id, tmp_path)
     assert tempo_kind(float(result.bpm), spec.bpm) == "correct", (spec.clip_id, result.bpm)
     # the chosen tempo leads the candidates, and the octave it was confused with is offered next to it
     candidates = result.bpm_candidates
     assert abs(candidates[0].bpm - result.bpm) < 0.5
-    assert any(tempo_kind(c.bpm, MISREAD_BY_1_4[spec.clip_id]) == "correct" for c in candidates[1:]) or \
+    assert any(tempo_kind(c.bpm, MISREAD_BY_1_4[clip_id]) == "correct" for c in candidates[1:]) or \
         spec.genre == "breaks"

@@ -14,8 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -28,6 +26,7 @@ from services.common.settings import Settings, get_settings
 from services.domain.embeddings.features import AUDIO_MODEL, audio_vector, text_source
 from services.domain.embeddings.providers import EmbeddingProvider, LocalProvider, get_provider
 from services.domain.errors import Invalid, Refused
+from services.domain.lru import LruCache
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +35,7 @@ AUDIO_KIND = "audio"
 KINDS = (TEXT_KIND, AUDIO_KIND)
 BATCH = 256  # tracks per embed_tracks call in a backfill
 QUERY_MAX = 1000  # characters of a query text
-QUERY_CACHE_SIZE = 256  # query vectors kept (QueryVectorCache)
+QUERY_CACHE_SIZE = 256  # query vectors kept (QUERY_CACHE)
 
 
 def provider_name(settings: Settings | None = None) -> str:
@@ -61,36 +60,9 @@ def text_model() -> str:
     return active_provider().model
 
 
-class QueryVectorCache:
-    """The last QUERY_CACHE_SIZE query vectors, per (model, text): paging, switching mode or typing a
-    query back does not embed it again (the local model's few milliseconds; an OpenAI request). Per process,
-    thread-safe."""
-
-    def __init__(self, size: int = QUERY_CACHE_SIZE) -> None:
-        self.size = size
-        self.entries: OrderedDict[tuple[str, str], tuple[float, ...]] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: tuple[str, str]) -> list[float] | None:
-        with self.lock:
-            vector = self.entries.get(key)
-            if vector is not None:
-                self.entries.move_to_end(key)
-        return list(vector) if vector is not None else None
-
-    def put(self, key: tuple[str, str], vector: list[float]) -> None:
-        with self.lock:
-            self.entries[key] = tuple(vector)
-            self.entries.move_to_end(key)
-            while len(self.entries) > self.size:
-                self.entries.popitem(last=False)
-
-    def clear(self) -> None:
-        with self.lock:
-            self.entries.clear()
-
-
-QUERY_CACHE = QueryVectorCache()
+# The last QUERY_CACHE_SIZE query vectors per (model, text): paging, switching mode or typing a query back
+# does not embed it again (the local model's few milliseconds; an OpenAI request).
+QUERY_CACHE = LruCache(size=QUERY_CACHE_SIZE)
 
 
 def embed_query(text: str, *, provider: EmbeddingProvider | None = None) -> list[float]:
@@ -103,11 +75,11 @@ def embed_query(text: str, *, provider: EmbeddingProvider | None = None) -> list
         return provider.embed([text])[0]
     provider = active_provider()
     key = (provider.model, text)
-    vector = QUERY_CACHE.get(key)
-    if vector is None:
-        vector = provider.embed([text])[0]
-        QUERY_CACHE.put(key, vector)
-    return vector
+    cached = QUERY_CACHE.get(key)
+    if cached is None:
+        cached = tuple(provider.embed([text])[0])  # kept immutable: callers get a list of their own
+        QUERY_CACHE.put(key, cached)
+    return list(cached)
 
 
 def source_hash(source: str | list[float]) -> str:

@@ -34,7 +34,7 @@ import logging
 import re
 import threading
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -49,6 +49,7 @@ from services.common.models import Track, TrackEmbedding, User
 from services.common.settings import Settings, get_settings
 from services.domain.embeddings.similar import embeddings_missing, has_embeddings
 from services.domain.errors import DomainError, Invalid
+from services.domain.lru import LruCache
 from services.domain.search.base import Scope, SearchBackend
 from services.domain.search.models import BPM_BUCKET, Facets, SearchQuery, SearchResult, facets_from_counts
 from services.domain.search.postgres import ITEM_COLUMNS, VERSION, _cache_key, _filters, ranked_ids
@@ -196,32 +197,19 @@ class ParseCache:
     pause after the API itself failed. Per process, thread-safe; `clock` is injectable for tests."""
 
     def __init__(self, *, size: int = PARSE_CACHE_SIZE, clock: Callable[[], float] = time.monotonic) -> None:
-        self.size = size
         self.clock = clock
-        self.entries: OrderedDict[tuple, tuple[float, ParsedVibe | str]] = OrderedDict()
+        self.parses = LruCache(size=size, clock=clock)
         self.paused_until = 0.0
         self.pause_reason = ""
         self.lock = threading.Lock()
 
     def get(self, key: tuple) -> ParsedVibe | str | None:
         """A copy of the parse kept for `key`, or the reason it failed; None when unknown or expired."""
-        with self.lock:
-            entry = self.entries.get(key)
-            if entry is None:
-                return None
-            if self.clock() >= entry[0]:
-                del self.entries[key]
-                return None
-            self.entries.move_to_end(key)
-            value = entry[1]
+        value = self.parses.get(key)
         return value.copy() if isinstance(value, ParsedVibe) else value
 
     def put(self, key: tuple, value: ParsedVibe | str, ttl: float) -> None:
-        with self.lock:
-            self.entries[key] = (self.clock() + ttl, value.copy() if isinstance(value, ParsedVibe) else value)
-            self.entries.move_to_end(key)
-            while len(self.entries) > self.size:
-                self.entries.popitem(last=False)
+        self.parses.put(key, value.copy() if isinstance(value, ParsedVibe) else value, ttl)
 
     def pause(self, reason: str, seconds: float = FAILED_TTL) -> None:
         with self.lock:
@@ -233,8 +221,8 @@ class ParseCache:
             return self.pause_reason if self.clock() < self.paused_until else None
 
     def clear(self) -> None:
+        self.parses.clear()
         with self.lock:
-            self.entries.clear()
             self.paused_until, self.pause_reason = 0.0, ""
 
 
@@ -380,35 +368,10 @@ def _int_array(ids: Iterable[int]):
     return cast(list(ids), ARRAY(Integer))
 
 
-class LargeMatches:
-    """Which filters matched more than EXACT_MAX tracks (nearest_ids then goes straight to HNSW, without counting
-    them again): filter key -> the tracks' version it was counted at. A write to `tracks` advances the version
-    (migration 0004), so every entry goes stale; a TTL bounds what a write committing during a read could leave
-    behind. Per process, thread-safe; `clock` is injectable for tests."""
-
-    def __init__(self, *, size: int = 256, ttl: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.size, self.ttl, self.clock = size, ttl, clock
-        self.entries: OrderedDict[tuple, tuple[int, float]] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def version(self, key: tuple) -> int | None:
-        """The tracks' version at which `key` matched more than EXACT_MAX (within the TTL), else None."""
-        with self.lock:
-            entry = self.entries.get(key)
-            if entry is None or self.clock() - entry[1] > self.ttl:
-                return None
-            self.entries.move_to_end(key)
-            return entry[0]
-
-    def add(self, key: tuple, version: int) -> None:
-        with self.lock:
-            self.entries[key] = (version, self.clock())
-            self.entries.move_to_end(key)
-            while len(self.entries) > self.size:
-                self.entries.popitem(last=False)
-
-
-LARGE_MATCHES = LargeMatches()
+# Which filters matched more than EXACT_MAX tracks (nearest_ids then goes straight to HNSW without counting them
+# again): filter key -> the tracks' version it was counted at. A write to `tracks` advances the version (migration
+# 0004), so every entry goes stale; the TTL bounds what a write committing during a read could leave behind.
+LARGE_MATCHES = LruCache(size=256, ttl=30.0)
 
 
 def filter_key(query: SearchQuery, scope: Scope) -> tuple:
@@ -434,7 +397,7 @@ def nearest_ids(session: Session, *, where: list, model: str, vector: list[float
     settings = (func.set_config("hnsw.ef_search", str(max(40, min(1000, limit + offset))), True),
                 func.set_config("hnsw.iterative_scan", "strict_order", True))
     large = False
-    if key is not None and (known := LARGE_MATCHES.version(key)) is not None:  # the version read only then
+    if key is not None and (known := LARGE_MATCHES.get(key)) is not None:  # the version read only then
         version, *_ = session.execute(select(VERSION, *settings)).one()
         large = version == known
     if not large:
@@ -456,7 +419,7 @@ def nearest_ids(session: Session, *, where: list, model: str, vector: list[float
         if count <= EXACT_MAX:
             return list(ids or [])
         if key is not None:
-            LARGE_MATCHES.add(key, version)
+            LARGE_MATCHES.put(key, version)
     knn = (select(Track.id).join(TrackEmbedding, TrackEmbedding.track_pk == Track.id).where(*kind_model, *where)
            .order_by(distance).limit(limit).offset(offset))
     return list(session.scalars(knn))

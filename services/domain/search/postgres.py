@@ -11,9 +11,6 @@ are one more statement, kept per process (_FacetCache) while no track changes.
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
-
 from sqlalchemy import (
     Integer,
     Text,
@@ -32,6 +29,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.orm import Session
 
 from services.common.models import PlaylistTrack, Track
+from services.domain.lru import LruCache
 from services.domain.search.base import Hits, Scope, SearchBackend, register
 from services.domain.search.models import BPM_BUCKET, FACET_LIMIT, Facets, SearchQuery, facets_from_counts
 from services.domain.search.text import terms
@@ -180,33 +178,23 @@ def _copy(facets: Facets) -> Facets:
                                   library=[f.model_copy() for f in facets.library])
 
 
-class _FacetCache:
+class _FacetCache(LruCache):
     """Total and facets of large matches (browsing everything, a common style), per process.
 
     Keyed by the tracks' version (a sequence every write to `tracks` advances, migration 0004) and
     what decides the match (_cache_key), so a write makes every entry stale; a TTL bounds what a write committing
-    during a read could leave behind.
+    during a read could leave behind. Facets are copied in and out (callers adjust theirs).
     """
 
-    def __init__(self, size: int = 128, ttl: float = 30.0) -> None:
-        self.size, self.ttl = size, ttl
-        self.entries: OrderedDict[tuple, tuple[float, int, Facets]] = OrderedDict()
-
     def get(self, key: tuple) -> tuple[int, Facets] | None:
-        entry = self.entries.get(key)
-        if entry is None or time.monotonic() - entry[0] > self.ttl:
-            return None
-        self.entries.move_to_end(key)
-        return entry[1], _copy(entry[2])
+        entry = super().get(key)
+        return None if entry is None else (entry[0], _copy(entry[1]))
 
     def put(self, key: tuple, total: int, facets: Facets) -> None:
-        self.entries[key] = (time.monotonic(), total, _copy(facets))
-        self.entries.move_to_end(key)
-        while len(self.entries) > self.size:
-            self.entries.popitem(last=False)
+        super().put(key, (total, _copy(facets)))
 
 
-FACET_CACHE = _FacetCache()
+FACET_CACHE = _FacetCache(size=128, ttl=30.0)
 
 
 @register

@@ -19,6 +19,7 @@ from services.domain.embeddings.providers import (
     get_provider,
 )
 from services.domain.errors import Invalid, Refused
+from services.domain.lru import LruCache
 from services.domain.tracks.service import update_track
 
 
@@ -142,7 +143,7 @@ def test_embed_query(local):
 
 
 def test_query_vectors_are_cached_per_model_and_text(local, monkeypatch):
-    monkeypatch.setattr(service, "QUERY_CACHE", service.QueryVectorCache(size=2))
+    monkeypatch.setattr(service, "QUERY_CACHE", LruCache(size=2))
     monkeypatch.setattr(service, "active_provider", lambda: local)
     first = service.embed_query("dark  rolling techno")
     assert service.embed_query(" dark rolling techno ") == first  # same text once spaces are folded
@@ -159,7 +160,7 @@ def test_query_vectors_are_cached_per_model_and_text(local, monkeypatch):
 
 
 def test_an_explicit_provider_is_not_cached(local, monkeypatch):
-    monkeypatch.setattr(service, "QUERY_CACHE", service.QueryVectorCache())
+    monkeypatch.setattr(service, "QUERY_CACHE", LruCache(size=256))
     service.embed_query("acid", provider=local)
     service.embed_query("acid", provider=local)
     assert local.texts == ["acid", "acid"]

@@ -9,6 +9,7 @@ from sqlalchemy import event, text
 from services.common.models import Track
 from services.domain.embeddings import service as embeddings
 from services.domain.embeddings import vibe
+from services.domain.lru import LruCache
 from services.domain.search.models import SearchQuery
 from tests.domain.embeddings.vector_fixtures import embed, track, vec
 from tests.fakes.clock import FakeClock
@@ -28,7 +29,7 @@ def test_large_matches_skip_the_count_until_a_track_changes(db_session, owner_li
         embed(db_session, t, text=vec((0, 1.0), (1, i / 10)), text_model=model)
         rows.append(t)
     clock = FakeClock()
-    monkeypatch.setattr(vibe, "LARGE_MATCHES", vibe.LargeMatches(clock=clock))
+    monkeypatch.setattr(vibe, "LARGE_MATCHES", LruCache(size=256, ttl=30.0, clock=clock))
     monkeypatch.setattr(vibe, "EXACT_MAX", 3)
     where, key = [Track.library_id == lib.id], ("library", lib.id)
     expected = [rows[i].id for i in range(5)]
@@ -46,14 +47,14 @@ def test_large_matches_skip_the_count_until_a_track_changes(db_session, owner_li
 
         assert ranking() == expected
         assert any("matching" in s for s in statements)  # counted: more than EXACT_MAX
-        assert vibe.LARGE_MATCHES.version(key) is not None
+        assert vibe.LARGE_MATCHES.get(key) is not None
         assert ranking() == expected
         assert not any("matching" in s for s in statements)  # known large: not counted again
         db_session.execute(text("SELECT nextval('tracks_version')"))  # what any write to tracks does
         assert ranking() == expected
         assert any("matching" in s for s in statements)
         clock.now += 31  # past the TTL
-        assert vibe.LARGE_MATCHES.version(key) is None
+        assert vibe.LARGE_MATCHES.get(key) is None
         assert ranking() == expected
         assert any("matching" in s for s in statements)
     finally:
@@ -62,7 +63,7 @@ def test_large_matches_skip_the_count_until_a_track_changes(db_session, owner_li
     small = ("bpm", 1)
     assert vibe.nearest_ids(db_session, where=[*where, Track.title == "T7"], model=model, vector=vec((0, 1.0)),
                             limit=5, key=small) == [rows[7].id]
-    assert vibe.LARGE_MATCHES.version(small) is None
+    assert vibe.LARGE_MATCHES.get(small) is None
 
 
 @pytest.mark.parametrize("similarity_max", [2000, 3])  # with and without the trigram similarity in the rank
