@@ -248,6 +248,9 @@ class Track(TimestampMixin, Base):
     search_text: Mapped[str | None] = mapped_column(  # trigram matching for typos
         Text, Computed("djp_fold(artist) || ' ' || djp_fold(title)", persisted=True)
     )
+    # The folded title, stored (migration 0017): ranking by "the title starts with what was typed" read
+    # instead of folded per matching row.
+    title_fold: Mapped[str | None] = mapped_column(Text, Computed("djp_fold(title)", persisted=True))
 
     album_ref: Mapped[Album | None] = relationship(back_populates="tracks")
 

@@ -103,36 +103,42 @@ def _filters(query: SearchQuery, scope: Scope) -> list:
     return conds
 
 
-def _grouped_sql(expr: str, *, unnest: bool = False, limit: int | None = None) -> str:
-    """A scalar subquery: [[value, count], ...] of one facet over the match CTE `m` (constant SQL: built
-    once at import, so a request pays nothing to build or key it)."""
-    if unnest:
-        inner = f"SELECT v, count(*) AS c FROM (SELECT unnest({expr}) AS v FROM m) AS u GROUP BY v"
-    else:
-        inner = f"SELECT {expr} AS v, count(*) AS c FROM m WHERE {expr} IS NOT NULL GROUP BY 1"
-    if limit is not None:
-        inner += f" ORDER BY count(*) DESC, 1 LIMIT {int(limit)}"
-    return f"(SELECT coalesce(json_agg(json_build_array(f.v, f.c)), '[]'::json) FROM ({inner}) AS f)"
+def _unnested_sql(column: str) -> str:
+    """A scalar subquery: [[value, count], ...] of an array facet over the match CTE `m`, the FACET_LIMIT
+    largest (constant SQL: built once at import, so a request pays nothing to build or key it)."""
+    return (f"(SELECT coalesce(json_agg(json_build_array(f.v, f.c)), '[]'::json) FROM "
+            f"(SELECT v, count(*) AS c FROM (SELECT unnest(m.{column}) AS v FROM m) AS u GROUP BY v "
+            f"ORDER BY count(*) DESC, 1 LIMIT {FACET_LIMIT}) AS f)")
 
 
-FACET_SQL = (  # after the total: genres, styles, camelot, bpm, energy, library (as _to_facets reads them)
-    _grouped_sql("m.genres", unnest=True, limit=FACET_LIMIT),
-    _grouped_sql("m.styles", unnest=True, limit=FACET_LIMIT),
-    _grouped_sql("m.camelot"),
-    _grouped_sql(f"CAST(floor(m.bpm / {BPM_BUCKET}) * {BPM_BUCKET} AS INTEGER)"),
-    _grouped_sql("CAST(round(CAST(m.energy AS FLOAT)) AS INTEGER)"),
-    _grouped_sql("m.library_id", limit=FACET_LIMIT),
+# The single-valued facets and the total in one pass over `m` (grouping sets: one hash table each):
+# [[facet, value, count], ...], the total's row named "total". grouping() has a bit per argument, set when
+# the row is not grouped by it (the rightmost is bit 0).
+_SCALAR_FACETS = {"camelot": "m.camelot", "bpm": f"CAST(floor(m.bpm / {BPM_BUCKET}) * {BPM_BUCKET} AS INTEGER)",
+                  "energy": "CAST(round(CAST(m.energy AS FLOAT)) AS INTEGER)", "library": "m.library_id"}
+_SCALAR_NAMES = " ".join(f"WHEN {(1 << len(_SCALAR_FACETS)) - 1 - (1 << (len(_SCALAR_FACETS) - 1 - i))} THEN '{name}'"
+                         for i, name in enumerate(_SCALAR_FACETS))
+_SCALAR_FACETS_SQL = (
+    "(SELECT coalesce(json_agg(json_build_array(f.facet, f.v, f.c)), '[]'::json) FROM ("
+    f"SELECT CASE grouping({', '.join(_SCALAR_FACETS.values())}) {_SCALAR_NAMES} ELSE 'total' END AS facet, "
+    f"CAST(coalesce({', '.join(f'CAST({e} AS TEXT)' for e in _SCALAR_FACETS.values())}) AS TEXT) AS v, "
+    "count(*) AS c FROM m "
+    f"GROUP BY GROUPING SETS ({', '.join(f'({e})' for e in _SCALAR_FACETS.values())}, ())) AS f)"
 )
+FACET_SQL = (_unnested_sql("genres"), _unnested_sql("styles"), _SCALAR_FACETS_SQL)
 
 
-def _materialized(where: list, order: list) -> tuple:
-    """The match, computed once: ids, the sort keys and the facet columns of every matching track."""
+def _materialized(where: list, order: list):
+    """The match, computed once: ids, the sort keys (o0, o1, ...) and the facet columns of every matching track."""
     keys = [expr.label(f"o{i}") for i, (expr, _desc) in enumerate(order)]
-    m = select(Track.id, Track.genres, Track.styles, Track.camelot, Track.bpm, Track.energy, Track.library_id,
-               *keys).where(*where).cte("m").prefix_with("MATERIALIZED")
-    ordering = [(m.c[f"o{i}"].desc() if desc else m.c[f"o{i}"].asc()).nulls_last()
-                for i, (_expr, desc) in enumerate(order)] + [m.c.id]
-    return m, ordering
+    return select(Track.id, Track.genres, Track.styles, Track.camelot, Track.bpm, Track.energy, Track.library_id,
+                  *keys).where(*where).cte("m").prefix_with("MATERIALIZED")
+
+
+def _key_ordering(rows, order: list) -> list:
+    """ORDER BY terms over the sort keys o0, o1, ... of `rows` (the match, or its page), then the id."""
+    return [(rows.c[f"o{i}"].desc() if desc else rows.c[f"o{i}"].asc()).nulls_last()
+            for i, (_expr, desc) in enumerate(order)] + [rows.c.id]
 
 
 def _direction(expr, desc: bool):
@@ -159,15 +165,18 @@ def _cache_key(query: SearchQuery, scope: Scope) -> tuple:
     return fields, tuple(sorted(scope.libraries)), scope.playlist_id, scope.in_playlist
 
 
-def _facet_columns(m) -> list:
-    """Total and facets over the CTE `m`; the total's Core subquery is what makes the statement render `m`."""
-    return [select(func.count()).select_from(m).scalar_subquery(),
-            *(literal_column(sql).label(f"f{i}") for i, sql in enumerate(FACET_SQL))]
+FACET_COLUMNS = [literal_column(sql).label(f"f{i}") for i, sql in enumerate(FACET_SQL)]  # over a CTE named m
 
 
-def _to_facets(groups: list) -> Facets:
-    return facets_from_counts(dict(zip(("genres", "styles", "camelot", "bpm", "energy", "library"), groups,
-                                       strict=True)))
+def _to_total_facets(genres: list, styles: list, scalar: list) -> tuple[int, Facets]:
+    counts: dict[str, list] = {"genres": genres, "styles": styles, **{name: [] for name in _SCALAR_FACETS}}
+    total = 0
+    for facet, value, count in scalar:
+        if facet == "total":
+            total = count
+        elif value is not None:  # tracks without a key, BPM or energy are counted in no bucket
+            counts[facet].append((value, count))
+    return total, facets_from_counts(counts)
 
 
 def _copy(facets: Facets) -> Facets:
@@ -221,13 +230,14 @@ class PostgresBackend(SearchBackend):
                 ids = session.scalars(select(Track.id).where(*where).order_by(*_ordering(query, order), Track.id)
                                       .limit(query.limit).offset(query.offset)).all()
                 return Hits(ids=list(ids), total=cached[0], facets=cached[1])
-        m, ordering = _materialized(where, order)
-        page = (select(m.c.id, func.row_number().over(order_by=ordering).label("n")).order_by(*ordering)
+        m = _materialized(where, order)
+        # The page: a top-N sort of the match, its order kept by json_agg
+        page = (select(m.c.id, *(m.c[f"o{i}"] for i in range(len(order)))).order_by(*_key_ordering(m, order))
                 .limit(query.limit).offset(query.offset).subquery())
-        ids_column = select(func.coalesce(func.json_agg(aggregate_order_by(page.c.id, page.c.n)),
+        ids_column = select(func.coalesce(func.json_agg(aggregate_order_by(page.c.id, *_key_ordering(page, order))),
                                           text("'[]'::json"))).scalar_subquery()
-        ids, total, *groups = session.execute(select(ids_column, *_facet_columns(m))).one()
-        facets = _to_facets(groups)
+        ids, *groups = session.execute(select(ids_column, *FACET_COLUMNS).add_cte(m)).one()
+        total, facets = _to_total_facets(*groups)
         if key is not None and total >= CACHE_MIN_TOTAL:
             FACET_CACHE.put((version, *key), total, facets)
         return Hits(ids=ids, total=total, facets=facets)
@@ -247,8 +257,7 @@ class PostgresBackend(SearchBackend):
         else:
             m = select(Track.genres, Track.styles, Track.camelot, Track.bpm, Track.energy, Track.library_id)\
                 .where(*where).cte("m").prefix_with("MATERIALIZED")
-            total, *groups = session.execute(select(*_facet_columns(m))).one()
-            facets = _to_facets(groups)
+            total, facets = _to_total_facets(*session.execute(select(*FACET_COLUMNS).add_cte(m)).one())
             if version is not None and key is not None and total >= CACHE_MIN_TOTAL:
                 FACET_CACHE.put((version, *key), total, facets)
         return Hits(ids=[r.id for r in rows], total=total, facets=facets, rows={r.id: r for r in rows})
@@ -276,7 +285,7 @@ class PostgresBackend(SearchBackend):
             short = func.to_tsquery("simple", " & ".join(f"{w}:*AB" for w in words))
             where.append(Track.search_vector.op("@@")(short))
             prefix = words[0] + "%"  # \w characters only: no LIKE wildcards
-            return case((func.djp_fold(Track.title).like(prefix), 2.0), (Track.search_text.like(prefix), 1.0),
+            return case((Track.title_fold.like(prefix), 2.0), (Track.search_text.like(prefix), 1.0),
                         else_=0.0)
         found = _count(session, where, in_text)
         if found == 0:  # probably misspelt: let every word also be a nearby word of the vocabulary
@@ -301,7 +310,7 @@ def _word_match(q: str, words: list[str]) -> tuple:
     """(tsquery, folded input, "every word starts a word of the track", exact-match bonus) of a text query."""
     tsquery = func.to_tsquery("simple", " & ".join(f"{w}:*" for w in words))
     folded = func.djp_fold(q)
-    exact = case((or_(func.djp_fold(Track.title) == folded, Track.search_text == folded), EXACT_BONUS), else_=0.0)
+    exact = case((or_(Track.title_fold == folded, Track.search_text == folded), EXACT_BONUS), else_=0.0)
     return tsquery, folded, Track.search_vector.op("@@")(tsquery), exact
 
 

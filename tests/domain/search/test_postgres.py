@@ -112,3 +112,28 @@ def test_browse_sorts_match_the_folded_order_both_ways_and_pages_agree(db_sessio
     every = ids("artist")
     assert ids("artist", limit=2, offset=2) == every[2:4]
     assert ids("artist", offset=10) == []
+
+
+def test_typed_prefix_ranks_title_starts_first_with_the_stored_fold(db_session, owner_library):
+    """title_fold (migration 0017) is the database's fold of the title, kept on every write, and the
+    short-input rank reads it: a title starting with the letters first, then an artist starting with them."""
+    s = db_session
+    user, lib = owner_library
+    artist_start = Track(track_id="1-A1", library_id=lib.id, title="Zebra", artist="Émile Parisien", bpm=120.0)
+    album_only = Track(track_id="2-A1", library_id=lib.id, title="Yonder", artist="Other", album="Emit")
+    title_start = Track(track_id="3-A1", library_id=lib.id, title="Émilie", artist="Zed", camelot="8A", bpm=124.0)
+    s.add_all([artist_start, album_only, title_start])
+    s.commit()
+    assert s.scalar(select(Track.title_fold).where(Track.id == title_start.id)) == "emilie"
+    title_start.title = "Ëmil's Song"
+    s.commit()
+    assert s.scalar(select(Track.title_fold).where(Track.id == title_start.id)) == "emil's song"
+    result = search_tracks(session=s, user=user, query=SearchQuery(q="emi"), backend=postgres.PostgresBackend())
+    assert [i.id for i in result.items] == [title_start.id, artist_start.id, album_only.id]
+    # Facets and the total come from one grouping-sets pass: tracks without a key or BPM are in no bucket.
+    assert result.total == 3
+    assert [(f.value, f.count) for f in result.facets.camelot] == [("8A", 1)]
+    assert [(f.value, f.count) for f in result.facets.bpm] == [("120-125", 2)]
+    assert [(f.value, f.count) for f in result.facets.library] == [(str(lib.id), 3)]
+    empty = search_tracks(session=s, user=user, query=SearchQuery(q="qqq"), backend=postgres.PostgresBackend())
+    assert empty.total == 0 and empty.items == [] and empty.facets.camelot == []
