@@ -241,13 +241,14 @@ class Client:
             if self.stopped:
                 raise Unsent
             for attempt in range(2):
-                reused = bool(self.idle)
+                # A retry opens a new connection, as browsers do: another idle one may be just as stale.
+                reused = bool(self.idle) and attempt == 0
                 conn = self.idle.pop() if reused else await asyncio.open_connection(self.host, self.port)
                 try:
                     status, keep = await self._exchange(conn, path)
                 except (ConnectionError, asyncio.IncompleteReadError) as exc:
                     conn[1].close()
-                    if reused and attempt == 0:  # the server closed an idle keep-alive connection: retry once
+                    if reused:  # the server closed an idle keep-alive connection: retry once
                         continue
                     raise ConnectionError(type(exc).__name__) from exc
                 except BaseException:  # timed out / cancelled mid-request: the connection is unusable
@@ -300,7 +301,7 @@ async def _one(client: Client, loop, kind: str, path: str, scheduled: float, out
     except Unsent:
         status = "unsent (client queue)"
     except (OSError, ValueError, IndexError) as exc:
-        status = type(exc).__name__
+        status = f"{type(exc).__name__} ({exc})" if str(exc) else type(exc).__name__
     out.append((kind, status, (loop.time() - scheduled) * 1000, (sent - scheduled) * 1000))
 
 

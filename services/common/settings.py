@@ -42,8 +42,9 @@ class Settings(BaseSettings):
     max_request_mb: int = Field(25, ge=1, validation_alias="MAX_REQUEST_MB")
     # Serving under load (services/web/__main__.py, services/web/api/admission.py, services/common/db.py)
     web_workers: int = Field(0, ge=0, validation_alias="WEB_WORKERS")  # 0 = one per core
-    # Requests in flight per worker process; 0 = its connection pool's size + overflow (every request needs one)
+    # Requests at work per worker process (0 = 4); uploads in flight per worker process, counted apart
     web_max_inflight: int = Field(0, ge=0, validation_alias="WEB_MAX_INFLIGHT")
+    web_max_uploads: int = Field(4, ge=1, validation_alias="WEB_MAX_UPLOADS")
     web_queue_timeout_ms: int = Field(300, ge=0, validation_alias="WEB_QUEUE_TIMEOUT_MS")
     # Connection pool per process; unset = computed from DB_MAX_CONNECTIONS and the web workers
     db_pool_size: int | None = Field(None, ge=1, validation_alias="DB_POOL_SIZE")

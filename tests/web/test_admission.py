@@ -12,7 +12,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse
+from starlette.responses import PlainTextResponse, StreamingResponse
 from starlette.routing import Route
 
 from services.web.api.admission import AdmissionControl
@@ -38,9 +38,21 @@ class Held:
     async def boom(self, request: Request) -> PlainTextResponse:
         raise RuntimeError("the route failed")
 
+    async def upload(self, request: Request) -> PlainTextResponse:
+        size = len(await request.body())
+        return await self.slow(request) if size else PlainTextResponse("empty")
+
+    async def stream(self, request: Request) -> StreamingResponse:
+        async def body():
+            yield b"first"
+            await self.release.wait()  # the client is still receiving: the body is not done
+            yield b"last"
+        return StreamingResponse(body())
+
     def app(self) -> Starlette:
         return Starlette(routes=[
             Route("/slow", self.slow), Route("/fast", self.fast), Route("/boom", self.boom),
+            Route("/upload", self.upload, methods=["POST"]), Route("/stream", self.stream),
             Route("/health", self.fast), Route("/static/app.css", self.fast), Route("/api/jobs/events", self.fast),
         ])
 
@@ -63,7 +75,7 @@ def test_third_request_is_refused_with_503_and_retry_after_then_served_after_rel
         gate = AdmissionControl(held.app(), max_inflight=2, queue_timeout_ms=0)
         async with _client(gate) as client:
             slow = await _hold(client, held, 2)
-            assert gate.inflight == 2
+            assert gate.work.inflight == 2
 
             refused = await client.get("/fast")
             assert refused.status_code == 503
@@ -78,10 +90,10 @@ def test_third_request_is_refused_with_503_and_retry_after_then_served_after_rel
 
             held.release.set()
             assert [(await t).status_code for t in slow] == [200, 200]
-            assert gate.inflight == 0
+            assert gate.work.inflight == 0
             again = await client.get("/fast")
             assert again.status_code == 200 and again.text == "fast"
-            assert gate.inflight == 0
+            assert gate.work.inflight == 0
 
     asyncio.run(scenario())
 
@@ -94,14 +106,14 @@ def test_a_queued_request_gets_the_slot_a_finished_request_gives_back():
         async with _client(gate) as client:
             (slow,) = await _hold(client, held, 1)
             queued = asyncio.create_task(client.get("/fast"))
-            while not gate._waiters:
+            while not gate.work._waiters:
                 await asyncio.sleep(0)
             assert not queued.done()
             held.release.set()
             assert (await slow).status_code == 200
             r = await queued
             assert r.status_code == 200 and r.text == "fast"
-            assert gate.inflight == 0 and not gate._waiters and gate.refused == 0
+            assert gate.work.inflight == 0 and not gate.work._waiters and gate.refused == 0
 
     asyncio.run(scenario())
 
@@ -114,11 +126,11 @@ def test_a_queued_request_is_refused_when_its_wait_runs_out():
             (slow,) = await _hold(client, held, 1)
             r = await client.get("/fast")  # the slot is never released during its wait
             assert r.status_code == 503 and r.json()["code"] == "overloaded"
-            assert not gate._waiters
+            assert not gate.work._waiters
             held.release.set()
             assert (await slow).status_code == 200
             assert (await client.get("/fast")).status_code == 200
-            assert gate.inflight == 0
+            assert gate.work.inflight == 0
 
     asyncio.run(scenario())
 
@@ -129,8 +141,67 @@ def test_a_failing_request_gives_its_slot_back():
         gate = AdmissionControl(held.app(), max_inflight=1, queue_timeout_ms=0)
         async with _client(gate) as client:
             assert (await client.get("/boom")).status_code == 500
-            assert gate.inflight == 0
+            assert gate.work.inflight == 0
             assert (await client.get("/fast")).status_code == 200
+
+    asyncio.run(scenario())
+
+
+def test_uploads_take_their_own_slots_not_the_work_ones():
+    """A slow upload does not hold a work slot; uploads beyond their own limit are refused."""
+    async def scenario():
+        held = Held()
+        gate = AdmissionControl(held.app(), max_inflight=1, max_uploads=1, queue_timeout_ms=0)
+        async with _client(gate) as client:
+            upload = asyncio.create_task(client.post("/upload", files={"file": ("a.mp3", b"ID3" + b"x" * 100)}))
+            while not held.entered:
+                await asyncio.sleep(0)
+            assert gate.uploads.inflight == 1 and gate.work.inflight == 0
+            assert (await client.get("/fast")).status_code == 200  # work goes on beside the upload
+            big = await client.post("/upload", content=b"x" * (2 << 20))  # a large body is an upload too
+            assert big.status_code == 503 and big.json()["code"] == "overloaded"
+            small = await client.post("/upload", content=b"")  # a small form is work, and work is free
+            assert small.status_code == 200 and small.text == "empty"
+            held.release.set()
+            assert (await upload).status_code == 200
+            assert gate.uploads.inflight == 0 and gate.work.inflight == 0
+
+    asyncio.run(scenario())
+
+
+def test_a_response_frees_its_work_slot_once_its_headers_are_sent():
+    """Sending a body at the client's pace (an audio file) is not work: the slot is free after the headers."""
+    async def scenario():
+        held = Held()
+        gate = AdmissionControl(held.app(), max_inflight=1, queue_timeout_ms=0)
+        started = asyncio.Event()
+        messages: list[dict] = []
+
+        requested = []
+
+        async def receive():
+            if not requested:
+                requested.append(True)
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await asyncio.Event().wait()  # the client stays connected (the response cancels this wait)
+
+        async def send(message):
+            messages.append(message)
+            if message["type"] == "http.response.start":
+                started.set()
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+                 "scheme": "http", "path": "/stream", "raw_path": b"/stream", "query_string": b"",
+                 "root_path": "", "headers": [], "client": ("127.0.0.1", 1), "server": ("testserver", 80)}
+        streaming = asyncio.create_task(gate(scope, receive, send))
+        await started.wait()
+        async with _client(gate) as client:
+            assert gate.work.inflight == 0
+            assert (await client.get("/fast")).status_code == 200
+            held.release.set()
+            await streaming
+        assert b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body") == b"firstlast"
+        assert gate.work.inflight == 0
 
     asyncio.run(scenario())
 
@@ -145,12 +216,12 @@ def test_the_app_is_behind_admission_control(app, user_client):
     with TestClient(gate) as c:
         c.cookies = user_client.cookies
         assert c.get("/api/playlists").status_code == 200
-        gate.inflight = 1  # every slot taken
+        gate.work.inflight = 1  # every slot taken
         r = c.get("/api/playlists")
         assert r.status_code == 503 and r.json()["code"] == "overloaded" and r.headers["Retry-After"] == "1"
         assert c.get("/health").status_code == 200
         assert c.get("/static/app.css").status_code == 200
-        gate.inflight = 0
+        gate.work.inflight = 0
         assert c.get("/api/playlists").status_code == 200
 
 
@@ -167,14 +238,15 @@ def test_pool_sizing_keeps_every_worker_under_max_connections():
     assert Settings(WEB_WORKERS=0).resolved_web_workers >= 1
 
 
-def test_in_flight_limit_defaults_to_the_connection_pool(monkeypatch):
+def test_in_flight_limit_defaults_to_four_and_follows_the_setting(monkeypatch):
     from services.common.db import pool_sizing
     from services.common.settings import get_settings
 
     monkeypatch.delenv("WEB_MAX_INFLIGHT", raising=False)
     get_settings.cache_clear()
     try:
-        assert AdmissionControl(None).max_inflight == max(4, sum(pool_sizing()))
+        assert AdmissionControl(None).max_inflight == 4 <= sum(pool_sizing())  # each at work holds a connection
+        assert AdmissionControl(None).uploads.limit == 4
         monkeypatch.setenv("WEB_MAX_INFLIGHT", "7")
         get_settings.cache_clear()
         assert AdmissionControl(None).max_inflight == 7
