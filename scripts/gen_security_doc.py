@@ -217,10 +217,9 @@ def limits() -> list[tuple[str, str, str]]:
         ("Search page size", f"{search_models.MAX_LIMIT}", "`services/domain/search/models.py` (`MAX_LIMIT`)"),
     ]
     if "web_max_inflight" in defaults:
-        from services.web.api.admission import DEFAULT_INFLIGHT
         rows.append(("Requests at work per web process (`WEB_MAX_INFLIGHT`; a response frees its slot once its "
                      f"headers are sent), waiting at most `WEB_QUEUE_TIMEOUT_MS` = {defaults.get('web_queue_timeout_ms')} ms",
-                     f"{defaults['web_max_inflight'] or DEFAULT_INFLIGHT}",
+                     f"{Settings.model_construct().resolved_web_max_inflight}",
                      "`services/web/api/admission.py` (then 503 + Retry-After)"))
         rows.append(("Uploads in flight per web process (`WEB_MAX_UPLOADS`: multipart, a body over 1 MiB or "
                      "chunked), counted apart", f"{defaults.get('web_max_uploads')}",

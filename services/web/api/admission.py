@@ -36,7 +36,6 @@ from services.web.api.asgi import HTTPMiddleware, request_headers
 
 EXEMPT_PATHS = frozenset({"/health", "/favicon.ico", "/api/jobs/events"})
 EXEMPT_PREFIXES = ("/static/",)
-DEFAULT_INFLIGHT = 4
 TRANSFER_MIN_BYTES = 1 << 20  # a request body larger than this is an upload (its own lane)
 RETRY_AFTER_SECONDS = "1"
 DETAIL = "the server is busy; try again shortly"
@@ -115,7 +114,7 @@ class AdmissionControl(HTTPMiddleware):
         settings = get_settings()
         timeout_ms = queue_timeout_ms if queue_timeout_ms is not None else settings.web_queue_timeout_ms
         queue_timeout = max(0, timeout_ms) / 1000
-        self.work = Lane(max_inflight or settings.web_max_inflight or DEFAULT_INFLIGHT, queue_timeout)
+        self.work = Lane(max_inflight or settings.resolved_web_max_inflight, queue_timeout)
         self.uploads = Lane(max_uploads or settings.web_max_uploads, queue_timeout)
         self.refused = 0  # since start, for logs and tests
 
