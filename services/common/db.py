@@ -33,12 +33,20 @@ def pool_sizing(settings: Settings | None = None) -> tuple[int, int]:
     return pool_size, max_overflow
 
 
+# No server-side prepared statements (psycopg prepares a statement from its 5th use). After 5 executions
+# PostgreSQL may switch a prepared statement to a generic plan, one planned without the parameters' values:
+# there to_tsquery(:q) and djp_fold(:q) are no longer constants but are evaluated again for every row, and
+# a text search over 2,700 matching tracks took 17 ms instead of 7 (bench/profile_search.py --mix; search
+# over the load mix 29.5 -> 19.8 ms per request). Planning every statement costs less than that.
+CONNECT_ARGS = {"prepare_threshold": None}
+
+
 def make_engine(url: str) -> Engine:
     pg_dates.install()  # out-of-range timestamps read back clamped, never a failed query
     pool_size, max_overflow = pool_sizing()
     # A short pool_timeout: a saturated pool answers 503 (web/api/errors.py) instead of a 30 s wait.
     return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow,
-                         pool_timeout=get_settings().db_pool_timeout_seconds, future=True)
+                         pool_timeout=get_settings().db_pool_timeout_seconds, future=True, connect_args=CONNECT_ARGS)
 
 
 @lru_cache
@@ -56,7 +64,7 @@ def get_health_engine() -> Engine:
     """A one-connection pool of its own for /health: a web pool saturated by requests must not make the
     database look down to the supervisor or an orchestrator."""
     return create_engine(database_url(), pool_pre_ping=True, pool_size=1, max_overflow=0,
-                         pool_timeout=get_settings().db_pool_timeout_seconds, future=True)
+                         pool_timeout=get_settings().db_pool_timeout_seconds, future=True, connect_args=CONNECT_ARGS)
 
 
 @lru_cache

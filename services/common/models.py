@@ -40,7 +40,11 @@ HAND_MANAGED_INDEXES = {"ix_tracks_search_trgm", "ix_search_words_shape", "ix_tr
                         "ix_track_embeddings_hnsw_audio",
                         # the track list's sort orders (revision 0015)
                         "ix_tracks_list_artist", "ix_tracks_list_title", "ix_tracks_list_bpm_desc",
-                        "ix_tracks_list_year_desc"}
+                        "ix_tracks_list_year_desc",
+                        # the album list's sort orders and live-album count (revision 0018)
+                        *(f"ix_albums_list_{column}_{direction}" for column in ("date_added", "artist", "title", "year",
+                                                                               "rating") for direction in ("asc", "desc")),
+                        "ix_albums_live_library"}
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:

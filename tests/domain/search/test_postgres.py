@@ -137,3 +137,19 @@ def test_typed_prefix_ranks_title_starts_first_with_the_stored_fold(db_session, 
     assert [(f.value, f.count) for f in result.facets.library] == [(str(lib.id), 3)]
     empty = search_tracks(session=s, user=user, query=SearchQuery(q="qqq"), backend=postgres.PostgresBackend())
     assert empty.total == 0 and empty.items == [] and empty.facets.camelot == []
+
+
+def test_repeated_text_searches_never_run_on_a_generic_plan(db_session, owner_library):
+    """A generic plan (planned without the parameters' values) evaluates to_tsquery(:q) and djp_fold(:q)
+    again for every matching row; searches must be planned with their values however often they repeat."""
+    s = db_session
+    user, lib = owner_library
+    s.add_all([Track(track_id=f"{n}-A1", library_id=lib.id, title=f"Deep Motion {n}", artist="Kalima")
+               for n in range(1, 30)])
+    s.commit()
+    # psycopg would prepare a statement at its 5th use; PostgreSQL tries 5 custom plans before a generic one.
+    for word in ["deep", "motion", "kalima", "kal", "moti"] * 4:
+        result = search_tracks(session=s, user=user, query=SearchQuery(q=word), backend=postgres.PostgresBackend())
+        assert result.total > 0
+    generic = s.execute(text("SELECT coalesce(sum(generic_plans), 0) FROM pg_prepared_statements")).scalar()
+    assert generic == 0
