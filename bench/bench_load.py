@@ -18,7 +18,9 @@
    * phase 3: the load stops; a probe request every 50 ms until 5 in a row answer 200 under
      --recovery-ms: the recovery time (target: under 5 s).
    The client reports its own CPU use (it competes with the server on a 2-core machine) and how far
-   behind its schedule it fell (a lag near the phase length means the client, not the server, was the limit).
+   behind its schedule it fell (a lag near the phase length means the client, not the server, was the limit);
+   the parent reports the CPU of the web app's process tree and of the embedded PostgreSQL's (the three
+   together show whether the machine, not one process, was the limit).
 """
 
 from __future__ import annotations
@@ -187,20 +189,42 @@ def wait_healthy(base: str, server: subprocess.Popen, log_path: Path) -> None:
     raise SystemExit(f"the web app did not become healthy:\n{log_path.read_text()[-3000:]}")
 
 
-def tree_cpu_seconds(pid: int) -> float | None:
-    """User + system CPU of a process and its children (psutil when installed)."""
+def tree_cpu(pid: int | None) -> dict[int, float] | None:
+    """User + system CPU seconds of a process and each of its children, by pid (psutil when installed)."""
     try:
         import psutil
     except ImportError:
         return None
+    if pid is None:
+        return None
     try:
         root = psutil.Process(pid)
-        total = 0.0
+        out = {}
         for p in (root, *root.children(recursive=True)):
-            t = p.cpu_times()
-            total += t.user + t.system
-        return total
+            try:
+                t = p.cpu_times()
+            except psutil.Error:  # ended meanwhile
+                continue
+            out[p.pid] = t.user + t.system
+        return out
     except psutil.Error:
+        return None
+
+
+def cpu_pct(before: dict[int, float] | None, after: dict[int, float] | None, wall: float) -> float | None:
+    """% of one core the tree used between two tree_cpu() readings: what the processes alive at the end used
+    since the first reading (a child that ended in between is missed, one started in between counts whole)."""
+    if before is None or after is None or not wall:
+        return None
+    return round(100 * sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items()) / wall, 1)
+
+
+def embedded_postgres_pid() -> int | None:
+    """The embedded PostgreSQL's postmaster (its backends are its children), None for an external server."""
+    pid_file = Path(os.environ.get("DATA_DIR", "/nonexistent")) / "postgres" / "postmaster.pid"
+    try:
+        return int(pid_file.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
         return None
 
 
@@ -478,7 +502,8 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
         wait_healthy(base, server, log_path)
         urls_file = tmp / "urls.tsv"
         urls_file.write_text("\n".join(f"{kind}\t{path}" for kind, path in url_mix(data)))
-        cpu0 = tree_cpu_seconds(server.pid)
+        postgres = embedded_postgres_pid()
+        cpu0, pg0 = tree_cpu(server.pid), tree_cpu(postgres)
         t0 = time.perf_counter()
         out = subprocess.run(
             [sys.executable, str(Path(__file__).resolve()), "--client", "--base", base, "--token", data["token"],
@@ -489,11 +514,11 @@ def run(args: argparse.Namespace, tmp: Path) -> None:
         if out.returncode != 0:
             raise SystemExit(f"the load generator failed:\n{out.stderr[-3000:]}")
         wall = time.perf_counter() - t0
-        cpu1 = tree_cpu_seconds(server.pid)
+        cpu1, pg1 = tree_cpu(server.pid), tree_cpu(postgres)
         phases = json.loads(out.stdout.strip().splitlines()[-1])
         report["phases"] = phases
-        if cpu0 is not None and cpu1 is not None:
-            report["server_cpu_pct_of_one_core"] = round(100 * (cpu1 - cpu0) / wall, 1)
+        report["server_cpu_pct_of_one_core"] = cpu_pct(cpu0, cpu1, wall)
+        report["postgres_cpu_pct_of_one_core"] = cpu_pct(pg0, pg1, wall)  # the machine's other big consumer
         report["server_errors_logged"] = sum(1 for line in log_path.read_text().splitlines()
                                              if line.startswith(("ERROR", "Traceback")))
         report["verdict"] = verdict(phases)
