@@ -78,7 +78,7 @@ def baseline_backend():
     from sqlalchemy import and_, case, func, or_
 
     from services.common.models import Track
-    from services.domain.search.postgres import PostgresBackend
+    from services.domain.search.postgres import PostgresBackend, TextRank
 
     class IlikeBackend(PostgresBackend):
         name = "ilike"
@@ -90,8 +90,8 @@ def baseline_backend():
                 return None
             hay = func.coalesce(Track.artist, "") + " " + Track.title
             where.append(and_(*(hay.ilike(f"%{w.replace('%', '').replace('_', '')}%") for w in words)))
-            return case((or_(func.lower(Track.title) == query.q.lower(), func.lower(hay) == query.q.lower()), 1),
-                        else_=0)
+            return TextRank(case((or_(func.lower(Track.title) == query.q.lower(), func.lower(hay) == query.q.lower()),
+                                  1), else_=0))
 
     return IlikeBackend()
 

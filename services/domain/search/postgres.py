@@ -11,7 +11,11 @@ are one more statement, kept per process (_FacetCache) while no track changes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 from sqlalchemy import (
+    ColumnElement,
     Integer,
     Text,
     case,
@@ -68,6 +72,17 @@ ITEM_COLUMNS = (Track.id, Track.track_id, Track.title, Track.artist, Track.album
                 Track.danceability, Track.star_rating, Track.genres, Track.styles, Track.library_id,
                 Track.local_audio_path, Track.analyzed_at)
 VERSION = literal_column("(SELECT last_value FROM tracks_version)")
+
+
+class TextRank(NamedTuple):
+    """How a text query ranks the tracks it matches (PostgresBackend._match_text)."""
+
+    rank: ColumnElement
+    # A function of a track's "artist title" (search_text) added to `rank` while fewer than SIMILARITY_RANK_MAX
+    # tracks match: counted with the match in one statement instead of before it.
+    small_match_bonus: Callable[[ColumnElement], ColumnElement] | None = None
+    # Nothing matching means the input is probably misspelt (PostgresBackend._misspelt_rank then).
+    may_be_misspelt: bool = False
 
 
 def _filters(query: SearchQuery, scope: Scope) -> list:
@@ -128,17 +143,28 @@ _SCALAR_FACETS_SQL = (
 FACET_SQL = (_unnested_sql("genres"), _unnested_sql("styles"), _SCALAR_FACETS_SQL)
 
 
-def _materialized(where: list, order: list):
-    """The match, computed once: ids, the sort keys (o0, o1, ...) and the facet columns of every matching track."""
+def _materialized(where: list, order: list, *, with_search_text: bool = False):
+    """The match, computed once: ids, the sort keys (o0, o1, ...) and the facet columns of every matching track
+    (and its search_text, for a small-match bonus)."""
     keys = [expr.label(f"o{i}") for i, (expr, _desc) in enumerate(order)]
+    extra = [Track.search_text] if with_search_text else []
     return select(Track.id, Track.genres, Track.styles, Track.camelot, Track.bpm, Track.energy, Track.library_id,
-                  *keys).where(*where).cte("m").prefix_with("MATERIALIZED")
+                  *extra, *keys).where(*where).cte("m").prefix_with("MATERIALIZED")
 
 
-def _key_ordering(rows, order: list) -> list:
-    """ORDER BY terms over the sort keys o0, o1, ... of `rows` (the match, or its page), then the id."""
-    return [(rows.c[f"o{i}"].desc() if desc else rows.c[f"o{i}"].asc()).nulls_last()
-            for i, (_expr, desc) in enumerate(order)] + [rows.c.id]
+def _key_ordering(rows, order: list, keys: list | None = None) -> list:
+    """ORDER BY terms over the sort keys o0, o1, ... of `rows` (the match, or its page), or over `keys`
+    computed from them, then the id."""
+    keys = keys or [rows.c[f"o{i}"] for i in range(len(order))]
+    return [(key.desc() if desc else key.asc()).nulls_last() for key, (_expr, desc) in zip(keys, order)] + [rows.c.id]
+
+
+def _order(query: SearchQuery, rank) -> list:
+    """(expression, descending) sort keys: the query's sort, or the rank (browsing: newest first, in the
+    order the (created_at, id) index already has)."""
+    if query.sort_field != "relevance":
+        return [(c, query.descending) for c in SORTS[query.sort_field]]
+    return [(rank, True)] if rank is not None else [(Track.created_at, True), (Track.id, True)]
 
 
 def _direction(expr, desc: bool):
@@ -214,15 +240,13 @@ class PostgresBackend(SearchBackend):
         if not scope.libraries:
             return Hits(ids=[], total=0)
         where = _filters(query, scope)
-        rank = self._match_text(session, query, where)
-        if query.sort_field == "relevance":
-            # Browsing: newest first, in the order the (created_at, id) index already has.
-            order = [(rank, True)] if rank is not None else [(Track.created_at, True), (Track.id, True)]
-        else:
-            order = [(c, query.descending) for c in SORTS[query.sort_field]]
+        filters = list(where)
+        text_rank = self._match_text(session, query, where)
+        order = _order(query, text_rank.rank if text_rank else None)
         key = _cache_key(query, scope) if len(query.q) < TYPO_MIN_LETTERS else None  # matches that can be large
-        if rank is None:
+        if text_rank is None:
             return self._browse(session, query, where, order, key)
+        version = None
         if key is not None:  # typing: with the counts known, only the page to find
             version = session.execute(text("SELECT last_value FROM tracks_version")).scalar()
             cached = FACET_CACHE.get((version, *key))
@@ -230,16 +254,32 @@ class PostgresBackend(SearchBackend):
                 ids = session.scalars(select(Track.id).where(*where).order_by(*_ordering(query, order), Track.id)
                                       .limit(query.limit).offset(query.offset)).all()
                 return Hits(ids=list(ids), total=cached[0], facets=cached[1])
-        m = _materialized(where, order)
-        # The page: a top-N sort of the match, its order kept by json_agg
-        page = (select(m.c.id, *(m.c[f"o{i}"] for i in range(len(order)))).order_by(*_key_ordering(m, order))
+        bonus = text_rank.small_match_bonus if query.sort_field == "relevance" else None
+        hits = self._ranked_page(session, query, where, order, bonus)
+        if hits.total == 0 and text_rank.may_be_misspelt:
+            where = filters
+            order = _order(query, self._misspelt_rank(session, query, where))
+            hits = self._ranked_page(session, query, where, order, None)
+        if key is not None and hits.total >= CACHE_MIN_TOTAL:
+            FACET_CACHE.put((version, *key), hits.total, hits.facets)
+        return hits
+
+    @staticmethod
+    def _ranked_page(session: Session, query: SearchQuery, where: list, order: list, bonus) -> Hits:
+        """The match materialized once; from it in one statement the page (a top-N sort, its order kept by
+        json_agg), the total and every facet. `bonus(search_text)` joins the first sort key while the match
+        is smaller than SIMILARITY_RANK_MAX (decided on the materialized match, so never computed for more)."""
+        m = _materialized(where, order, with_search_text=bonus is not None)
+        keys = [m.c[f"o{i}"] for i in range(len(order))]
+        if bonus is not None:
+            small = select(func.count()).select_from(m).scalar_subquery() < SIMILARITY_RANK_MAX
+            keys[0] = (keys[0] + case((small, bonus(m.c.search_text)), else_=literal_column("0::real"))).label("o0")
+        page = (select(m.c.id, *keys).order_by(*_key_ordering(m, order, keys))
                 .limit(query.limit).offset(query.offset).subquery())
         ids_column = select(func.coalesce(func.json_agg(aggregate_order_by(page.c.id, *_key_ordering(page, order))),
                                           text("'[]'::json"))).scalar_subquery()
         ids, *groups = session.execute(select(ids_column, *FACET_COLUMNS).add_cte(m)).one()
         total, facets = _to_total_facets(*groups)
-        if key is not None and total >= CACHE_MIN_TOTAL:
-            FACET_CACHE.put((version, *key), total, facets)
         return Hits(ids=ids, total=total, facets=facets)
 
     @staticmethod
@@ -263,47 +303,50 @@ class PostgresBackend(SearchBackend):
         return Hits(ids=[r.id for r in rows], total=total, facets=facets, rows={r.id: r for r in rows})
 
     @staticmethod
-    def _match_text(session: Session, query: SearchQuery, where: list):
-        """Add the free-text condition to `where`; return the relevance rank (None when browsing).
+    def _match_text(session: Session, query: SearchQuery, where: list) -> TextRank | None:
+        """Add the free-text condition to `where`; return how it ranks (None when browsing).
 
         * Short input (under TYPO_MIN_LETTERS letters: still being typed) matches prefixes of title,
           artist and album words, ranked by where the prefix stands (title start, then artist start):
           no per-row scoring over the thousands of rows three letters match.
-        * Otherwise every word must start a word of the track (weighted tsvector); rank: text rank +
-          trigram similarity of the whole input to "artist title" + an exact-match bonus.
-        * When that finds nothing the input is probably misspelt: each word may also be one of its
-          closest vocabulary words (search_words, Levenshtein); failing that, tracks whose "artist
-          title" is trigram-similar to the whole input.
+        * Otherwise every word must start a word of the track (weighted tsvector); rank: text rank + an
+          exact-match bonus, + trigram similarity of the whole input to "artist title" while the match is
+          small enough to afford it.
+        * When that finds nothing the input is probably misspelt: _misspelt_rank.
         """
         words = terms(query.q)
         if not words:
             return None
-        tsquery, folded, in_text, exact = _word_match(query.q, words)
         if sum(len(w) for w in words) < TYPO_MIN_LETTERS:
             # While typing: prefixes of title, artist and album words only (weights A and B), not of
             # every genre, style or note, which a few letters would match by the thousand.
             short = func.to_tsquery("simple", " & ".join(f"{w}:*AB" for w in words))
             where.append(Track.search_vector.op("@@")(short))
             prefix = words[0] + "%"  # \w characters only: no LIKE wildcards
-            return case((Track.title_fold.like(prefix), 2.0), (Track.search_text.like(prefix), 1.0),
-                        else_=0.0)
-        found = _count(session, where, in_text)
-        if found == 0:  # probably misspelt: let every word also be a nearby word of the vocabulary
-            corrected = func.to_tsquery("simple", _corrected_tsquery(session, words))
-            in_corrected = Track.search_vector.op("@@")(corrected)
-            if _count(session, where, in_corrected):
-                where.append(in_corrected)
-                return func.ts_rank_cd(Track.search_vector, corrected) + func.similarity(folded, Track.search_text)
-            # Last resort: the whole input close to "artist title" (trigram word similarity).
-            session.execute(select(func.set_config("pg_trgm.word_similarity_threshold", str(WORD_SIMILARITY),
-                                                   True)))
-            where.append(folded.op("<%")(Track.search_text))
-            return func.word_similarity(folded, Track.search_text) + func.similarity(folded, Track.search_text)
+            return TextRank(case((Track.title_fold.like(prefix), 2.0), (Track.search_text.like(prefix), 1.0),
+                                 else_=0.0))
+        tsquery, folded, in_text, exact = _word_match(query.q, words)
         where.append(in_text)
-        rank = func.ts_rank_cd(Track.search_vector, tsquery) + exact
-        if found < SIMILARITY_RANK_MAX:  # affordable: closeness of the whole "artist title"
-            rank = rank + func.similarity(folded, Track.search_text)
-        return rank
+        return TextRank(func.ts_rank_cd(Track.search_vector, tsquery) + exact,
+                        small_match_bonus=lambda search_text: func.similarity(folded, search_text),
+                        may_be_misspelt=True)
+
+    @staticmethod
+    def _misspelt_rank(session: Session, query: SearchQuery, where: list):
+        """Nothing matched every word as typed: let every word also be a nearby word of the vocabulary
+        (search_words, Levenshtein); failing that, tracks whose "artist title" is trigram-similar to the whole
+        input. Adds the condition to `where`; returns the rank."""
+        words = terms(query.q)
+        folded = func.djp_fold(query.q)
+        corrected = func.to_tsquery("simple", _corrected_tsquery(session, words))
+        in_corrected = Track.search_vector.op("@@")(corrected)
+        if _count(session, where, in_corrected):
+            where.append(in_corrected)
+            return func.ts_rank_cd(Track.search_vector, corrected) + func.similarity(folded, Track.search_text)
+        # Last resort: the whole input close to "artist title" (trigram word similarity).
+        session.execute(select(func.set_config("pg_trgm.word_similarity_threshold", str(WORD_SIMILARITY), True)))
+        where.append(folded.op("<%")(Track.search_text))
+        return func.word_similarity(folded, Track.search_text) + func.similarity(folded, Track.search_text)
 
 
 def _word_match(q: str, words: list[str]) -> tuple:
@@ -334,8 +377,11 @@ def ranked_ids(*, session: Session, query: SearchQuery, scope: Scope, limit: int
                                    .limit(limit)))
         if ids:
             return ids
-        # Nothing matched every word: _match_text's corrections and trigram fallback below.
-    rank = PostgresBackend._match_text(session, query, where)
+        # Nothing matched every word: the corrections and trigram fallback.
+        rank = PostgresBackend._misspelt_rank(session, query, where)
+    else:
+        text_rank = PostgresBackend._match_text(session, query, where)  # typing a prefix, or browsing
+        rank = text_rank.rank if text_rank else None
     order = [rank.desc().nulls_last(), Track.id] if rank is not None else [Track.created_at.desc(), Track.id.desc()]
     return list(session.scalars(select(Track.id).where(*where).order_by(*order).limit(limit)))
 

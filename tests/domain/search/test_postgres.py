@@ -153,3 +153,33 @@ def test_repeated_text_searches_never_run_on_a_generic_plan(db_session, owner_li
         assert result.total > 0
     generic = s.execute(text("SELECT coalesce(sum(generic_plans), 0) FROM pg_prepared_statements")).scalar()
     assert generic == 0
+
+
+def test_a_matching_text_query_is_one_statement_and_misspelt_input_still_corrected(db_session, owner_library):
+    """The match is counted with the page and facets (whether the trigram similarity may join the rank),
+    not by a statement of its own before it; nothing matching still leads to the vocabulary corrections."""
+    from sqlalchemy import event
+
+    from services.domain.search.service import scope_for
+
+    s = db_session
+    user, lib = owner_library
+    s.add_all([Track(track_id="1-A1", library_id=lib.id, title="Around the World", artist="Daft Punk"),
+               Track(track_id="2-A1", library_id=lib.id, title="Da Funk", artist="Daft Punk"),
+               Track(track_id="3-A1", library_id=lib.id, title="Windowlicker", artist="Aphex Twin")])
+    s.commit()
+    scope = scope_for(session=s, user=user, query=SearchQuery())
+    statements: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        statements.append(statement)
+
+    event.listen(s.get_bind(), "before_cursor_execute", count)
+    try:
+        hits = postgres.PostgresBackend().search(session=s, query=SearchQuery(q="daft punk"), scope=scope)
+        assert hits.total == 2 and len(statements) == 1
+        statements.clear()
+        hits = postgres.PostgresBackend().search(session=s, query=SearchQuery(q="daft pnuk"), scope=scope)
+        assert hits.total == 2 and len(statements) > 1  # nothing as typed: corrected, then matched
+    finally:
+        event.remove(s.get_bind(), "before_cursor_execute", count)
