@@ -226,13 +226,13 @@ def main() -> None:
     p.add_argument("--mix", action="store_true",
                    help="profile bench_load.py's request mix instead (its seeding: albums of 10 tracks, playlists)")
     p.add_argument("--prepared", action="store_true",
-                   help="let psycopg prepare statements from their 5th use (its default, off in the app: "
-                        "services/common/db.py CONNECT_ARGS), for comparison")
+                   help="let search statements be prepared and run on generic plans too (the app plans them with "
+                        "their values: services/common/db.py PLANNED_WITH_VALUES), for comparison")
     args = p.parse_args()
     if args.prepared:
         from services.common import db
 
-        db.CONNECT_ARGS.pop("prepare_threshold", None)
+        db.PLANNED_WITH_VALUES.clear()  # the search code passes this dict as its execution options
 
     tmp = Path(tempfile.mkdtemp(prefix="djp-profile-search-"))
     os.environ.setdefault("DATA_DIR", str(tmp / "data"))

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 import redis
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,20 +33,31 @@ def pool_sizing(settings: Settings | None = None) -> tuple[int, int]:
     return pool_size, max_overflow
 
 
-# No server-side prepared statements (psycopg prepares a statement from its 5th use). After 5 executions
-# PostgreSQL may switch a prepared statement to a generic plan, one planned without the parameters' values:
-# there to_tsquery(:q) and djp_fold(:q) are no longer constants but are evaluated again for every row, and
-# a text search over 2,700 matching tracks took 17 ms instead of 7 (bench/profile_search.py --mix; search
-# over the load mix 29.5 -> 19.8 ms per request). Planning every statement costs less than that.
-CONNECT_ARGS = {"prepare_threshold": None}
+# Search statements are planned with their values every time (execution option PLANNED_WITH_VALUES). psycopg
+# prepares a statement from its 5th use, and PostgreSQL may then switch it to a generic plan, planned without
+# the parameters' values. That suits most statements (no planning at all), not search: there to_tsquery(:q)
+# and djp_fold(:q) stop being constants and are evaluated again for every matching row (a text search over
+# 2,700 tracks: 17 ms instead of 7), and how many tracks a word, style or BPM range selects varies by orders
+# of magnitude from one query to the next, which a plan made without the values cannot know.
+PLANNED_WITH_VALUES = {"djp_planned_with_values": True}
+
+
+def _execute(cursor, statement, parameters, context) -> bool:
+    """Dialect do_execute hook: run a PLANNED_WITH_VALUES statement unprepared (True: executed here)."""
+    if context is not None and context.execution_options.get("djp_planned_with_values"):
+        cursor.execute(statement, parameters, prepare=False)
+        return True
+    return False
 
 
 def make_engine(url: str) -> Engine:
     pg_dates.install()  # out-of-range timestamps read back clamped, never a failed query
     pool_size, max_overflow = pool_sizing()
     # A short pool_timeout: a saturated pool answers 503 (web/api/errors.py) instead of a 30 s wait.
-    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow,
-                         pool_timeout=get_settings().db_pool_timeout_seconds, future=True, connect_args=CONNECT_ARGS)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow,
+                           pool_timeout=get_settings().db_pool_timeout_seconds, future=True)
+    event.listen(engine, "do_execute", _execute)
+    return engine
 
 
 @lru_cache
@@ -64,7 +75,7 @@ def get_health_engine() -> Engine:
     """A one-connection pool of its own for /health: a web pool saturated by requests must not make the
     database look down to the supervisor or an orchestrator."""
     return create_engine(database_url(), pool_pre_ping=True, pool_size=1, max_overflow=0,
-                         pool_timeout=get_settings().db_pool_timeout_seconds, future=True, connect_args=CONNECT_ARGS)
+                         pool_timeout=get_settings().db_pool_timeout_seconds, future=True)
 
 
 @lru_cache

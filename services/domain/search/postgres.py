@@ -32,6 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.orm import Session
 
+from services.common.db import PLANNED_WITH_VALUES
 from services.common.models import PlaylistTrack, Track
 from services.domain.lru import LruCache
 from services.domain.search.base import Hits, Scope, SearchBackend, register
@@ -252,7 +253,7 @@ class PostgresBackend(SearchBackend):
             cached = FACET_CACHE.get((version, *key))
             if cached is not None:
                 ids = session.scalars(select(Track.id).where(*where).order_by(*_ordering(query, order), Track.id)
-                                      .limit(query.limit).offset(query.offset)).all()
+                                      .limit(query.limit).offset(query.offset), execution_options=PLANNED_WITH_VALUES).all()
                 return Hits(ids=list(ids), total=cached[0], facets=cached[1])
         bonus = text_rank.small_match_bonus if query.sort_field == "relevance" else None
         hits = self._ranked_page(session, query, where, order, bonus)
@@ -278,7 +279,8 @@ class PostgresBackend(SearchBackend):
                 .limit(query.limit).offset(query.offset).subquery())
         ids_column = select(func.coalesce(func.json_agg(aggregate_order_by(page.c.id, *_key_ordering(page, order))),
                                           text("'[]'::json"))).scalar_subquery()
-        ids, *groups = session.execute(select(ids_column, *FACET_COLUMNS).add_cte(m)).one()
+        ids, *groups = session.execute(select(ids_column, *FACET_COLUMNS).add_cte(m),
+                                       execution_options=PLANNED_WITH_VALUES).one()
         total, facets = _to_total_facets(*groups)
         return Hits(ids=ids, total=total, facets=facets)
 
@@ -289,7 +291,7 @@ class PostgresBackend(SearchBackend):
         keys computed for it) that fills the cache."""
         rows = session.execute(select(*ITEM_COLUMNS, VERSION.label("version")).where(*where)
                                .order_by(*_ordering(query, order), Track.id)
-                               .limit(query.limit).offset(query.offset)).all()
+                               .limit(query.limit).offset(query.offset), execution_options=PLANNED_WITH_VALUES).all()
         version = rows[0].version if rows else None
         cached = FACET_CACHE.get((version, *key)) if version is not None and key is not None else None
         if cached is not None:
@@ -297,7 +299,8 @@ class PostgresBackend(SearchBackend):
         else:
             m = select(Track.genres, Track.styles, Track.camelot, Track.bpm, Track.energy, Track.library_id)\
                 .where(*where).cte("m").prefix_with("MATERIALIZED")
-            total, facets = _to_total_facets(*session.execute(select(*FACET_COLUMNS).add_cte(m)).one())
+            total, facets = _to_total_facets(*session.execute(select(*FACET_COLUMNS).add_cte(m),
+                                                              execution_options=PLANNED_WITH_VALUES).one())
             if version is not None and key is not None and total >= CACHE_MIN_TOTAL:
                 FACET_CACHE.put((version, *key), total, facets)
         return Hits(ids=[r.id for r in rows], total=total, facets=facets, rows={r.id: r for r in rows})
@@ -374,7 +377,7 @@ def ranked_ids(*, session: Session, query: SearchQuery, scope: Scope, limit: int
         rank = matched.c.rank + case((matched.c.found < SIMILARITY_RANK_MAX,
                                       func.similarity(folded, matched.c.search_text)), else_=literal_column("0::real"))
         ids = list(session.scalars(select(matched.c.id).order_by(rank.desc().nulls_last(), matched.c.id)
-                                   .limit(limit)))
+                                   .limit(limit), execution_options=PLANNED_WITH_VALUES))
         if ids:
             return ids
         # Nothing matched every word: the corrections and trigram fallback.
@@ -383,13 +386,14 @@ def ranked_ids(*, session: Session, query: SearchQuery, scope: Scope, limit: int
         text_rank = PostgresBackend._match_text(session, query, where)  # typing a prefix, or browsing
         rank = text_rank.rank if text_rank else None
     order = [rank.desc().nulls_last(), Track.id] if rank is not None else [Track.created_at.desc(), Track.id.desc()]
-    return list(session.scalars(select(Track.id).where(*where).order_by(*order).limit(limit)))
+    return list(session.scalars(select(Track.id).where(*where).order_by(*order).limit(limit),
+                                execution_options=PLANNED_WITH_VALUES))
 
 
 def _count(session: Session, where: list, condition, cap: int = SIMILARITY_RANK_MAX) -> int:
     """How many tracks match (counting stops at `cap`)."""
     return session.scalar(select(func.count()).select_from(
-        select(Track.id).where(*where, condition).limit(cap).subquery())) or 0
+        select(Track.id).where(*where, condition).limit(cap).subquery()), execution_options=PLANNED_WITH_VALUES) or 0
 
 
 def max_edits(word: str) -> int:
