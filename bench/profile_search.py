@@ -225,14 +225,14 @@ def main() -> None:
     p.add_argument("--explain", action="store_true", help="print EXPLAIN ANALYZE of one request's statements per case")
     p.add_argument("--mix", action="store_true",
                    help="profile bench_load.py's request mix instead (its seeding: albums of 10 tracks, playlists)")
-    p.add_argument("--prepared", action="store_true",
-                   help="let search statements be prepared and run on generic plans too (the app plans them with "
-                        "their values: services/common/db.py PLANNED_WITH_VALUES), for comparison")
+    p.add_argument("--unprepared", action="store_true",
+                   help="no server-side prepared statements (every statement planned with its values), for comparison")
     args = p.parse_args()
-    if args.prepared:
-        from services.common import db
+    if args.unprepared:
+        import services.common.db as db
 
-        db.PLANNED_WITH_VALUES.clear()  # the search code passes this dict as its execution options
+        real = db.create_engine
+        db.create_engine = lambda url, **kw: real(url, **kw, connect_args={"prepare_threshold": None})
 
     tmp = Path(tempfile.mkdtemp(prefix="djp-profile-search-"))
     os.environ.setdefault("DATA_DIR", str(tmp / "data"))
@@ -263,7 +263,7 @@ def main() -> None:
               f"{time.perf_counter() - t0:.1f} s; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}",
               flush=True)
         report = asyncio.run(run_cases(urls, token, args.runs, args.top, args.only, args.explain))
-        summary = {"tracks": args.tracks, "split": args.split, "runs": args.runs, "prepared": args.prepared,
+        summary = {"tracks": args.tracks, "split": args.split, "runs": args.runs, "unprepared": args.unprepared,
                    "load_average": round(os.getloadavg()[0], 1), "cases": report}
         print("\n| case | warm p50 / p95 ms | cold p50 / p95 ms | SQL statements |\n|---|---|---|---|")
         for name, row in report.items():

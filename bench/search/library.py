@@ -73,7 +73,8 @@ class Generator:
         self.kind, self.rng = kind, random.Random(seed)
         r = self.rng
         if kind == "syllables":
-            self.words = list({self._invented(r.randint(2, 4)) for _ in range(6000)})
+            # dict, not set: a set's order follows string hashing, which differs from process to process
+            self.words = list(dict.fromkeys(self._invented(r.randint(2, 4)) for _ in range(6000)))
         else:
             self.words = WORDS_B
         self.artists = self._artists(9000)

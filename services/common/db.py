@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 
 import redis
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -33,31 +33,12 @@ def pool_sizing(settings: Settings | None = None) -> tuple[int, int]:
     return pool_size, max_overflow
 
 
-# Search statements are planned with their values every time (execution option PLANNED_WITH_VALUES). psycopg
-# prepares a statement from its 5th use, and PostgreSQL may then switch it to a generic plan, planned without
-# the parameters' values. That suits most statements (no planning at all), not search: there to_tsquery(:q)
-# and djp_fold(:q) stop being constants and are evaluated again for every matching row (a text search over
-# 2,700 tracks: 17 ms instead of 7), and how many tracks a word, style or BPM range selects varies by orders
-# of magnitude from one query to the next, which a plan made without the values cannot know.
-PLANNED_WITH_VALUES = {"djp_planned_with_values": True}
-
-
-def _execute(cursor, statement, parameters, context) -> bool:
-    """Dialect do_execute hook: run a PLANNED_WITH_VALUES statement unprepared (True: executed here)."""
-    if context is not None and context.execution_options.get("djp_planned_with_values"):
-        cursor.execute(statement, parameters, prepare=False)
-        return True
-    return False
-
-
 def make_engine(url: str) -> Engine:
     pg_dates.install()  # out-of-range timestamps read back clamped, never a failed query
     pool_size, max_overflow = pool_sizing()
     # A short pool_timeout: a saturated pool answers 503 (web/api/errors.py) instead of a 30 s wait.
-    engine = create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow,
-                           pool_timeout=get_settings().db_pool_timeout_seconds, future=True)
-    event.listen(engine, "do_execute", _execute)
-    return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=pool_size, max_overflow=max_overflow,
+                         pool_timeout=get_settings().db_pool_timeout_seconds, future=True)
 
 
 @lru_cache
