@@ -167,6 +167,11 @@ def _order(query: SearchQuery, rank) -> list:
     return [(rank, True)] if rank is not None else [(Track.created_at, True), (Track.id, True)]
 
 
+def _plus_small_match_bonus(rank, found, bonus, search_text):
+    """`rank` + `bonus(search_text)` while `found` (how many tracks match) is under SIMILARITY_RANK_MAX."""
+    return rank + case((found < SIMILARITY_RANK_MAX, bonus(search_text)), else_=literal_column("0::real"))
+
+
 def _direction(expr, desc: bool):
     """Missing values (no BPM, no key) sort last either way; a NOT NULL column plainly, so that an index
     in that order (created_at, id) can serve the page."""
@@ -272,8 +277,8 @@ class PostgresBackend(SearchBackend):
         m = _materialized(where, order, with_search_text=bonus is not None)
         keys = [m.c[f"o{i}"] for i in range(len(order))]
         if bonus is not None:
-            small = select(func.count()).select_from(m).scalar_subquery() < SIMILARITY_RANK_MAX
-            keys[0] = (keys[0] + case((small, bonus(m.c.search_text)), else_=literal_column("0::real"))).label("o0")
+            found = select(func.count()).select_from(m).scalar_subquery()
+            keys[0] = _plus_small_match_bonus(keys[0], found, bonus, m.c.search_text).label("o0")
         page = (select(m.c.id, *keys).order_by(*_key_ordering(m, order, keys))
                 .limit(query.limit).offset(query.offset).subquery())
         ids_column = select(func.coalesce(func.json_agg(aggregate_order_by(page.c.id, *_key_ordering(page, order))),
@@ -372,24 +377,23 @@ def ranked_ids(*, session: Session, query: SearchQuery, scope: Scope, limit: int
     if not scope.libraries:
         return []
     where = _filters(query, scope)
-    words = terms(query.q)
-    if words and sum(len(w) for w in words) >= TYPO_MIN_LETTERS:
-        # Every word starting a word of the track (_match_text's main case) in one statement: how many match
-        # (whether the trigram similarity joins the rank) counted alongside the ranking, not before it.
-        tsquery, folded, in_text, exact = _word_match(query.q, words)
-        matched = select(Track.id, (func.ts_rank_cd(Track.search_vector, tsquery) + exact).label("rank"),
-                         Track.search_text, func.count().over().label("found")).where(*where, in_text).subquery()
-        rank = matched.c.rank + case((matched.c.found < SIMILARITY_RANK_MAX,
-                                      func.similarity(folded, matched.c.search_text)), else_=literal_column("0::real"))
+    filters = list(where)
+    text_rank = PostgresBackend._match_text(session, query, where)
+    if text_rank is not None and text_rank.small_match_bonus is not None:
+        # Every word starting a word of the track, in one statement: how many match (whether the small-match
+        # bonus joins the rank) counted alongside the ranking, not before it.
+        matched = select(Track.id, text_rank.rank.label("rank"), Track.search_text,
+                         func.count().over().label("found")).where(*where).subquery()
+        rank = _plus_small_match_bonus(matched.c.rank, matched.c.found, text_rank.small_match_bonus,
+                                       matched.c.search_text)
         ids = list(session.scalars(select(matched.c.id).order_by(rank.desc().nulls_last(), matched.c.id)
                                    .limit(limit)))
-        if ids:
+        if ids or not text_rank.may_be_misspelt:
             return ids
-        # Nothing matched every word: the corrections and trigram fallback.
+        where = filters  # nothing matched every word: the corrections and trigram fallback
         rank = PostgresBackend._misspelt_rank(session, query, where)
     else:
-        text_rank = PostgresBackend._match_text(session, query, where)  # typing a prefix, or browsing
-        rank = text_rank.rank if text_rank else None
+        rank = text_rank.rank if text_rank else None  # typing a prefix, or browsing
     order = [rank.desc().nulls_last(), Track.id] if rank is not None else [Track.created_at.desc(), Track.id.desc()]
     return list(session.scalars(select(Track.id).where(*where).order_by(*order).limit(limit)))
 

@@ -5,29 +5,16 @@ from __future__ import annotations
 from typing import get_args
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from services.common.db import get_engine
 from services.common.models import Album
 from services.domain.collection.albums import AlbumSort, list_albums
+from tests.statements import captured_statements
 
 
 def _album(lib_id: int, n: int, **values) -> Album:
     return Album(library_id=lib_id, release_id=n, title=f"Album {n:02d}", artist=f"Artist {n % 3}", **values)
-
-
-def _statements(run) -> list[tuple[str, object]]:
-    captured: list[tuple[str, object]] = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany):
-        captured.append((statement, parameters))
-
-    event.listen(get_engine(), "before_cursor_execute", capture)
-    try:
-        run()
-    finally:
-        event.remove(get_engine(), "before_cursor_execute", capture)
-    return captured
 
 
 @pytest.mark.parametrize("order", ["asc", "desc"])
@@ -37,7 +24,8 @@ def test_every_sort_reads_its_page_from_an_index(db_session, owner_library, sort
     user, lib = owner_library
     s.add_all([_album(lib.id, n, year=1990 + n % 4, rating=n % 5 or None) for n in range(1, 13)])
     s.commit()
-    statements = _statements(lambda: list_albums(session=s, user=user, sort=sort, order=order, limit=5, offset=5))
+    with captured_statements(get_engine()) as statements:
+        list_albums(session=s, user=user, sort=sort, order=order, limit=5, offset=5)
     page = next(st for st in statements if "ORDER BY" in st[0])
     # Without another way to produce the order the planner sorts, however expensive sorting is made.
     s.execute(text("SET LOCAL enable_sort = off"))

@@ -8,6 +8,7 @@ from services.common.models import SearchOutbox, SearchWord, Track
 from services.domain.search import postgres
 from services.domain.search.models import SearchQuery
 from services.domain.search.service import search_tracks, set_outbox
+from tests.statements import captured_statements
 
 
 def test_every_written_word_joins_the_vocabulary_and_corrections_find_it(db_session, owner_library):
@@ -145,26 +146,16 @@ def test_the_querys_functions_are_evaluated_once_whatever_the_plan(db_session, o
     matching row: every such call stands in a scalar subquery of its own (evaluated once)."""
     import re
 
-    from sqlalchemy import event
-
     s = db_session
     user, lib = owner_library
     s.add_all([Track(track_id=f"{n}-A1", library_id=lib.id, title=f"Deep Motion {n}", artist="Kalima")
                for n in range(1, 30)])
     s.commit()
-    statements: list[str] = []
-
-    def capture(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(s.get_bind(), "before_cursor_execute", capture)
-    try:
+    with captured_statements(s.get_bind()) as statements:
         for q in ("deep motion", "kal", "deep mtoion"):  # text, typing a prefix, misspelt
             assert search_tracks(session=s, user=user, query=SearchQuery(q=q),
                                  backend=postgres.PostgresBackend()).total > 0
-    finally:
-        event.remove(s.get_bind(), "before_cursor_execute", capture)
-    calls = [(st, m.start()) for st in statements if "tracks" in st
+    calls = [(st, m.start()) for st, _parameters in statements if "tracks" in st
              for m in re.finditer(r"(to_tsquery|djp_fold)\(%\(", st)]
     assert len(calls) >= 6
     for statement, at in calls:
@@ -174,8 +165,6 @@ def test_the_querys_functions_are_evaluated_once_whatever_the_plan(db_session, o
 def test_a_matching_text_query_is_one_statement_and_misspelt_input_still_corrected(db_session, owner_library):
     """The match is counted with the page and facets (whether the trigram similarity may join the rank),
     not by a statement of its own before it; nothing matching still leads to the vocabulary corrections."""
-    from sqlalchemy import event
-
     from services.domain.search.service import scope_for
 
     s = db_session
@@ -185,17 +174,9 @@ def test_a_matching_text_query_is_one_statement_and_misspelt_input_still_correct
                Track(track_id="3-A1", library_id=lib.id, title="Windowlicker", artist="Aphex Twin")])
     s.commit()
     scope = scope_for(session=s, user=user, query=SearchQuery())
-    statements: list[str] = []
-
-    def count(conn, cursor, statement, parameters, context, executemany):
-        statements.append(statement)
-
-    event.listen(s.get_bind(), "before_cursor_execute", count)
-    try:
+    with captured_statements(s.get_bind()) as statements:
         hits = postgres.PostgresBackend().search(session=s, query=SearchQuery(q="daft punk"), scope=scope)
         assert hits.total == 2 and len(statements) == 1
         statements.clear()
         hits = postgres.PostgresBackend().search(session=s, query=SearchQuery(q="daft pnuk"), scope=scope)
         assert hits.total == 2 and len(statements) > 1  # nothing as typed: corrected, then matched
-    finally:
-        event.remove(s.get_bind(), "before_cursor_execute", count)
