@@ -74,7 +74,20 @@ def session_scope() -> Iterator[Session]:
     session = new_session()
     try:
         yield session
-        session.commit()
+    except BaseException:
+        end_session(session, failed=True)
+        raise
+    end_session(session, failed=False)
+
+
+def end_session(session: Session, *, failed: bool) -> None:
+    """Commit (roll back if `failed` or if the commit fails) and close: how every session ends, also where
+    the work and the ending run on different threads (the web app's request session)."""
+    try:
+        if failed:
+            session.rollback()
+        else:
+            session.commit()
     except BaseException:
         session.rollback()
         raise

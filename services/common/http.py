@@ -15,7 +15,9 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.service_auth import bearer_matches, service_token
 from services.common.settings import Settings
@@ -68,6 +70,53 @@ def plain_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return plain
 
 
+def _header(scope: Scope, name: bytes) -> str:
+    """A request header's value (latin-1, as HTTP sends it; the first if repeated), "" when absent."""
+    for key, raw in scope["headers"]:
+        if key == name:  # ASGI servers send names in lower case
+            return raw.decode("latin-1")
+    return ""
+
+
+class RequestIdMiddleware:
+    """Every request gets an id (the client's X-Request-ID when well-formed), in `request.state.request_id`
+    and on the response. Pure ASGI: BaseHTTPMiddleware costs a task and a stream per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = _header(scope, b"x-request-id")
+        rid = given if _REQUEST_ID_RE.match(given) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = rid
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = rid
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
+class ServiceTokenMiddleware:
+    """Refuses every request but /health that lacks the service token (401 in the error envelope)."""
+
+    def __init__(self, app: ASGIApp, *, token: str) -> None:
+        self.app = app
+        self.token = token
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] == "http" and scope["path"] != "/health"
+                and not bearer_matches(_header(scope, b"authorization") or None, self.token)):
+            response = error_response(401, "missing or wrong service token (SERVICE_TOKEN)", "unauthorized")
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
 def http_error_response(exc: StarletteHTTPException) -> JSONResponse:
     return error_response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
 
@@ -75,13 +124,7 @@ def http_error_response(exc: StarletteHTTPException) -> JSONResponse:
 def install_error_handling(app: FastAPI, *, log: logging.Logger) -> None:
     """Request ids on every response, and the one error envelope for validation, HTTP and unexpected errors."""
 
-    @app.middleware("http")
-    async def _request_id(request: Request, call_next):
-        given = request.headers.get(REQUEST_ID_HEADER, "")
-        request.state.request_id = given if _REQUEST_ID_RE.match(given) else uuid.uuid4().hex
-        response = await call_next(request)
-        response.headers[REQUEST_ID_HEADER] = request.state.request_id
-        return response
+    app.add_middleware(RequestIdMiddleware)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -108,10 +151,4 @@ def unexpected_error(request: Request, *, log: logging.Logger) -> JSONResponse:
 
 def require_service_token(app: FastAPI, settings: Settings) -> None:
     """Refuse every request but /health that lacks the service token (401 in the error envelope)."""
-    token = service_token(settings)
-
-    @app.middleware("http")
-    async def _require_service_token(request: Request, call_next):
-        if request.url.path != "/health" and not bearer_matches(request.headers.get("authorization"), token):
-            return error_response(401, "missing or wrong service token (SERVICE_TOKEN)", "unauthorized")
-        return await call_next(request)
+    app.add_middleware(ServiceTokenMiddleware, token=service_token(settings))

@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    ColumnElement,
     Computed,
     DateTime,
     Float,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 EMBEDDING_DIMENSIONS = 384
@@ -223,6 +225,25 @@ class Track(TimestampMixin, Base):
     @property
     def analysed_camelot(self) -> str | None:
         return (self.analysis or {}).get("camelot")
+
+    # In SQL as well as on a loaded track: list pages read these booleans, not the path and timestamp.
+    @hybrid_property
+    def analyzed(self) -> bool:
+        return self.analyzed_at is not None
+
+    @analyzed.inplace.expression
+    @classmethod
+    def _analyzed_expression(cls) -> ColumnElement[bool]:
+        return cls.analyzed_at.is_not(None)
+
+    @hybrid_property
+    def has_audio(self) -> bool:
+        return self.local_audio_path is not None
+
+    @has_audio.inplace.expression
+    @classmethod
+    def _has_audio_expression(cls) -> ColumnElement[bool]:
+        return cls.local_audio_path.is_not(None)
 
     # Audio and platform links
     local_audio_path: Mapped[str | None] = mapped_column(Text)

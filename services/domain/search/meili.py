@@ -70,7 +70,7 @@ def document(track: Track) -> dict[str, Any]:
         "title_sort": fold(track.title), "artist_sort": fold(track.artist) if track.artist else None,
         "bpm_bucket": str(int(track.bpm // BPM_BUCKET * BPM_BUCKET)) if track.bpm else None,
         "energy_bucket": str(int(round(track.energy))) if track.energy is not None else None,
-        "has_audio": track.local_audio_path is not None, "analyzed": track.analyzed_at is not None,
+        "has_audio": track.has_audio, "analyzed": track.analyzed,
         "has_apple": track.apple_music_url is not None, "has_spotify": track.spotify_url is not None,
         "has_youtube": track.youtube_url is not None, "has_soundcloud": track.soundcloud_url is not None,
     }

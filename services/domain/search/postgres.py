@@ -28,9 +28,11 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    type_coerce,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
 from sqlalchemy.orm import Session
+from sqlalchemy.types import NullType
 
 from services.common.models import PlaylistTrack, Track
 from services.domain.lru import LruCache
@@ -66,11 +68,19 @@ SORTS = {
 # djp_fold() never returns NULL (it folds coalesce($1, '')): its keys sort plainly, so that one ascending
 # index (migration 0015) serves both directions.
 NEVER_NULL = {"title", "artist"}
+
+
+def _as_driver_returns(column):
+    """psycopg already returns text[] as a list: without SQLAlchemy's copy of it on every row."""
+    return type_coerce(column, NullType()).label(column.key)
+
+
 # What a search item shows (service.to_item reads these attributes), read with the browse page.
 ITEM_COLUMNS = (Track.id, Track.track_id, Track.title, Track.artist, Track.album, Track.album_id, Track.year,
                 Track.position, Track.duration_seconds, Track.bpm, Track.key, Track.camelot, Track.energy,
-                Track.danceability, Track.star_rating, Track.genres, Track.styles, Track.library_id,
-                Track.local_audio_path, Track.analyzed_at)
+                Track.danceability, Track.star_rating, _as_driver_returns(Track.genres),
+                _as_driver_returns(Track.styles), Track.library_id, Track.has_audio.label("has_audio"),
+                Track.analyzed.label("analyzed"))
 VERSION = literal_column("(SELECT last_value FROM tracks_version)")
 
 

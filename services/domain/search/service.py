@@ -56,8 +56,8 @@ def to_item(track: Track | Row, library_name: str, query_terms: list[str]) -> Se
         album_id=track.album_id, year=track.year, position=track.position, duration_seconds=track.duration_seconds,
         bpm=track.bpm, key=track.key, camelot=track.camelot, energy=track.energy, danceability=track.danceability,
         rating=track.star_rating, genres=list(track.genres or []), styles=list(track.styles or []),
-        library_id=track.library_id, library=library_name, has_audio=track.local_audio_path is not None,
-        analyzed=track.analyzed_at is not None, highlight={k: v for k, v in marks.items() if v},
+        library_id=track.library_id, library=library_name, has_audio=track.has_audio,
+        analyzed=track.analyzed, highlight={k: v for k, v in marks.items() if v},
     )
 
 

@@ -6,11 +6,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.domain.collection import albums as service
 from services.web.api.deps import CurrentUser, SessionDep
+from services.web.api.responses import model_response
 from services.web.api.routes.tracks import TrackOut
 
 router = APIRouter(tags=["albums"])
@@ -111,7 +112,7 @@ def list_albums(
     include_deleted: bool = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
-) -> AlbumPage:
+) -> Response:
     """Albums in the libraries you can see."""
     rows, total = service.list_albums(
         session=session,
@@ -125,9 +126,9 @@ def list_albums(
         limit=limit,
         offset=offset,
     )
-    return AlbumPage(
+    return model_response(AlbumPage(
         items=[AlbumOut.model_validate(a) for a in rows], total=total, limit=limit, offset=offset
-    )
+    ))
 
 
 def _detail(session, album) -> AlbumDetail:
@@ -138,8 +139,8 @@ def _detail(session, album) -> AlbumDetail:
 
 
 @router.get("/api/albums/{album_id}", response_model=AlbumDetail)
-def get_album(album_id: int, user: CurrentUser, session: SessionDep) -> AlbumDetail:
-    return _detail(session, service.get_album(session=session, user=user, album_id=album_id))
+def get_album(album_id: int, user: CurrentUser, session: SessionDep) -> Response:
+    return model_response(_detail(session, service.get_album(session=session, user=user, album_id=album_id)))
 
 
 @router.patch("/api/albums/{album_id}", response_model=AlbumOut)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import object_session
 from services.common.models import Playlist
 from services.domain.playlists import service
 from services.web.api.deps import CurrentUser, SessionDep
+from services.web.api.responses import model_response
 
 router = APIRouter(prefix="/api/playlists", tags=["playlists"])
 
@@ -87,8 +88,9 @@ def create_playlist(body: PlaylistCreate, user: CurrentUser, session: SessionDep
 
 
 @router.get("/{playlist_id}", response_model=PlaylistDetail)
-def get_playlist(playlist_id: int, user: CurrentUser, session: SessionDep) -> PlaylistDetail:
-    return _detail(service.get_playlist(session=session, user=user, playlist_id=playlist_id, load_items=False))
+def get_playlist(playlist_id: int, user: CurrentUser, session: SessionDep) -> Response:
+    return model_response(_detail(service.get_playlist(session=session, user=user, playlist_id=playlist_id,
+                                                       load_items=False)))
 
 
 @router.patch("/{playlist_id}", response_model=PlaylistDetail)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Response
 from services.domain.search.models import SearchQuery, SearchResult
 from services.domain.search.service import search_tracks
 from services.web.api.deps import CurrentUser, SessionDep
+from services.web.api.responses import model_response
 
 router = APIRouter(tags=["search"])
 
@@ -17,6 +18,4 @@ router = APIRouter(tags=["search"])
 def search(query: Annotated[SearchQuery, Query()], user: CurrentUser, session: SessionDep) -> Response:
     """Tracks in your libraries (or `library_id`s) matching `q` and every filter given. Unknown
     parameters, inverted ranges and unknown keys answer 422 naming the field."""
-    result = search_tracks(session=session, user=user, query=query)
-    # Already a validated SearchResult: serialized once, not validated again on the way out.
-    return Response(result.model_dump_json(), media_type="application/json")
+    return model_response(search_tracks(session=session, user=user, query=query))
