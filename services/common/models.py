@@ -259,7 +259,8 @@ class Track(TimestampMixin, Base):
 
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Search (migration 0004): both maintained by the database on every write. djp_fold() lowercases and
-    # strips accents; title/artist weigh A, album B, genres/styles/tags/notes C.
+    # strips accents; title/artist weigh A, album B, genres/styles/tags/notes C. These three columns are only
+    # read in SQL: deferred, so loading a track does not transfer and parse them.
     search_vector: Mapped[str | None] = mapped_column(
         TSVECTOR,
         Computed(
@@ -269,13 +270,14 @@ class Track(TimestampMixin, Base):
             "|| ' ' || djp_fold(notes)), 'C')",
             persisted=True,
         ),
+        deferred=True,
     )
     search_text: Mapped[str | None] = mapped_column(  # trigram matching for typos
-        Text, Computed("djp_fold(artist) || ' ' || djp_fold(title)", persisted=True)
+        Text, Computed("djp_fold(artist) || ' ' || djp_fold(title)", persisted=True), deferred=True
     )
     # The folded title, stored (migration 0017): ranking by "the title starts with what was typed" read
     # instead of folded per matching row.
-    title_fold: Mapped[str | None] = mapped_column(Text, Computed("djp_fold(title)", persisted=True))
+    title_fold: Mapped[str | None] = mapped_column(Text, Computed("djp_fold(title)", persisted=True), deferred=True)
 
     album_ref: Mapped[Album | None] = relationship(back_populates="tracks")
 

@@ -61,9 +61,11 @@ from services.web.ui import tracks as ui_tracks
 log = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parent
-# search before tracks: /api/tracks/search must win over /api/tracks/{track_pk}
-API_ROUTERS = (health, auth, users, admin, backups, jobs, libraries, playlist_files, playlists, setbuilder, sync, albums,
-               search, tracks, downloads, friends, spins, analysis, assist, spotify, enrichment, recommendations,
+# The most requested reads first: a request is matched against the routes in this order (each miss costs
+# a regex match). search before tracks: /api/tracks/search must win over /api/tracks/{track_pk}.
+# tests/web/test_routes.py checks that no path two routes could both answer depends on any other order.
+API_ROUTERS = (health, search, tracks, albums, playlist_files, playlists, auth, users, admin, backups, jobs, libraries,
+               setbuilder, sync, downloads, friends, spins, analysis, assist, spotify, enrichment, recommendations,
                new_releases)
 # /tracks (the browser) before /tracks/{track_pk}; playlist_edit (/playlists/options) before playlists
 UI_ROUTERS = (ui_palette, ui_backups, ui_search, ui_tracks, ui_pages, ui_libraries, ui_playlist_edit, ui_playlists,
