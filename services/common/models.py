@@ -28,12 +28,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    case,
     func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.ext.hybrid import hybrid_property
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column, relationship
 
 EMBEDDING_DIMENSIONS = 384
 
@@ -206,7 +207,9 @@ class Track(TimestampMixin, Base):
     energy: Mapped[float | None] = mapped_column(Float)
     loudness_lufs: Mapped[float | None] = mapped_column(Float)
     moods: Mapped[dict[str, float] | None] = mapped_column(JSONB)
-    analysis: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # The whole analysis result, waveform and beat grid included (tens of KB per track): loaded on access
+    # only, so that lists of tracks do not transfer and parse it (undefer it where a batch reads it).
+    analysis: Mapped[dict[str, Any] | None] = mapped_column(JSONB, deferred=True)
     analyzed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # What the analysis was unsure of (migration 0012): [{"bpm", "confidence", "relation"}], the key's
     # confidence and its runner-up {"key", "scale", "camelot", "confidence"}.
@@ -218,13 +221,11 @@ class Track(TimestampMixin, Base):
     bpm_source: Mapped[str | None] = mapped_column(String(8))
     key_source: Mapped[str | None] = mapped_column(String(8))
 
-    @property
-    def analysed_bpm(self) -> float | None:
-        return (self.analysis or {}).get("bpm")
-
-    @property
-    def analysed_camelot(self) -> str | None:
-        return (self.analysis or {}).get("camelot")
+    # The analysis's own tempo and key (they differ from bpm/camelot after a DJ's correction), read by
+    # PostgreSQL from the JSON instead of loading it. Expired when the analysis is stored (results.py).
+    analysed_bpm: Mapped[float | None] = column_property(  # a number or nothing: a stored oddity never fails a read
+        case((func.jsonb_typeof(analysis.column["bpm"]) == "number", analysis.column["bpm"].as_float())))
+    analysed_camelot: Mapped[str | None] = column_property(analysis.column["camelot"].as_string())
 
     # In SQL as well as on a loaded track: list pages read these booleans, not the path and timestamp.
     @hybrid_property

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from services.common.db import session_scope
+from services.common.db import get_engine, session_scope
 from services.common.models import Library, LibraryShare, Track
 from services.domain.analysis.results import store_analysis
 from tests.domain.analysis.test_corrections import CANDIDATES, KEY_ALT
 from tests.domain.analysis.test_results import _result
+from tests.statements import captured_statements
 
 HX = {"HX-Request": "true"}
 
@@ -99,3 +102,15 @@ def test_readers_see_the_alternatives_without_buttons(make_user):
     page = bob.get(f"/tracks/{pk}")
     assert page.status_code == 200 and "(or 62 — 22 %)" in page.text and "use 62</button>" not in page.text
     assert bob.post(f"/api/tracks/{pk}/corrections", json={"bpm": 100}).status_code == 403
+
+
+def test_a_track_is_read_without_its_analysis_json_yet_shows_the_analysed_values(user_client):
+    """The analysis (waveform and beat grid: tens of KB) is not loaded with a track; the analysed tempo and
+    key the API shows next to a correction are read from it by the database."""
+    pk = _analysed_track(user_client.user_id)
+    assert user_client.post(f"/api/tracks/{pk}/corrections", json={"accept": "bpm_alternative"}).status_code == 200
+    with captured_statements(get_engine()) as statements:
+        t = user_client.get(f"/api/tracks/{pk}").json()
+    assert (t["bpm"], t["bpm_source"], t["analysed_bpm"], t["analysed_camelot"]) == (62.0, "user", 124.0, "8A")
+    reads = [sql for sql, _ in statements if "FROM tracks" in sql]
+    assert reads and not any(re.search(r"tracks\.analysis\b(?!\s*(->|\[))", sql) for sql in reads), reads

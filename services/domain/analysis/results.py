@@ -42,6 +42,7 @@ def store_analysis(*, session: Session, track: Track, result: AnalysisResult) ->
     track.analyzed_at = datetime.now(UTC)
     session.add(track)
     session.flush()
+    session.expire(track, ["analysed_bpm", "analysed_camelot"])  # computed from `analysis` by the database
     from services.domain.embeddings.jobs import embed_soon
 
     embed_soon(track_pks=[track.id])  # its audio-feature vector (in the background, after the commit)

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, selectinload, undefer
 
 from services.common.models import Track, TrackEmbedding
 from services.common.settings import Settings, get_settings
@@ -124,7 +124,7 @@ def embed_tracks(session: Session, *, track_pks: list[int], provider: EmbeddingP
     }
     if not ids:
         return result
-    tracks = list(session.scalars(select(Track).options(selectinload(Track.album_ref))
+    tracks = list(session.scalars(select(Track).options(selectinload(Track.album_ref), undefer(Track.analysis))
                                   .where(Track.id.in_(ids), Track.deleted_at.is_(None)).order_by(Track.id)))
     result["tracks"] = len(tracks)
     if not tracks:
@@ -220,7 +220,7 @@ def tracks_needing_embedding(session: Session, *, library_id: int | None = None,
     ids = list(session.scalars(_live_tracks(library_id).order_by(Track.id)))
     found: list[int] = []
     for chunk in _chunks(ids, batch_size):
-        tracks = session.scalars(select(Track).options(selectinload(Track.album_ref))
+        tracks = session.scalars(select(Track).options(selectinload(Track.album_ref), undefer(Track.analysis))
                                  .where(Track.id.in_(chunk)).order_by(Track.id))
         existing = _existing(session, chunk, [(TEXT_KIND, model), (AUDIO_KIND, AUDIO_MODEL)])
         for track in tracks:
