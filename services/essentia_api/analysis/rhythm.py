@@ -312,20 +312,17 @@ def double_margin(*, odfs: dict[str, np.ndarray], frame_rate: float, period: flo
     return half_read(bar=bar_evidence(odfs=odfs, frame_rate=frame_rate, period=period), r_mid=r_mid)
 
 
-def analyze_rhythm(*, st: Stft, duration: float, bpm_min: float, bpm_max: float) -> RhythmResult:
-    tr = track(st=st, duration=duration)
-    odfs, ticks, confidence, onset_rate = tr.odfs, tr.ticks, tr.confidence, tr.onset_rate
-    if len(ticks) < 4:
-        return RhythmResult(0.0, 0.0, 0.0, np.zeros(0), 0.0, None, 0.0, onset_rate)
-    period, phase, resid, best_ratio = tr.period, tr.phase, tr.resid, tr.ratio
-    raw_bpm = 60.0 / period
-    # Octave decision. Double when the reading is half the tempo by where kick and snare fall
-    # (half_read); halve when alternate beats are weak (a double-time reading of a slow groove).
-    grid = phase + period * np.arange(np.ceil(-phase / period), (duration - phase) / period)
-    r_mid, r_parity = grid_ratios(odfs=odfs, frame_rate=st.frame_rate, grid=grid, period=period)
-    bar = bar_evidence(odfs=odfs, frame_rate=st.frame_rate, period=period)
-    margin = half_read(bar=bar, r_mid=r_mid)
-    is_half, p_double = margin >= 1.0, float(1 / (1 + margin**-MARGIN_POWER))
+def double_odds(margin: float) -> float:
+    """half_read's margin as the probability that the reading is half the tempo."""
+    return float(1 / (1 + margin**-MARGIN_POWER))
+
+
+def octave_decision(*, raw_bpm: float, margin: float, r_parity: float, bpm_min: float,
+                    bpm_max: float) -> tuple[float, float, float]:
+    """(factor, alternative factor, alternative's score) for the tracker's reading: double when half_read's
+    `margin` says it is half the tempo, halve when alternate beats are weak (`r_parity`: a double-time reading
+    of a slow groove), then fold into [bpm_min, bpm_max]."""
+    is_half, p_double = margin >= 1.0, double_odds(margin)
     factor = 1.0
     lo_ok, hi_ok = bpm_min * 0.98, bpm_max * 1.02  # a reading at 69.99 is "70", not a reason to double
     if is_half and raw_bpm * 2 <= hi_ok:
@@ -340,6 +337,24 @@ def analyze_rhythm(*, st: Stft, duration: float, bpm_min: float, bpm_max: float)
         factor *= 2
     while raw_bpm * factor > hi_ok and raw_bpm * factor / 2 >= lo_ok * 0.97:
         factor /= 2
+    return factor, alt_factor, alt_score
+
+
+def analyze_rhythm(*, st: Stft, duration: float, bpm_min: float, bpm_max: float) -> RhythmResult:
+    tr = track(st=st, duration=duration)
+    odfs, ticks, confidence, onset_rate = tr.odfs, tr.ticks, tr.confidence, tr.onset_rate
+    if len(ticks) < 4:
+        return RhythmResult(0.0, 0.0, 0.0, np.zeros(0), 0.0, None, 0.0, onset_rate)
+    period, phase, resid, best_ratio = tr.period, tr.phase, tr.resid, tr.ratio
+    raw_bpm = 60.0 / period
+    # Octave decision. Double when the reading is half the tempo by where kick and snare fall
+    # (half_read); halve when alternate beats are weak (a double-time reading of a slow groove).
+    grid = phase + period * np.arange(np.ceil(-phase / period), (duration - phase) / period)
+    r_mid, r_parity = grid_ratios(odfs=odfs, frame_rate=st.frame_rate, grid=grid, period=period)
+    bar = bar_evidence(odfs=odfs, frame_rate=st.frame_rate, period=period)
+    margin = half_read(bar=bar, r_mid=r_mid)
+    factor, alt_factor, alt_score = octave_decision(raw_bpm=raw_bpm, margin=margin, r_parity=r_parity,
+                                                    bpm_min=bpm_min, bpm_max=bpm_max)
     new_period = period / factor
     shifted = False
     if 0.04 < resid < 1.0 and factor == 1:
@@ -380,7 +395,7 @@ def analyze_rhythm(*, st: Stft, duration: float, bpm_min: float, bpm_max: float)
             "bar_ks": round(bar["ks"], 3),
             "bar_kh": round(bar["kh"], 3),
             "bar_lo": round(bar["lo"], 3),
-            "p_double": round(p_double, 3),
+            "p_double": round(double_odds(margin), 3),
             "ratio": best_ratio,
             "half_beat_shift": shifted,
         },
