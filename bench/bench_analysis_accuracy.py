@@ -49,6 +49,27 @@ from tests.essentia_api.audio_fixtures import (
 _PC = {n: i for i, n in enumerate(PITCH_CLASSES)} | {"A#": 10, "D#": 3, "G#": 8, "Db": 1, "Gb": 6}
 
 
+def clip_paths(specs, workdir: Path, *, synth: str, fmt: str, seed: int, seconds: float, rotate: bool = False,
+               phrase_crash: bool = False) -> list[str]:
+    """The generated set's files in `workdir` (rendered once, then reused; the name says what made them)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, s in enumerate(specs):
+        rot = (f"_rot{s.rotation}" if rotate else "") + ("_crash" if phrase_crash else "")
+        name = f"{synth}_s{seed}_{seconds:g}s_clip{i:03d}_{s.bpm}_{PITCH_CLASSES[s.tonic]}{s.scale[:3]}{rot}"
+        out = workdir / f"{name}.{fmt}"
+        if not out.exists():
+            tmp = workdir / f"tmp{i}.wav"
+            wav = render_fluidsynth(s, tmp) if synth == "fluidsynth" else write_wav(tmp, synth_clip(s))
+            if fmt == "wav":
+                wav.rename(out)
+            else:
+                encode(wav, out)
+                wav.unlink()
+        paths.append(str(out))
+    return paths
+
+
 def _ours(path: str, opening_weight: float | None = None) -> dict:
     sys.path.insert(0, str(ROOT))
     from services.essentia_api.analysis.pipeline import AnalysisOptions, analyze_file
@@ -237,21 +258,9 @@ def main() -> None:
     specs = accuracy_set(
         args.per_key, seconds=args.seconds, seed=args.seed, rotate=args.rotate, phrase_crash=args.phrase_crash
     )
-    paths = []
     t = time.perf_counter()
-    for i, s in enumerate(specs):
-        rot = (f"_rot{s.rotation}" if args.rotate else "") + ("_crash" if args.phrase_crash else "")
-        name = f"{args.synth}_s{args.seed}_{args.seconds:g}s_clip{i:03d}_{s.bpm}_{PITCH_CLASSES[s.tonic]}{s.scale[:3]}{rot}"
-        out = args.workdir / f"{name}.{args.format}"
-        if not out.exists():
-            tmp = args.workdir / f"tmp{i}.wav"
-            wav = render_fluidsynth(s, tmp) if args.synth == "fluidsynth" else write_wav(tmp, synth_clip(s))
-            if args.format == "wav":
-                wav.rename(out)
-            else:
-                encode(wav, out)
-                wav.unlink()
-        paths.append(str(out))
+    paths = clip_paths(specs, args.workdir, synth=args.synth, fmt=args.format, seed=args.seed, seconds=args.seconds,
+                       rotate=args.rotate, phrase_crash=args.phrase_crash)
     print(f"{len(specs)} clips ready in {time.perf_counter() - t:.1f} s ({args.workdir})", flush=True)
     report: dict = {
         "clips": len(specs),

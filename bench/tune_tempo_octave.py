@@ -69,19 +69,14 @@ def material(cache: Path, workdir: Path) -> list[dict]:
         return json.loads(cache.read_text())
     from bench.analysis_heldout.clips import DEFAULT_CACHE, render_clip
     from bench.analysis_heldout.specs import load_manifest
-    from services.common.camelot import PITCH_CLASSES
-    from tests.essentia_api.audio_fixtures import accuracy_set, encode, synth_clip, write_wav
+    from bench.bench_analysis_accuracy import clip_paths
+    from tests.essentia_api.audio_fixtures import accuracy_set
 
     jobs = [(str(render_clip(s, DEFAULT_CACHE)), s.bpm, s.clip_id, f"{s.generator} s{s.seed}")
             for split, s in load_manifest() if split == "tuning"]
-    workdir.mkdir(parents=True, exist_ok=True)
-    for i, s in enumerate(accuracy_set(4, seconds=30.0, seed=1234, rotate=False, phrase_crash=False)):
-        out = workdir / f"numpy_s1234_30s_clip{i:03d}_{s.bpm}_{PITCH_CLASSES[s.tonic]}{s.scale[:3]}.mp3"
-        if not out.exists():
-            wav = write_wav(workdir / f"tmp{i}.wav", synth_clip(s))
-            encode(wav, out)
-            wav.unlink()
-        jobs.append((str(out), s.bpm, out.stem, "generated s1234"))
+    generated = accuracy_set(4, seconds=30.0, seed=1234, rotate=False, phrase_crash=False)
+    paths = clip_paths(generated, workdir, synth="numpy", fmt="mp3", seed=1234, seconds=30.0)
+    jobs += [(path, s.bpm, Path(path).stem, "generated s1234") for s, path in zip(generated, paths)]
     with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as ex:
         rows = list(ex.map(_features, jobs))
     cache.write_text(json.dumps(rows))

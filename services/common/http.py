@@ -70,12 +70,9 @@ def plain_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return plain
 
 
-def _header(scope: Scope, name: bytes) -> str:
-    """A request header's value (latin-1, as HTTP sends it; the first if repeated), "" when absent."""
-    for key, raw in scope["headers"]:
-        if key == name:  # ASGI servers send names in lower case
-            return raw.decode("latin-1")
-    return ""
+def request_headers(scope: Scope) -> dict[str, str]:
+    """The request's headers by lower-case name (latin-1, as HTTP sends them; a repeated header: the last)."""
+    return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
 
 
 class RequestIdMiddleware:
@@ -89,7 +86,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        given = _header(scope, b"x-request-id")
+        given = request_headers(scope).get("x-request-id", "")
         rid = given if _REQUEST_ID_RE.match(given) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = rid
 
@@ -110,7 +107,7 @@ class ServiceTokenMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] == "http" and scope["path"] != "/health"
-                and not bearer_matches(_header(scope, b"authorization") or None, self.token)):
+                and not bearer_matches(request_headers(scope).get("authorization"), self.token)):
             response = error_response(401, "missing or wrong service token (SERVICE_TOKEN)", "unauthorized")
             await response(scope, receive, send)
             return

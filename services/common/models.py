@@ -16,7 +16,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
-    ColumnElement,
     Computed,
     DateTime,
     Float,
@@ -37,6 +36,12 @@ from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import DeclarativeBase, Mapped, column_property, mapped_column, relationship
 
 EMBEDDING_DIMENSIONS = 384
+
+
+def _is_set(column: str) -> hybrid_property:
+    """Whether a nullable column holds a value: on a loaded row, and as SQL (`column IS NOT NULL`)."""
+    return hybrid_property(lambda row: getattr(row, column) is not None,
+                           expr=lambda cls: getattr(cls, column).is_not(None))
 
 # Expression indexes cannot be compared by Alembic autogenerate; revisions manage them by hand.
 HAND_MANAGED_INDEXES = {"ix_tracks_search_trgm", "ix_search_words_shape", "ix_track_embeddings_hnsw_text",
@@ -228,23 +233,8 @@ class Track(TimestampMixin, Base):
     analysed_camelot: Mapped[str | None] = column_property(analysis.column["camelot"].as_string())
 
     # In SQL as well as on a loaded track: list pages read these booleans, not the path and timestamp.
-    @hybrid_property
-    def analyzed(self) -> bool:
-        return self.analyzed_at is not None
-
-    @analyzed.inplace.expression
-    @classmethod
-    def _analyzed_expression(cls) -> ColumnElement[bool]:
-        return cls.analyzed_at.is_not(None)
-
-    @hybrid_property
-    def has_audio(self) -> bool:
-        return self.local_audio_path is not None
-
-    @has_audio.inplace.expression
-    @classmethod
-    def _has_audio_expression(cls) -> ColumnElement[bool]:
-        return cls.local_audio_path.is_not(None)
+    analyzed = _is_set("analyzed_at")
+    has_audio = _is_set("local_audio_path")
 
     # Audio and platform links
     local_audio_path: Mapped[str | None] = mapped_column(Text)

@@ -33,7 +33,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from urllib.parse import quote
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm import Session, load_only
 
 from services.common.audio_files import AudioPathError, resolve_inside
 from services.common.camelot import CamelotKey, KeyParseError, key_to_camelot, parse_key
@@ -143,7 +143,7 @@ def export_playlist(
     items = _items(playlist, root=_check_root(root))
     if fmt in (ExportFormat.rekordbox, ExportFormat.nml) and items:  # their beat grids: one statement, not one a track
         session.scalars(select(Track).where(Track.id.in_({i.track.id for i in items}))
-                        .options(undefer(Track.analysis))).all()
+                        .options(load_only(Track.analysis))).all()
     hidden = hidden_track_count(session=session, playlist=playlist)
     writer = {ExportFormat.rekordbox: _rekordbox, ExportFormat.nml: _nml, ExportFormat.m3u8: _m3u8,
               ExportFormat.csv: _csv, ExportFormat.json: _json}[fmt]

@@ -30,9 +30,9 @@ from collections import deque
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from services.common.http import error_response
+from services.common.http import error_response, request_headers
 from services.common.settings import get_settings
-from services.web.api.asgi import HTTPMiddleware, request_headers
+from services.web.api.asgi import HTTPMiddleware
 
 EXEMPT_PATHS = frozenset({"/health", "/favicon.ico", "/api/jobs/events"})
 EXEMPT_PREFIXES = ("/static/",)

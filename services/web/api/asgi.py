@@ -24,8 +24,3 @@ class HTTPMiddleware:
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         raise NotImplementedError
-
-
-def request_headers(scope: Scope) -> dict[str, str]:
-    """The request's headers by lower-case name (latin-1, as HTTP sends them; a repeated header: the last)."""
-    return {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}

@@ -25,8 +25,8 @@ from fastapi import FastAPI
 from starlette.responses import HTMLResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from services.common.http import error_response
-from services.web.api.asgi import HTTPMiddleware, request_headers
+from services.common.http import error_response, request_headers
+from services.web.api.asgi import HTTPMiddleware
 from services.web.api.cookies import SESSION_COOKIE
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from urllib.parse import unquote
 
 import m3u8
@@ -19,6 +20,7 @@ from services.domain.errors import Invalid, NotFound
 from services.domain.playlists.exports import ExportFormat, export_playlist, safe_filename
 from services.domain.playlists.service import create_playlist
 from tests.domain.playlists.helpers import ORDER, make_tracks, rekordbox_xml_class
+from tests.statements import captured_statements
 
 
 @pytest.fixture
@@ -251,3 +253,14 @@ def test_safe_filename():
     assert safe_filename('Set: 2024 "best"') == "Set_ 2024 _best"
     assert safe_filename("Été à Paris") == "Ete a Paris"
     assert safe_filename("") == safe_filename("///") == "playlist"
+
+
+def test_beat_grids_are_read_in_one_statement_not_one_a_track(db_session, setlist):
+    """Tracks load without their analysis document; the Rekordbox writer needs it for every track's grid."""
+    user, playlist, _tracks = setlist
+    db_session.expire_all()  # as in a fresh request: nothing loaded yet
+    with captured_statements(db_session.get_bind()) as statements:
+        result = _export(db_session, user, playlist, "rekordbox")
+    assert result.content.count(b"<TEMPO ") == 2  # Opener and Peak are analysed
+    reads = [sql for sql, _ in statements if re.search(r"tracks\.analysis\b(?!\s*(->|\[))", sql)]
+    assert len(reads) == 1, reads
