@@ -23,7 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field
 # 1.6: key from Essentia's KeyExtractor (edma) instead of a profile vote overruled by bass/triad tonic
 #      rules; a major reading with a loud flat seventh moves to its subdominant; relative switch only on phrase starts.
 # 1.7: tempo octave thresholds re-chosen on tuning material from all three held-out generators.
-ANALYZER_VERSION = "essentia-api/1.7"
+# 1.8: key decided by the chords of each bar (functions in each key); KeyExtractor only without a beat grid;
+#      key_strength is that chord score.
+ANALYZER_VERSION = "essentia-api/1.8"
 
 MOOD_NAMES = ("happy", "sad", "aggressive", "relaxed", "party")
 
@@ -127,7 +129,10 @@ class AnalysisResult(_Model):
     scale: Literal["major", "minor"]
     camelot: str = Field(description="Camelot code, e.g. '8A'")
     open_key: str
-    key_strength: float
+    key_strength: float = Field(
+        description="0..1: the key's mean chord score per bar (tonic chord 1, other chords of the key less, "
+        "chords outside it count against); Essentia KeyExtractor's profile strength when the track has no beat grid"
+    )
     key_candidates: list[KeyCandidate] = Field(default_factory=list)
     key_confidence: float | None = Field(
         None, ge=0, le=1, description="Calibrated probability that the key is right (profile margin + tonic evidence)"

@@ -1,11 +1,14 @@
-"""Key and scale: Essentia's KeyExtractor with the electronic-music (edma) profile decides, then phrase
-starts may switch a key to its relative major/minor (the one confusion profiles cannot settle: a loop
-and its rotation share every note). The analyzer's own chroma and bass evidence feed the candidates'
-tonic scores (analysis/alternatives.py) and that switch."""
+"""Key and scale: the chords decide. Each bar of the beat grid is matched to a major, minor or dominant-seventh
+triad, and each of the 24 keys scores the bars by the chord's function in it (the tonic chord most, the other
+diatonic chords half, out-of-key chords against). Phrase starts may then switch a key to its relative
+major/minor when the chords leave the two nearly tied (a loop and its rotation share every chord). Without a
+beat grid or enough harmonic bars, Essentia's KeyExtractor (edma profile) decides. The analyzer's own chroma
+and bass evidence feed the candidates' tonic scores (analysis/alternatives.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
@@ -24,10 +27,36 @@ HOP = 2048
 # voting edma with bgate, temperley, krumhansl or shaath gains none (two-profile votes tie, three lose
 # up to 2); the analyzer's chroma fed to Key loses 5-10 clips with any profile or polyphony setting.
 BASE_PROFILE = "edma"
-# A major reading whose flat seventh sounds clearly stronger than its leading tone (chroma at T+10 over
-# T+11) is the subdominant's key: the profile took a major chord on a non-tonic degree (V of the true
-# major key, VII of a minor) for the tonic. On the tuning split the ratio is at most 1.11 on the 25
-# correct major readings and 1.6-4.0 on the four it catches (all wrong before); 1.3-1.8 is a plateau
+# Chord-based decision (analyzer 1.8). Weight of each chord (interval above the tonic, quality) in a key;
+# any other chord counts OUT_OF_KEY. Chosen on tuning material only: the held-out benchmark's tuning split
+# (144 clips, three generators) and the generated set (bench_analysis_accuracy.py, seed 1234, 96 clips).
+# Correct keys there: analyzer 1.7 107 + 84; KeyExtractor edma alone 102 on the split; these weights 120 + 80.
+# Around them (diatonic 0.45-0.6, dominant triad 0.2-0.4, dominant seventh 0.6-1.0, out of key -0.3 to
+# -0.6) the split stays at 116-121; a heavier dominant triad reads IV-V-I loops a fifth up. The minor's VII
+# (0.4) sets the prior for the chords a minor i-VI-III-VII shares with its relative's I-V-vi-IV: at 0.5
+# every such unmarked loop reads minor (generated set 74), at 0.3 the two tie (200 in all, like 0.4).
+CHORD_WEIGHTS = {
+    "major": {
+        (0, "maj"): 1.0, (2, "min"): 0.5, (4, "min"): 0.5, (5, "maj"): 0.5, (7, "maj"): 0.3, (7, "7"): 0.8,
+        (9, "min"): 0.5,
+    },
+    "minor": {
+        (0, "min"): 1.0, (3, "maj"): 0.5, (5, "min"): 0.5, (7, "min"): 0.3, (7, "maj"): 0.3, (7, "7"): 0.8,
+        (8, "maj"): 0.5, (10, "maj"): 0.4,
+    },
+}
+OUT_OF_KEY = -0.3
+CHORD_BEATS = 4  # one chord per bar of the beat grid (a 2-beat window reads 100/144, 8 beats 86-99)
+# A bar counts as harmonic when its chroma reaches this share of the loudest bar's (drum-only intros don't vote).
+HARMONIC_BAR = 0.05
+MIN_CHORD_BARS = 4  # fewer harmonic bars than this: KeyExtractor decides
+# Phrase starts may switch the chords' key to its relative only when the two keys' chord scores are this
+# close (per bar); 0.03-0.15 is a plateau on the tuning split (119/144), always-switch reads 117.
+RELATIVE_CHORD_MARGIN = 0.1
+# KeyExtractor fallback: a major reading whose flat seventh sounds clearly stronger than its leading tone
+# (chroma at T+10 over T+11) is the subdominant's key: the profile took a major chord on a non-tonic degree
+# (V of the true major key, VII of a minor) for the tonic. On the tuning split the ratio is at most 1.11 on
+# the 25 correct major readings and 1.6-4.0 on the four it catches (all wrong before); 1.3-1.8 is a plateau
 # (+1 exact, +1 fifth).
 FLAT_SEVENTH_RATIO = 1.5
 # Relative major/minor are only switched on phrase evidence (bass at marked phrase starts, plus the
@@ -63,6 +92,7 @@ class Chroma:
     bass_frames: np.ndarray  # (frames, 12) per-frame bass chroma, index 0 = C
     frame_times: np.ndarray
     active: np.ndarray  # frames with harmonic content
+    chord_frames: np.ndarray  # (frames, 12) per-frame chroma with harmonics folded in, index 0 = C, for chords
 
 
 def chromas(*, signal: np.ndarray, sample_rate: float) -> Chroma:
@@ -81,19 +111,23 @@ def chromas(*, signal: np.ndarray, sample_rate: float) -> Chroma:
         maxFrequency=5000,
         orderBy="magnitude",
     )
-    hpcp = es.HPCP(
-        size=36,
-        sampleRate=sample_rate,
-        referenceFrequency=440,
-        harmonics=0,
-        bandPreset=True,
-        minFrequency=100,
-        maxFrequency=5000,
-        weightType="cosine",
-        nonLinear=False,
-        windowSize=1.0,
-        normalized="unitMax",
-    )
+    def treble_hpcp(size: int, harmonics: int):
+        """HPCP over 100-5000 Hz, max 1: the mean chroma (36 bins, no harmonics) and the chords' (12, with)."""
+        return es.HPCP(
+            size=size,
+            sampleRate=sample_rate,
+            referenceFrequency=440,
+            harmonics=harmonics,
+            bandPreset=True,
+            minFrequency=100,
+            maxFrequency=5000,
+            weightType="cosine",
+            nonLinear=False,
+            windowSize=1.0,
+            normalized="unitMax",
+        )
+
+    hpcp = treble_hpcp(36, 0)
     bass = es.HPCP(
         size=12,
         sampleRate=sample_rate,
@@ -106,7 +140,10 @@ def chromas(*, signal: np.ndarray, sample_rate: float) -> Chroma:
         windowSize=1.0,
         normalized="none",
     )
+    # 8 harmonics: a note's overtones count towards it, so a triad's chroma looks like its template.
+    chord_hpcp = treble_hpcp(12, 8)
     n = len(mags)
+    c12_frames = np.zeros((n, 12), np.float32)
     h36 = np.zeros((n, 36), np.float32)
     b12 = np.zeros((n, 12), np.float32)
     energy = (mags**2).sum(axis=1)
@@ -115,6 +152,7 @@ def chromas(*, signal: np.ndarray, sample_rate: float) -> Chroma:
         f, a = peaks(mags[i])
         if len(f):
             h36[i] = hpcp(f, a)
+            c12_frames[i] = chord_hpcp(f, a)
             b12[i] = bass(f, a)
     mean36 = h36[active].mean(axis=0) if active.any() else h36.mean(axis=0)
     mean36 = mean36 / max(float(mean36.max()), 1e-12)
@@ -129,6 +167,7 @@ def chromas(*, signal: np.ndarray, sample_rate: float) -> Chroma:
         bass_frames=b_frames,
         frame_times=(np.arange(n) * HOP + FRAME / 2) / sample_rate,
         active=active,
+        chord_frames=np.roll(c12_frames, 9, axis=1),
     )
 
 
@@ -167,6 +206,50 @@ def _mean_bass(ch: Chroma, sel: np.ndarray) -> np.ndarray | None:
     return v / max(float(v.max()), 1e-12)
 
 
+def _chord_templates() -> tuple[np.ndarray, list[tuple[int, str]]]:
+    """Unit-norm chroma templates of the 36 chords (12 roots x major, minor, dominant seventh)."""
+    rows, labels = [], []
+    for root in range(12):
+        for quality, intervals in (("maj", (0, 4, 7)), ("min", (0, 3, 7)), ("7", (0, 4, 7, 10))):
+            v = np.zeros(12)
+            v[[(root + i) % 12 for i in intervals]] = 1
+            rows.append(v / np.linalg.norm(v))
+            labels.append((root, quality))
+    return np.array(rows), labels
+
+
+CHORD_TEMPLATES, CHORD_LABELS = _chord_templates()
+
+
+def bar_chords(ch: Chroma, *, beats: np.ndarray | None) -> list[tuple[int, str]]:
+    """The best-matching chord of every harmonic bar (CHORD_BEATS beats of the grid)."""
+    if beats is None or len(beats) <= CHORD_BEATS:
+        return []
+    edges = np.asarray(beats, dtype=float)[::CHORD_BEATS]
+    bars = []
+    for start, end in pairwise(edges):
+        sel = (ch.frame_times >= start) & (ch.frame_times < end)
+        if sel.any():
+            bars.append(ch.chord_frames[sel].mean(axis=0))
+    if not bars:
+        return []
+    chroma = np.array(bars)
+    norms = np.linalg.norm(chroma, axis=1)
+    harmonic = norms > HARMONIC_BAR * max(float(norms.max()), 1e-12)
+    match = (chroma[harmonic] / norms[harmonic, None]) @ CHORD_TEMPLATES.T
+    return [CHORD_LABELS[j] for j in match.argmax(axis=1)]
+
+
+def chord_key_scores(chords: list[tuple[int, str]]) -> dict[tuple[int, str], float]:
+    """Each key's mean weight per bar of the chords' functions in it (CHORD_WEIGHTS)."""
+    scores = {}
+    for tonic in range(12):
+        for scale, weights in CHORD_WEIGHTS.items():
+            total = sum(weights.get(((root - tonic) % 12, quality), OUT_OF_KEY) for root, quality in chords)
+            scores[(tonic, scale)] = total / len(chords)
+    return scores
+
+
 def analyze_key(
     *,
     signal: np.ndarray,
@@ -176,16 +259,23 @@ def analyze_key(
     opening_weight: float = OPENING_WEIGHT,
     phrases: Phrases | None = None,
     phrase_weight: float = PHRASE_WEIGHT,
+    beats: np.ndarray | None = None,
 ) -> KeyResult:
     es = ess()
     ch = chromas(signal=signal, sample_rate=sample_rate)
-    key, scale, strength = es.KeyExtractor(profileType=BASE_PROFILE, sampleRate=sample_rate)(
-        np.ascontiguousarray(signal, dtype=np.float32)
-    )
-    tonic = pitch_class(key)
     c12 = ch.chroma12
-    if scale == "major" and c12[(tonic + 10) % 12] > FLAT_SEVENTH_RATIO * c12[(tonic + 11) % 12]:
-        tonic = (tonic + 5) % 12
+    chords = bar_chords(ch, beats=beats)
+    chord_scores = chord_key_scores(chords) if len(chords) >= MIN_CHORD_BARS else None
+    if chord_scores:
+        tonic, scale = max(chord_scores, key=chord_scores.get)
+        strength = min(max(chord_scores[(tonic, scale)], 0.0), 1.0)
+    else:
+        key, scale, strength = es.KeyExtractor(profileType=BASE_PROFILE, sampleRate=sample_rate)(
+            np.ascontiguousarray(signal, dtype=np.float32)
+        )
+        tonic = pitch_class(key)
+        if scale == "major" and c12[(tonic + 10) % 12] > FLAT_SEVENTH_RATIO * c12[(tonic + 11) % 12]:
+            tonic = (tonic + 5) % 12
     # Relative major/minor share all seven notes; the tonic shows in the bass line, in the tonic
     # triad (A minor: A-C-E vs C major: C-E-G differ by A against G) and at phrase starts.
     rel_tonic, rel_scale = ((tonic + 3) % 12, "major") if scale == "minor" else ((tonic - 3) % 12, "minor")
@@ -217,8 +307,11 @@ def analyze_key(
         return float(s)
 
     chosen, other = (tonic, scale), (rel_tonic, rel_scale)
-    if (phrase is not None or opening is not None) and start_evidence(rel_tonic) > SWITCH_MARGIN * start_evidence(
-        tonic
+    chords_tied = chord_scores is None or chord_scores[chosen] - chord_scores[other] < RELATIVE_CHORD_MARGIN
+    if (
+        chords_tied
+        and (phrase is not None or opening is not None)
+        and start_evidence(rel_tonic) > SWITCH_MARGIN * start_evidence(tonic)
     ):
         chosen, other = other, chosen
     # Candidates: the decision first, then its relative, dominant and subdominant keys by tonic score.

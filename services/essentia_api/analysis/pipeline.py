@@ -80,6 +80,7 @@ def analyze_file(*, path: str, options: AnalysisOptions = AnalysisOptions()) -> 
         opening_weight=options.key_opening_weight,
         phrases=phrases,
         phrase_weight=options.key_phrase_weight,
+        beats=rhythm.beats,
     )
     bpm_candidates = tempo_candidates(
         st=st, bpm=rhythm.bpm, first_beat=rhythm.first_beat, duration=audio.duration,

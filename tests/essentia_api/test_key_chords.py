@@ -1,0 +1,109 @@
+"""The chord-based key decision (analysis/key.py, analyzer 1.8): chords per bar of the beat grid, each key
+scoring the chords by their function in it, and KeyExtractor when there is no beat grid."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from services.common.camelot import pitch_class
+from services.essentia_api.analysis import ess
+from services.essentia_api.analysis.key import (
+    CHORD_TEMPLATES,
+    RELATIVE_CHORD_MARGIN,
+    Chroma,
+    analyze_key,
+    bar_chords,
+    chord_key_scores,
+)
+from services.essentia_api.analysis.loading import load_audio
+from services.essentia_api.analysis.rhythm import analyze_rhythm
+from services.essentia_api.analysis.spectral import stft
+from tests.essentia_api.audio_fixtures import ClipSpec, synth_clip, write_wav
+
+C, D, E, F, G, A = 0, 2, 4, 5, 7, 9
+
+
+def _best(chords):
+    scores = chord_key_scores(chords)
+    return max(scores, key=scores.get), scores
+
+
+@pytest.mark.parametrize(
+    ("chords", "key"),
+    [
+        # I-vi-ii-V7 in C: profiles read it a step off (1.7 missed 7 of these on the test split)
+        ([(C, "maj"), (A, "min"), (D, "min"), (G, "7")] * 4, (C, "major")),
+        # i-VII-VI-VII in A minor: no C major chord at all, so not C major, and not G (its VII)
+        ([(A, "min"), (G, "maj"), (F, "maj"), (G, "maj")] * 4, (A, "minor")),
+        # IV-V-I-I in G: the tonic chord, not the dominant D
+        ([(C, "maj"), (D, "maj"), (G, "maj"), (G, "maj")] * 4, (G, "major")),
+        # i-iv-v-i in E minor, with the minor v
+        ([(E, "min"), (A, "min"), (11, "min"), (E, "min")] * 4, (E, "minor")),
+    ],
+)
+def test_the_tonic_chord_and_the_functions_around_it_decide(chords, key):
+    assert _best(chords)[0] == key
+
+
+def test_a_loop_shared_with_the_relative_key_is_left_to_the_phrase_starts():
+    # A minor's i-VI-III-VII has every chord of C major's vi-IV-I-V: the two keys score within the
+    # margin under which phrase starts may switch, and clearly above every other key.
+    best, scores = _best([(A, "min"), (F, "maj"), (C, "maj"), (G, "maj")] * 4)
+    assert best in ((A, "minor"), (C, "major"))
+    assert abs(scores[(A, "minor")] - scores[(C, "major")]) < RELATIVE_CHORD_MARGIN
+    others = [s for k, s in scores.items() if k not in ((A, "minor"), (C, "major"))]
+    assert max(others) < scores[best] - RELATIVE_CHORD_MARGIN
+
+
+def _chroma_of(bars: list[np.ndarray], *, frames_per_bar: int = 4) -> Chroma:
+    frames = np.repeat(np.array(bars, dtype=np.float32), frames_per_bar, axis=0)
+    n = len(frames)
+    return Chroma(
+        mean36=np.zeros(36, np.float32),
+        chroma12=np.ones(12, np.float32),
+        bass12=np.ones(12, np.float32),
+        bass_frames=np.zeros((n, 12), np.float32),
+        frame_times=np.arange(n) * 0.25 + 0.125,  # 4 frames per second
+        active=np.ones(n, bool),
+        chord_frames=frames,
+    )
+
+
+def test_each_bar_gets_its_chord_and_drum_only_bars_do_not_vote():
+    c_major, a_minor, g7 = (CHORD_TEMPLATES[3 * root + q] for root, q in ((C, 0), (A, 1), (G, 2)))
+    silence = np.zeros(12)
+    ch = _chroma_of([c_major, silence, a_minor, g7])
+    beats = np.arange(17) * 0.25  # 4 beats a second: one bar per second, one frame per beat
+    assert bar_chords(ch, beats=beats) == [(C, "maj"), (A, "min"), (G, "7")]
+    assert bar_chords(ch, beats=None) == []
+    assert bar_chords(ch, beats=beats[:4]) == []  # less than a bar of beats
+
+
+@pytest.fixture(scope="module")
+def house_clip(tmp_path_factory):
+    spec = ClipSpec(bpm=124.0, tonic=D, scale="major", seconds=24, style="house", progression=1, seed=3)
+    path = write_wav(tmp_path_factory.mktemp("chords") / "house.wav", synth_clip(spec))
+    audio = load_audio(path=str(path))
+    rhythm = analyze_rhythm(
+        st=stft(signal=audio.mono_lo, sample_rate=audio.lo_rate), duration=audio.duration, bpm_min=70, bpm_max=180
+    )
+    return audio, rhythm
+
+
+def test_with_a_beat_grid_the_chords_decide_and_give_the_strength(house_clip):
+    audio, rhythm = house_clip
+    res = analyze_key(signal=audio.mono_lo, sample_rate=audio.lo_rate, beats=rhythm.beats)
+    assert (pitch_class(res.key), res.scale) == (D, "major")
+    assert 0 < res.strength <= 1
+    assert (res.candidates[0][0], res.candidates[0][1]) == (res.key, res.scale)
+
+
+def test_without_a_beat_grid_keyextractor_decides(house_clip):
+    audio, _ = house_clip
+    res = analyze_key(signal=audio.mono_lo, sample_rate=audio.lo_rate, beats=None)
+    key, scale, strength = ess().KeyExtractor(profileType="edma", sampleRate=audio.lo_rate)(
+        np.ascontiguousarray(audio.mono_lo, dtype=np.float32)
+    )
+    assert res.strength == pytest.approx(strength)
+    assert (pitch_class(res.key), res.scale) == (D, "major")
