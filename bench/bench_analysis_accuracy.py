@@ -59,13 +59,18 @@ def clip_paths(specs, workdir: Path, *, synth: str, fmt: str, seed: int, seconds
         name = f"{synth}_s{seed}_{seconds:g}s_clip{i:03d}_{s.bpm}_{PITCH_CLASSES[s.tonic]}{s.scale[:3]}{rot}"
         out = workdir / f"{name}.{fmt}"
         if not out.exists():
-            tmp = workdir / f"tmp{i}.wav"
+            # Per-run temporary names and an atomic rename: two runs sharing the workdir (the default)
+            # must not read each other's half-written files.
+            tag = f"{os.getpid()}_{i}"
+            tmp = workdir / f"tmp{tag}.wav"
             wav = render_fluidsynth(s, tmp) if synth == "fluidsynth" else write_wav(tmp, synth_clip(s))
             if fmt == "wav":
-                wav.rename(out)
+                wav.replace(out)
             else:
-                encode(wav, out)
+                part = workdir / f"tmp{tag}.{fmt}"
+                encode(wav, part)
                 wav.unlink()
+                part.replace(out)
         paths.append(str(out))
     return paths
 

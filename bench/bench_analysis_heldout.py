@@ -15,7 +15,9 @@ bench/analysis_heldout/manifest.json; the run refuses to go on when the code wou
 Each clip goes through the analyzer in process (analyze_file, as bench_analysis_accuracy.py) and
 through plain Essentia (RhythmExtractor2013 multifeature + KeyExtractor edma at 44.1 kHz) in the same
 run. Reported per split, per set (generator + seed) and per generator: tempo Acc1 (within 4%), Acc2
-(also x2, x3, /2, /3), key exact, MIREX (mir_eval weights), misses by kind and by genre band.
+(also x2, x3, /2, /3), key exact, MIREX (mir_eval weights), misses by kind and by genre band, and how
+well the analyzer's stated confidences hold (`calibration`: key_confidence against key exact, the chosen
+tempo's confidence against Acc1; bins, ECE, Brier, AUC).
 Clips are cached in ~/.cache/djp-heldout (--cache-dir). Results: bench/analysis_heldout_results/<date>.json.
 """
 
@@ -56,7 +58,9 @@ def _analyse(path: str) -> dict:
 
     t = time.perf_counter()
     r = analyze_file(path=path, options=AnalysisOptions())
+    chosen = [c.confidence for c in r.bpm_candidates or [] if c.relation == "chosen"]
     ours = {"bpm": float(r.bpm), "key": r.key, "scale": r.scale, "bpm_raw": float(r.bpm_raw),
+            "key_confidence": r.key_confidence, "bpm_confidence": chosen[0] if chosen else None,
             "seconds": round(time.perf_counter() - t, 2)}
     t = time.perf_counter()
     es = ess()
@@ -65,6 +69,20 @@ def _analyse(path: str) -> dict:
     key, scale, _ = es.KeyExtractor(profileType="edma")(audio)
     base = {"bpm": float(bpm), "key": key, "scale": scale, "seconds": round(time.perf_counter() - t, 2)}
     return {"analyzer": ours, "essentia": base}
+
+
+def calibration(rows: list) -> dict:
+    """How well the analyzer's stated confidences match how often it is right: key_confidence
+    against key exact, the chosen tempo's confidence against Acc1 (bench/calibrate_key_confidence.py
+    fits the key weights on the tuning split)."""
+    from bench.analysis_heldout.metrics import key_kind, tempo_kind
+    from bench.calibrate_key_confidence import reliability
+
+    key = [(r["analyzer"]["key_confidence"], key_kind(r["analyzer"]["key"], r["analyzer"]["scale"], s.tonic, s.mode)[0] == "same")
+           for s, r in rows if r["analyzer"].get("key_confidence") is not None]
+    tempo = [(r["analyzer"]["bpm_confidence"], tempo_kind(r["analyzer"]["bpm"], s.bpm) == "correct")
+             for s, r in rows if r["analyzer"].get("bpm_confidence") is not None]
+    return {name: reliability([c for c, _ in xs], [ok for _, ok in xs]) for name, xs in (("key", key), ("tempo", tempo)) if xs}
 
 
 def _render(args: tuple) -> str:
@@ -171,6 +189,7 @@ def main() -> None:
             in_set = [(s, r) for s, r in in_split if s.generator == gen and s.seed == seed]
             if in_set:
                 block["sets"][f"{gen} s{seed}"] = {a: score([(s, r[a]) for s, r in in_set]) for a in ANALYZERS}
+        block["analyzer"]["calibration"] = calibration(in_split)
         report["splits"][split] = block
     for gen in dict.fromkeys(s.generator for _, s in chosen):
         in_gen = [(s, r) for (_, s), r in rows if s.generator == gen]

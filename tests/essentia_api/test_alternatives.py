@@ -72,20 +72,46 @@ def _chroma(tonic: int, minor: bool, tonic_weight: float = 1.0) -> np.ndarray:
     return c
 
 
-def test_key_confidence_is_high_when_profile_and_tonic_agree_and_low_when_they_disagree():
-    chroma = _chroma(9, minor=True)  # A minor
-    sure = key_confidence(key="A", scale="minor", chroma12=chroma,
-                          tonic_scores={(9, "minor"): 2.0, (0, "major"): 0.8})
-    assert sure.confidence > 0.8
+def _chord_scores(chosen: float, relative: float, other: float = -0.2) -> dict[tuple[int, str], float]:
+    """Chord scores with A minor at `chosen`, C major at `relative`, every other key at `other`."""
+    return {(t, sc): other for t in range(12) for sc in ("major", "minor")} | {(9, "minor"): chosen, (0, "major"): relative}
+
+
+def test_key_confidence_is_high_when_chords_bass_and_profile_agree():
+    sure = key_confidence(key="A", scale="minor", chroma12=_chroma(9, minor=True),
+                          tonic_scores={(9, "minor"): 2.0, (0, "major"): 0.8}, chord_scores=_chord_scores(0.9, 0.4))
+    assert sure.confidence > 0.85
     assert (sure.alternative.key, sure.alternative.scale) == ("C", "major")
-    assert sure.alternative.confidence < 0.2
-    # The bass says C is the tonic (tonic score C > A): reading A minor is now a coin toss or worse.
-    doubt = key_confidence(key="A", scale="minor", chroma12=chroma,
-                           tonic_scores={(9, "minor"): 0.8, (0, "major"): 2.0})
-    assert doubt.confidence < 0.5 < doubt.alternative.confidence + doubt.confidence
-    assert doubt.alternative.confidence > doubt.confidence
+    assert sure.alternative.confidence < 0.15
+
+
+def test_key_confidence_falls_with_each_piece_of_evidence_against_the_choice():
+    chroma = _chroma(9, minor=True)
+
+    def conf(bass_a: float, chords_a: float) -> tuple[float, float]:
+        res = key_confidence(key="A", scale="minor", chroma12=chroma,
+                             tonic_scores={(9, "minor"): bass_a, (0, "major"): 2.0 - bass_a + 0.8},
+                             chord_scores=_chord_scores(chords_a, 0.5))
+        return res.confidence, res.alternative.confidence
+
+    agree, bass_against, both_against = conf(2.0, 0.9), conf(0.8, 0.9), conf(0.8, 0.4)
+    assert agree[0] > bass_against[0] > both_against[0]
+    # The bass on C and the chords leaning to C major (the phrase-start switch's tie): the relative
+    # is now the likelier key.
+    assert both_against[0] < 0.5 < both_against[1] + both_against[0]
+    assert both_against[1] > both_against[0]
+
+
+def test_a_chord_lead_over_every_other_key_raises_the_pair():
+    chroma = _chroma(9, minor=True)
+    scores = {(9, "minor"): 2.0, (0, "major"): 0.8}
+    clear = key_confidence(key="A", scale="minor", chroma12=chroma, tonic_scores=scores,
+                           chord_scores=_chord_scores(0.9, 0.4, other=-0.3))
+    crowded = key_confidence(key="A", scale="minor", chroma12=chroma, tonic_scores=scores,
+                             chord_scores=_chord_scores(0.9, 0.4, other=0.85))
+    assert clear.confidence > crowded.confidence
 
 
 def test_flat_chroma_gives_low_key_confidence():
     res = key_confidence(key="C", scale="major", chroma12=np.ones(12), tonic_scores={})
-    assert res.confidence < 0.6
+    assert res.confidence < 0.1

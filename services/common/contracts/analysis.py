@@ -25,7 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 # 1.7: tempo octave thresholds re-chosen on tuning material from all three held-out generators.
 # 1.8: key decided by the chords of each bar (functions in each key); KeyExtractor only without a beat grid;
 #      key_strength is that chord score.
-ANALYZER_VERSION = "essentia-api/1.8"
+# 1.9: key_confidence re-fitted on the held-out tuning split with the chord scores as evidence (key and
+#      tempo unchanged).
+ANALYZER_VERSION = "essentia-api/1.9"
 
 MOOD_NAMES = ("happy", "sad", "aggressive", "relaxed", "party")
 
@@ -135,7 +137,8 @@ class AnalysisResult(_Model):
     )
     key_candidates: list[KeyCandidate] = Field(default_factory=list)
     key_confidence: float | None = Field(
-        None, ge=0, le=1, description="Calibrated probability that the key is right (profile margin + tonic evidence)"
+        None, ge=0, le=1, description="Probability that the key is right: chord, profile and bass evidence, "
+        "calibrated on the held-out benchmark's tuning split (docs/benchmarks.md)"
     )
     key_alternative: KeyAlternative | None = Field(None, description="The runner-up key with its confidence")
 

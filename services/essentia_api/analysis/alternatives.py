@@ -13,12 +13,13 @@ normalised to sum to 1. Without the analyzer's margins (tempo_candidates_from_ev
 gets a logistic weight on r_mid centred on 0.5.
 
 Key: the chosen key, its relative (same seven notes, the usual confusion) and the best other key.
-Evidence: the correlation of the mean chroma with the Krumhansl-Kessler profiles of all 24 keys (how
-much better the chosen/relative pair fits than any other key; which of the two fits better) and the
-analyzer's tonic scores (bass, triad, phrase starts) of the two. Weights were fitted by logistic
-regression on generated clips (tests/essentia_api/audio_fixtures.py, seeds and rotations unrelated to
-the analyzer's tuning sets); they are a calibration of this synthesiser, not of real records, so treat
-the percentages as an ordering with a rough scale.
+Evidence: the chord scores the analyzer decided by (analysis/key.py: how far the chosen key leads its
+relative, how far the pair leads every other key), the correlation of the mean chroma with the
+Krumhansl-Kessler profiles of all 24 keys, and the analyzer's tonic scores (bass, triad, phrase
+starts) of the two. Weights were fitted by logistic regression on the held-out benchmark's tuning split
+(bench/calibrate_key_confidence.py); its frozen test split reports how well they hold
+(bench/bench_analysis_heldout.py). Rendered clips, not real records: treat the percentages as an
+ordering with a rough scale.
 """
 
 from __future__ import annotations
@@ -41,14 +42,18 @@ R_MID_EVEN, R_PARITY_EVEN, TEMPO_SLOPE = 0.5, 0.45, 8.0
 # Krumhansl-Kessler probe-tone profiles, index 0 = tonic.
 _KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 _KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
-# Logistic weights fitted by bench/calibrate_key_confidence.py on 240 generated clips (seeds 500-739,
-# rotated progressions, no phrase marks). On those clips: confidence 0.94 mean -> 100 % right (n=145),
-# 0.77 -> 78 % (n=46), 0.60 -> 56 % (n=32), 0.41 -> 65 % (n=17); key exact 0.875.
-# P(pair holds the key) = sigmoid(PAIR_BIAS + PAIR_SLOPE * (r_pair - r_other))
-# P(chosen | pair) = sigmoid(TONIC_SLOPE * ln(tonic_chosen / tonic_relative) + PROFILE_SLOPE * (r_chosen - r_rel)
-#                            + CHOSEN_BIAS)
-PAIR_BIAS, PAIR_SLOPE = 2.2, 8.4
-TONIC_SLOPE, PROFILE_SLOPE, CHOSEN_BIAS = 3.1, 3.1, 0.0
+# Logistic weights fitted by bench/calibrate_key_confidence.py on the held-out benchmark's tuning split
+# (analyzer 1.8, 144 clips; figures in docs/benchmarks.md, "key_confidence"):
+# P(the pair holds the key) = sigmoid(pair.bias + pair.pair_margin * (r_pair - r_other)
+#                                     + pair.chord_pair_margin * (chord score of the pair - of the best other key))
+# P(chosen | pair) = sigmoid(chosen.bias + chosen.tonic_ratio * ln(tonic_chosen / tonic_relative)
+#                            + chosen.profile_diff * (r_chosen - r_rel) + chosen.chord_margin * (chord_chosen - chord_rel))
+KEY_CONFIDENCE_WEIGHTS = {
+    "pair": {"bias": 1.76, "pair_margin": 5.64, "chord_pair_margin": 1.03},
+    "chosen": {"bias": 1.79, "tonic_ratio": 1.71, "profile_diff": 0.06, "chord_margin": 2.39},
+}
+# Chroma range (max 1) below which there is no tonal evidence; then the pair is 2 of 24 keys.
+FLAT_CHROMA, NO_EVIDENCE_PAIR = 1e-3, 2 / 24
 
 
 @dataclass(frozen=True)
@@ -161,8 +166,10 @@ def relative_of(tonic: int, scale: str) -> tuple[int, str]:
 
 
 def key_features(*, key: str, scale: str, chroma12: np.ndarray | None,
-                 tonic_scores: dict[tuple[int, str], float]) -> dict[str, float]:
-    """The three numbers the confidence is built from (also used by the calibration script)."""
+                 tonic_scores: dict[tuple[int, str], float],
+                 chord_scores: dict[tuple[int, str], float] | None = None) -> dict[str, float]:
+    """The numbers the confidence is built from (also used by the calibration script). Without
+    chord scores (KeyExtractor decided) the two chord features are 0."""
     chosen = (pitch_class(key), scale)
     rel = relative_of(*chosen)
     corr = profile_correlations(chroma12) if chroma12 is not None else {}
@@ -175,17 +182,37 @@ def key_features(*, key: str, scale: str, chroma12: np.ndarray | None,
         r_pair, r_other, other, r_diff = 1.0, 0.0, None, 0.0
     s_c, s_r = tonic_scores.get(chosen), tonic_scores.get(rel)
     tonic_ratio = math.log(max(s_c, 1e-6) / max(s_r, 1e-6)) if s_c is not None and s_r is not None else 0.0
+    chord_margin = chord_pair_margin = 0.0
+    if chord_scores:
+        chord_margin = chord_scores[chosen] - chord_scores[rel]
+        chord_pair_margin = max(chord_scores[chosen], chord_scores[rel]) - max(
+            v for k, v in chord_scores.items() if k not in (chosen, rel))
     return {"pair_margin": r_pair - r_other, "profile_diff": r_diff, "tonic_ratio": tonic_ratio,
+            "chord_margin": chord_margin, "chord_pair_margin": chord_pair_margin,
             "other_tonic": other[0] if other else -1, "other_scale": other[1] if other else ""}
 
 
+def key_probabilities(features: dict[str, float], *,
+                      weights: dict = KEY_CONFIDENCE_WEIGHTS) -> tuple[float, float]:
+    """(P(the chosen key or its relative is right), P(the chosen key is right | the pair is))."""
+
+    def linear(part: str) -> float:
+        w = weights[part]
+        return w["bias"] + sum(v * features[k] for k, v in w.items() if k != "bias")
+
+    return _sigmoid(linear("pair")), _sigmoid(linear("chosen"))
+
+
 def key_confidence(*, key: str, scale: str, chroma12: np.ndarray | None,
-                   tonic_scores: dict[tuple[int, str], float]) -> KeyConfidence:
+                   tonic_scores: dict[tuple[int, str], float],
+                   chord_scores: dict[tuple[int, str], float] | None = None) -> KeyConfidence:
     """Confidence of the chosen key and the runner-up (the relative key, or another key when the
     chroma fits another key better than the pair), both 0..1."""
-    f = key_features(key=key, scale=scale, chroma12=chroma12, tonic_scores=tonic_scores)
-    p_pair = _sigmoid(PAIR_BIAS + PAIR_SLOPE * f["pair_margin"]) if chroma12 is not None else 0.9
-    p_chosen = _sigmoid(TONIC_SLOPE * f["tonic_ratio"] + PROFILE_SLOPE * f["profile_diff"] + CHOSEN_BIAS)
+    f = key_features(key=key, scale=scale, chroma12=chroma12, tonic_scores=tonic_scores, chord_scores=chord_scores)
+    # A chroma without contrast (no harmony at all) supports no key: the fitted biases are the
+    # analyzer's record on tonal music and say nothing there.
+    tonal = chroma12 is not None and float(np.ptp(chroma12)) > FLAT_CHROMA
+    p_pair, p_chosen = key_probabilities(f) if tonal else (NO_EVIDENCE_PAIR, 0.5)
     conf = p_pair * p_chosen
     rel_t, rel_s = relative_of(pitch_class(key), scale)
     alt = KeyAlternative(key=PITCH_CLASSES[rel_t], scale=rel_s, confidence=round(p_pair * (1 - p_chosen), 3))

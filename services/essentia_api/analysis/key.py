@@ -82,6 +82,8 @@ class KeyResult:
     strength: float
     candidates: list[tuple[str, str, float]] = field(default_factory=list)
     chroma12: np.ndarray | None = None  # mean chroma (index 0 = C), for analysis/alternatives.py
+    # Each key's chord score (chord_key_scores), for the confidence; None when KeyExtractor decided.
+    chord_scores: dict[tuple[int, str], float] | None = None
 
 
 @dataclass
@@ -328,4 +330,5 @@ def analyze_key(
         strength=float(strength),
         candidates=[(PITCH_CLASSES[t], sc, round(s, 3)) for t, sc, s in cands[:4]],
         chroma12=ch.chroma12,
+        chord_scores=chord_scores,
     )

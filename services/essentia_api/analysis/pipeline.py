@@ -89,6 +89,7 @@ def analyze_file(*, path: str, options: AnalysisOptions = AnalysisOptions()) -> 
     key_conf = key_confidence(
         key=key.key, scale=key.scale, chroma12=getattr(key, "chroma12", None),
         tonic_scores={(pitch_class(k), s): sc for k, s, sc in key.candidates},
+        chord_scores=key.chord_scores,
     )
     lap("key")
     pulse = pulse_features(st=st, beats=rhythm.beats, bpm=rhythm.bpm, duration=audio.duration)
