@@ -4,7 +4,9 @@
 
 Material: the held-out benchmark's **tuning** split (bench/analysis_heldout: every set whose split is
 "tuning"; the test split is never read here) and the generated set the earlier rules were tuned on
-(tests/essentia_api/audio_fixtures.py accuracy_set, seed 1234, 96 clips of 30 s, numpy synth, mp3).
+(tests/essentia_api/audio_fixtures.py accuracy_set, seed 1234, 96 clips of 30 s, numpy synth, mp3), and
+since analyzer 1.10 more tuning material from the tuning split's three generators with seeds no split
+uses (EXTRA_TUNING: 96 clips each, bench/analysis_heldout/specs.py make_set; the test split's seeds are refused).
 
 1. For every clip, the beat tracker's reading and the octave evidence at it (rhythm.track, grid_ratios,
    bar_evidence), cached in --cache (features do not depend on the thresholds).
@@ -34,11 +36,13 @@ GRID = {
     "KS_DOUBLE": (1.3, 1.35, 1.4, 1.45, 1.5, 1.6),
     "KS_MID_DOUBLE": (0.75, 0.8, 0.85, 0.9, 0.95, 1.0),
     "R_MID_DOUBLE": (0.45, 0.5, 0.55, 0.6),
-    "LO_HALFTIME": (0.75, 0.8, 0.85, 0.9),
-    "KS_HALFTIME": (0.55, 0.6, 0.65, 0.75, 0.85),
+    "LO_HALFTIME": (0.75, 0.78, 0.8, 0.85, 0.9),
+    "KS_HALFTIME": (0.55, 0.565, 0.6, 0.65, 0.75, 0.85),
     "KH_HALFTIME": (0.35, 0.4, 0.45),
     "R_PARITY_HALVE": (0.4, 0.45, 0.5),
 }
+# (generator, seed, clips): tuning generators, new seeds (2026-12-06).
+EXTRA_TUNING = (("fluidsynth_fluidr3", 11, 96), ("numpy_synth", 15, 96), ("fluidsynth_timgm6mb", 16, 96))
 
 
 def _features(job: tuple[str, float, str, str]) -> dict:
@@ -68,12 +72,18 @@ def material(cache: Path, workdir: Path) -> list[dict]:
     if cache.exists():
         return json.loads(cache.read_text())
     from bench.analysis_heldout.clips import DEFAULT_CACHE, render_clip
-    from bench.analysis_heldout.specs import load_manifest
+    from bench.analysis_heldout.specs import load_manifest, make_set
     from bench.bench_analysis_accuracy import clip_paths
     from tests.essentia_api.audio_fixtures import accuracy_set
 
     jobs = [(str(render_clip(s, DEFAULT_CACHE)), s.bpm, s.clip_id, f"{s.generator} s{s.seed}")
             for split, s in load_manifest() if split == "tuning"]
+    used = {(s.generator, s.seed) for _, s in load_manifest()}
+    for gen, seed, n in EXTRA_TUNING:
+        if (gen, seed) in used:
+            sys.exit(f"{gen} seed {seed} is already a set of the held-out benchmark: extra tuning seeds must be new")
+        jobs += [(str(render_clip(s, DEFAULT_CACHE)), s.bpm, s.clip_id, f"{gen} s{seed} extra")
+                 for s in make_set(gen, seed, n)]
     generated = accuracy_set(4, seconds=30.0, seed=1234, rotate=False, phrase_crash=False)
     paths = clip_paths(generated, workdir, synth="numpy", fmt="mp3", seed=1234, seconds=30.0)
     jobs += [(path, s.bpm, Path(path).stem, "generated s1234") for s, path in zip(generated, paths)]

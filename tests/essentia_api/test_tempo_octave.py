@@ -28,3 +28,16 @@ def test_the_octave_follows_the_drums(clip_id, tmp_path):
     assert abs(candidates[0].bpm - result.bpm) < 0.5
     assert any(tempo_kind(c.bpm, MISREAD_BY_1_4[clip_id]) == "correct" for c in candidates[1:]) or \
         spec.genre == "breaks"
+
+
+# Read at 70 by 1.9; the halftime thresholds re-chosen in 1.10 on 528 tuning clips (bench/tune_tempo_octave.py,
+# with three extra tuning seeds) double them: kick/bass cycle of 2 beats (lo 0.82 -> 0.78) and the kick-snare
+# pair spanning them (ks 0.6 -> 0.565).
+HALFTIME_READ_BY_1_9 = ("numpy_synth_s15_083_dubstep_140_Bmaj_f8d1b435", "fluidsynth_timgm6mb_s16_094_dubstep_140_Bmin_c00d1267")
+
+
+@pytest.mark.parametrize("clip_id", HALFTIME_READ_BY_1_9)
+def test_halftime_dubstep_is_read_at_140(clip_id, tmp_path):
+    spec, result = analyze_tuning_clip(clip_id, tmp_path)
+    assert tempo_kind(float(result.bpm), spec.bpm) == "correct", (spec.clip_id, result.bpm)
+    assert any(c.relation == "half" and abs(c.bpm - 70) < 1 for c in result.bpm_candidates)

@@ -27,7 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field
 #      key_strength is that chord score.
 # 1.9: key_confidence re-fitted on the held-out tuning split with the chord scores as evidence (key and
 #      tempo unchanged).
-ANALYZER_VERSION = "essentia-api/1.9"
+# 1.10: halftime octave thresholds re-chosen with three more tuning seeds (LO_HALFTIME 0.78, KS_HALFTIME 0.565).
+ANALYZER_VERSION = "essentia-api/1.10"
 
 MOOD_NAMES = ("happy", "sad", "aggressive", "relaxed", "party")
 
