@@ -68,25 +68,33 @@ def _features(job: tuple[str, float, str, str]) -> dict:
     return row | {"raw_bpm": 60.0 / tr.period, "r_mid": r_mid, "r_parity": r_parity, "bar": bar}
 
 
-def material(cache: Path, workdir: Path) -> list[dict]:
-    if cache.exists():
-        return json.loads(cache.read_text())
+def tuning_clips(workdir: Path) -> list[dict]:
+    """Every tuning clip (the tuning split, EXTRA_TUNING, the generated set s1234), rendered: path, truth, group."""
     from bench.analysis_heldout.clips import DEFAULT_CACHE, render_clip
     from bench.analysis_heldout.specs import load_manifest, make_set
     from bench.bench_analysis_accuracy import clip_paths
     from tests.essentia_api.audio_fixtures import accuracy_set
 
-    jobs = [(str(render_clip(s, DEFAULT_CACHE)), s.bpm, s.clip_id, f"{s.generator} s{s.seed}")
-            for split, s in load_manifest() if split == "tuning"]
-    used = {(s.generator, s.seed) for _, s in load_manifest()}
+    manifest = load_manifest()
+    held = [(s, f"{s.generator} s{s.seed}") for split, s in manifest if split == "tuning"]
+    used = {(s.generator, s.seed) for _, s in manifest}
     for gen, seed, n in EXTRA_TUNING:
         if (gen, seed) in used:
             sys.exit(f"{gen} seed {seed} is already a set of the held-out benchmark: extra tuning seeds must be new")
-        jobs += [(str(render_clip(s, DEFAULT_CACHE)), s.bpm, s.clip_id, f"{gen} s{seed} extra")
-                 for s in make_set(gen, seed, n)]
+        held += [(s, f"{gen} s{seed} extra") for s in make_set(gen, seed, n)]
+    clips = [{"path": str(render_clip(s, DEFAULT_CACHE)), "bpm": s.bpm, "tonic": s.tonic, "mode": s.mode,
+              "clip": s.clip_id, "group": group} for s, group in held]
     generated = accuracy_set(4, seconds=30.0, seed=1234, rotate=False, phrase_crash=False)
     paths = clip_paths(generated, workdir, synth="numpy", fmt="mp3", seed=1234, seconds=30.0)
-    jobs += [(path, s.bpm, Path(path).stem, "generated s1234") for s, path in zip(generated, paths)]
+    clips += [{"path": path, "bpm": s.bpm, "tonic": s.tonic, "mode": s.scale, "clip": Path(path).stem,
+               "group": "generated s1234"} for s, path in zip(generated, paths)]
+    return clips
+
+
+def material(cache: Path, workdir: Path) -> list[dict]:
+    if cache.exists():
+        return json.loads(cache.read_text())
+    jobs = [(c["path"], c["bpm"], c["clip"], c["group"]) for c in tuning_clips(workdir)]
     with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as ex:
         rows = list(ex.map(_features, jobs))
     cache.write_text(json.dumps(rows))

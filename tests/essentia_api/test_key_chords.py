@@ -11,6 +11,7 @@ from services.essentia_api.analysis import ess
 from services.essentia_api.analysis.key import (
     CHORD_LABELS,
     CHORD_TEMPLATES,
+    DOM7_MATCH_FACTOR,
     RELATIVE_CHORD_MARGIN,
     Chroma,
     analyze_key,
@@ -79,6 +80,22 @@ def test_each_bar_gets_its_chord_and_drum_only_bars_do_not_vote():
     assert bar_chords(ch, beats=beats) == [(C, "maj"), (A, "min"), (G, "7")]
     assert bar_chords(ch, beats=None) == []
     assert bar_chords(ch, beats=beats[:4]) == []  # less than a bar of beats
+
+
+def test_a_major_chord_with_some_flat_seventh_stays_a_triad_and_a_real_seventh_does_not():
+    def chord(root: int, seventh: float) -> np.ndarray:
+        v = np.zeros(12)
+        v[[root, (root + 4) % 12, (root + 7) % 12]] = (1.0, 0.7, 0.8)
+        v[(root + 10) % 12] = seventh
+        return v
+
+    beats = np.arange(13) * 0.25
+    # Overtones and melody put a little energy on the flat seventh: still the tonic triad, not V7 of
+    # the subdominant's key (1.10 read this bar as Eb7; DOM7_MATCH_FACTOR).
+    Eb = pitch_class("Eb")
+    ch = _chroma_of([chord(Eb, 0.4), chord(Eb, 0.8), chord(G, 0.0)])
+    assert bar_chords(ch, beats=beats) == [(Eb, "maj"), (Eb, "7"), (G, "maj")]
+    assert DOM7_MATCH_FACTOR < 1.0
 
 
 @pytest.fixture(scope="module")

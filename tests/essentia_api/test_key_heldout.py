@@ -14,7 +14,6 @@ from tests.essentia_api.heldout_clips import analyze_tuning_clip
 
 MISREAD_BY_1_5 = {
     "fluidsynth_fluidr3_s1_002_house_127_Bmaj_1fcd143e": ("Ab", "minor"),  # I iii IV V
-    "fluidsynth_fluidr3_s1_041_dubstep_140_Gmaj_aecbddab": ("D", "major"),  # vi IV I V
     "fluidsynth_fluidr3_s1_004_techno_135_Ebmin_fea3e70b": ("C#", "major"),  # i III VII iv
     "fluidsynth_fluidr3_s1_047_breaks_134_Bbmaj_7a4817f6": ("F", "major"),  # ii V7 I I
 }
@@ -35,3 +34,23 @@ def test_the_key_of_a_plain_progression(clip_id, tmp_path):
     )
     # the decision leads the candidates
     assert (result.key_candidates[0].key, result.key_candidates[0].scale) == (result.key, result.scale)
+
+
+# Unmarked vi-IV-I-V: the same four chords as its relative minor's i-VI-III-VII. 1.6-1.10 read G major (up to
+# 1.10 because the D bars matched the dominant-seventh template, V7 of G); 1.11 reads those bars as D major
+# triads and the chords tie between the two keys (the minor's VII weighs 0.4, the major's V triad 0.3), so
+# E minor. What the analyzer must do there whichever it reads: the other key of the pair is the runner-up,
+# and a relative reading is not stated with high confidence.
+SHARED_WITH_THE_RELATIVE = ("fluidsynth_fluidr3_s1_041_dubstep_140_Gmaj_aecbddab",)
+
+
+@pytest.mark.parametrize("clip_id", SHARED_WITH_THE_RELATIVE)
+def test_a_loop_shared_with_the_relative_reads_one_key_of_the_pair_and_offers_the_other(clip_id, tmp_path):
+    spec, result = analyze_tuning_clip(clip_id, tmp_path)
+    reading = key_kind(result.key, result.scale, spec.tonic, spec.mode)[0]
+    alt = result.key_alternative
+    offered = key_kind(alt.key, alt.scale, spec.tonic, spec.mode)[0]
+    assert (reading, offered) in (("same", "relative"), ("relative", "same")), (result.key, result.scale, alt)
+    assert 0 < alt.confidence < result.key_confidence
+    if reading == "relative":
+        assert result.key_confidence < 0.8

@@ -28,7 +28,9 @@ from pydantic import BaseModel, ConfigDict, Field
 # 1.9: key_confidence re-fitted on the held-out tuning split with the chord scores as evidence (key and
 #      tempo unchanged).
 # 1.10: halftime octave thresholds re-chosen with three more tuning seeds (LO_HALFTIME 0.78, KS_HALFTIME 0.565).
-ANALYZER_VERSION = "essentia-api/1.10"
+# 1.11: a bar reads as a dominant seventh only when that template beats the triads by 5 % (tonic chords were
+#      read as V7 of the subdominant: keys a fifth off).
+ANALYZER_VERSION = "essentia-api/1.11"
 
 MOOD_NAMES = ("happy", "sad", "aggressive", "relaxed", "party")
 
