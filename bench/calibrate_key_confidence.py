@@ -30,16 +30,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.analysis_heldout.clips import DEFAULT_CACHE, generator_available, render_clip  # noqa: E402
-from bench.analysis_heldout.specs import load_manifest  # noqa: E402
+from bench.analysis_heldout.clips import DEFAULT_CACHE, generator_available, render_clip
+from bench.analysis_heldout.specs import load_manifest
 
 PAIR_FEATURES = ("pair_margin", "chord_pair_margin")
 CHOSEN_FEATURES = ("tonic_ratio", "profile_diff", "chord_margin")
 BINS = ((0.0, 0.5), (0.5, 0.7), (0.7, 0.85), (0.85, 1.01))
-# The weights shipped until analyzer 1.8 (fitted on the in-project synthesiser against 1.5's decisions,
-# no chord features), measured side by side.
-WEIGHTS_UNTIL_1_8 = {"pair": {"bias": 2.2, "pair_margin": 8.4},
-                     "chosen": {"bias": 0.0, "tonic_ratio": 3.1, "profile_diff": 3.1}}
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.1) -> np.ndarray:
@@ -146,7 +142,13 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
-    from services.essentia_api.analysis.alternatives import KEY_CONFIDENCE_WEIGHTS
+    # The weights shipped until 1.8 (now only for KeyExtractor's readings), measured side by side.
+    from services.essentia_api.analysis.alternatives import (
+        KEY_CONFIDENCE_WEIGHTS,
+    )
+    from services.essentia_api.analysis.alternatives import (
+        KEYEXTRACTOR_CONFIDENCE_WEIGHTS as WEIGHTS_UNTIL_1_8,
+    )
 
     if args.refit:
         saved = json.loads(args.refit.read_text())

@@ -115,3 +115,15 @@ def test_a_chord_lead_over_every_other_key_raises_the_pair():
 def test_flat_chroma_gives_low_key_confidence():
     res = key_confidence(key="C", scale="major", chroma12=np.ones(12), tonic_scores={})
     assert res.confidence < 0.1
+
+
+def test_a_keyextractor_reading_does_not_borrow_the_chord_paths_record():
+    chroma = _chroma(9, minor=True)
+    bass = {(9, "minor"): 1.0, (0, "major"): 1.0}  # the bass does not tell A minor from C major
+    # KeyExtractor decided (no chord scores): only the profile speaks for A minor. The chord path with its
+    # chords tied between the two keys has the same evidence but the chord decision's record (its bias).
+    fallback = key_confidence(key="A", scale="minor", chroma12=chroma, tonic_scores=bass)
+    tied = key_confidence(key="A", scale="minor", chroma12=chroma, tonic_scores=bass,
+                          chord_scores=_chord_scores(0.5, 0.5))
+    assert fallback.confidence < 0.7 < tied.confidence
+    assert (fallback.alternative.key, fallback.alternative.scale) == ("C", "major")

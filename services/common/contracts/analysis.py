@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 #      tempo unchanged).
 # 1.10: halftime octave thresholds re-chosen with three more tuning seeds (LO_HALFTIME 0.78, KS_HALFTIME 0.565).
 # 1.11: a bar reads as a dominant seventh only when that template beats the triads by 5 % (tonic chords were
-#      read as V7 of the subdominant: keys a fifth off).
+#      read as V7 of the subdominant: keys a fifth off); KeyExtractor's readings keep 1.8's confidence weights.
 ANALYZER_VERSION = "essentia-api/1.11"
 
 MOOD_NAMES = ("happy", "sad", "aggressive", "relaxed", "party")

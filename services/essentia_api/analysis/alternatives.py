@@ -30,8 +30,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from services.common.camelot import PITCH_CLASSES, pitch_class
+from services.essentia_api.analysis.rhythm import (  # the octave decision's own measures
+    MARGIN_POWER,
+    _strength,
+)
 from services.essentia_api.analysis.spectral import Stft, mel_matrix
-from services.essentia_api.analysis.rhythm import MARGIN_POWER, _strength  # the octave decision's own measures
 
 # Candidate tempi outside this window are not offered (a 45 BPM or 256 BPM "alternative" is noise).
 ALT_BPM_MIN, ALT_BPM_MAX = 50.0, 220.0
@@ -52,6 +55,14 @@ _KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69
 KEY_CONFIDENCE_WEIGHTS = {
     "pair": {"bias": 1.76, "pair_margin": 5.64, "chord_pair_margin": 1.03},
     "chosen": {"bias": 1.79, "tonic_ratio": 1.71, "profile_diff": 0.06, "chord_margin": 2.39},
+}
+# Readings KeyExtractor made (no beat grid, or under MIN_CHORD_BARS harmonic bars) have no chord scores, and
+# neither split holds one, so the biases above (the chord decision's record) do not apply to them: they keep
+# the weights used until 1.8, fitted on profile-based readings (in-project synthesiser), whose chosen-key
+# bias is 0 (no evidence, no lean).
+KEYEXTRACTOR_CONFIDENCE_WEIGHTS = {
+    "pair": {"bias": 2.2, "pair_margin": 8.4},
+    "chosen": {"bias": 0.0, "tonic_ratio": 3.1, "profile_diff": 3.1},
 }
 # Chroma range (max 1) below which there is no tonal evidence; then the pair is 2 of 24 keys.
 FLAT_CHROMA, NO_EVIDENCE_PAIR = 1e-3, 2 / 24
@@ -213,7 +224,8 @@ def key_confidence(*, key: str, scale: str, chroma12: np.ndarray | None,
     # A chroma without contrast (no harmony at all) supports no key: the fitted biases are the
     # analyzer's record on tonal music and say nothing there.
     tonal = chroma12 is not None and float(np.ptp(chroma12)) > FLAT_CHROMA
-    p_pair, p_chosen = key_probabilities(f) if tonal else (NO_EVIDENCE_PAIR, 0.5)
+    weights = KEY_CONFIDENCE_WEIGHTS if chord_scores else KEYEXTRACTOR_CONFIDENCE_WEIGHTS
+    p_pair, p_chosen = key_probabilities(f, weights=weights) if tonal else (NO_EVIDENCE_PAIR, 0.5)
     conf = p_pair * p_chosen
     rel_t, rel_s = relative_of(pitch_class(key), scale)
     alt = KeyAlternative(key=PITCH_CLASSES[rel_t], scale=rel_s, confidence=round(p_pair * (1 - p_chosen), 3))
