@@ -4,8 +4,8 @@
     .venv/bin/python bench/calibrate_key_confidence.py --split test # measure only, never fit on it
     .venv/bin/python bench/calibrate_key_confidence.py --refit FILE # fit again from saved features
 
-Material: the held-out benchmark's tuning split only (bench/analysis_heldout, FluidSynth + FluidR3_GM
-seed 1; the only split to tune on). Each clip goes through analyze_file as the service runs it; the
+Material: the held-out benchmark's tuning split only (bench/analysis_heldout: FluidR3 s1, numpy synth s5,
+TimGM6mb s6; the only split to tune on). Each clip goes through analyze_file as the service runs it; the
 arguments the pipeline passes to key_confidence are captured and turned into key_features, so the
 fit sees exactly the evidence the service has. Two logistic regressions: P(the chosen key or its
 relative is right) and P(the chosen key is right | the pair is). The test split's reliability is
@@ -51,8 +51,8 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.1) -> np.ndarray:
 
 
 def reliability(conf: list[float], right: list[bool]) -> dict:
-    """Mean confidence against share right per confidence bin, the expected calibration error and
-    the Brier score and the AUC (a right reading scored above a wrong one)."""
+    """Mean confidence against share right per confidence bin, the expected calibration error, the
+    Brier score and the AUC (a right reading scored above a wrong one)."""
     c, r = np.asarray(conf, float), np.asarray(right, float)
     out = {"n": len(c), "mean_confidence": round(float(c.mean()), 3), "share_right": round(float(r.mean()), 3),
            "ece": 0.0, "brier": round(float(((c - r) ** 2).mean()), 4), "bins": []}
@@ -142,12 +142,10 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
-    # The weights shipped until 1.8 (now only for KeyExtractor's readings), measured side by side.
+    # KEYEXTRACTOR_CONFIDENCE_WEIGHTS: the weights shipped until 1.8, measured side by side.
     from services.essentia_api.analysis.alternatives import (
         KEY_CONFIDENCE_WEIGHTS,
-    )
-    from services.essentia_api.analysis.alternatives import (
-        KEYEXTRACTOR_CONFIDENCE_WEIGHTS as WEIGHTS_UNTIL_1_8,
+        KEYEXTRACTOR_CONFIDENCE_WEIGHTS,
     )
 
     if args.refit:
@@ -159,7 +157,7 @@ def main() -> None:
     report = {"date": dt.date.today().isoformat(), "split": split, "clips": len(rows),
               "reliability": {"as_analysed": reliability([r["key_confidence"] for r in rows], right),
                               "shipped_weights": reliability(predict(KEY_CONFIDENCE_WEIGHTS, rows), right),
-                              "weights_until_1.8": reliability(predict(WEIGHTS_UNTIL_1_8, rows), right)}}
+                              "weights_until_1.8": reliability(predict(KEYEXTRACTOR_CONFIDENCE_WEIGHTS, rows), right)}}
     if split == "tuning":
         report["fit"] = fit(rows)
         report["reliability"]["fitted_in_sample"] = reliability(predict(report["fit"], rows), right)

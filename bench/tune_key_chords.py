@@ -26,6 +26,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.tune_tempo_octave import GENERATED_WORKDIR, tuning_clips
+
 FACTORS = (1.0, 0.99, 0.97, 0.96, 0.95, 0.94, 0.93, 0.9, 0.85, 0.8)
 
 
@@ -41,16 +43,14 @@ def _features(job: tuple[str, int, str, str, str]) -> dict:
     st = stft(signal=audio.mono_lo, sample_rate=audio.lo_rate)
     rhythm = analyze_rhythm(st=st, duration=audio.duration, bpm_min=70.0, bpm_max=180.0)
     ch = key.chromas(signal=audio.mono_lo, sample_rate=audio.lo_rate)
-    return {"clip": clip, "group": group, "tonic": tonic, "mode": mode,
-            "bars": key.bar_chromas(ch, beats=rhythm.beats).tolist(),
-            "chords": [list(c) for c in key.bar_chords(ch, beats=rhythm.beats)]}
+    bars = key.bar_chromas(ch, beats=rhythm.beats)
+    return {"clip": clip, "group": group, "tonic": tonic, "mode": mode, "bars": bars.tolist(),
+            "chords": [list(c) for c in key.classify_bars(bars)]}
 
 
 def material(cache: Path, workdir: Path) -> list[dict]:
     if cache.exists():
         return json.loads(cache.read_text())
-    from bench.tune_tempo_octave import tuning_clips
-
     jobs = [(c["path"], c["tonic"], c["mode"], c["clip"], c["group"]) for c in tuning_clips(workdir)]
     with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as ex:
         rows = list(ex.map(_features, jobs))
@@ -81,7 +81,7 @@ def hits(rows: list[dict], factor: float) -> Counter:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "djp-key-chords-features.json")
-    ap.add_argument("--workdir", type=Path, default=Path.home() / ".cache" / "djp-tempo-octave-generated")
+    ap.add_argument("--workdir", type=Path, default=GENERATED_WORKDIR)
     args = ap.parse_args()
     import numpy as np
 

@@ -43,6 +43,7 @@ GRID = {
 }
 # (generator, seed, clips): tuning generators, new seeds (2026-12-06).
 EXTRA_TUNING = (("fluidsynth_fluidr3", 11, 96), ("numpy_synth", 15, 96), ("fluidsynth_timgm6mb", 16, 96))
+GENERATED_WORKDIR = Path.home() / ".cache" / "djp-tempo-octave-generated"  # the generated set's renders
 
 
 def _features(job: tuple[str, float, str, str]) -> dict:
@@ -68,12 +69,9 @@ def _features(job: tuple[str, float, str, str]) -> dict:
     return row | {"raw_bpm": 60.0 / tr.period, "r_mid": r_mid, "r_parity": r_parity, "bar": bar}
 
 
-def tuning_clips(workdir: Path) -> list[dict]:
-    """Every tuning clip (the tuning split, EXTRA_TUNING, the generated set s1234), rendered: path, truth, group."""
-    from bench.analysis_heldout.clips import DEFAULT_CACHE, render_clip
+def tuning_specs() -> list[tuple]:
+    """(HeldoutSpec, group) of the held-out benchmark's tuning split and of EXTRA_TUNING (whose seeds must be new)."""
     from bench.analysis_heldout.specs import load_manifest, make_set
-    from bench.bench_analysis_accuracy import clip_paths
-    from tests.essentia_api.audio_fixtures import accuracy_set
 
     manifest = load_manifest()
     held = [(s, f"{s.generator} s{s.seed}") for split, s in manifest if split == "tuning"]
@@ -82,8 +80,17 @@ def tuning_clips(workdir: Path) -> list[dict]:
         if (gen, seed) in used:
             sys.exit(f"{gen} seed {seed} is already a set of the held-out benchmark: extra tuning seeds must be new")
         held += [(s, f"{gen} s{seed} extra") for s in make_set(gen, seed, n)]
+    return held
+
+
+def tuning_clips(workdir: Path = GENERATED_WORKDIR) -> list[dict]:
+    """Every tuning clip (tuning_specs and the generated set s1234), rendered: path, truth, group."""
+    from bench.analysis_heldout.clips import DEFAULT_CACHE, render_clip
+    from bench.bench_analysis_accuracy import clip_paths
+    from tests.essentia_api.audio_fixtures import accuracy_set
+
     clips = [{"path": str(render_clip(s, DEFAULT_CACHE)), "bpm": s.bpm, "tonic": s.tonic, "mode": s.mode,
-              "clip": s.clip_id, "group": group} for s, group in held]
+              "clip": s.clip_id, "group": group} for s, group in tuning_specs()]
     generated = accuracy_set(4, seconds=30.0, seed=1234, rotate=False, phrase_crash=False)
     paths = clip_paths(generated, workdir, synth="numpy", fmt="mp3", seed=1234, seconds=30.0)
     clips += [{"path": path, "bpm": s.bpm, "tonic": s.tonic, "mode": s.scale, "clip": Path(path).stem,
@@ -133,7 +140,7 @@ def hits(rows: list[dict], values: dict[str, float]) -> Counter:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "djp-tempo-octave-features.json")
-    ap.add_argument("--workdir", type=Path, default=Path.home() / ".cache" / "djp-tempo-octave-generated")
+    ap.add_argument("--workdir", type=Path, default=GENERATED_WORKDIR)
     args = ap.parse_args()
     from services.essentia_api.analysis import rhythm
 

@@ -9,17 +9,14 @@ from pathlib import Path
 import pytest
 
 from bench.analysis_heldout.clips import generator_available, render_clip
-from bench.analysis_heldout.specs import HeldoutSpec, load_manifest, make_set
+from bench.analysis_heldout.specs import HeldoutSpec
+from bench.tune_tempo_octave import tuning_specs
 
 
 @cache
 def _tuning_specs() -> dict[str, HeldoutSpec]:
-    from bench.tune_tempo_octave import EXTRA_TUNING  # more tuning seeds of the same generators
-
-    specs = {s.clip_id: s for split, s in load_manifest() if split == "tuning"}
-    for generator, seed, n in EXTRA_TUNING:
-        specs |= {s.clip_id: s for s in make_set(generator, seed, n)}
-    return specs
+    """The tuning split and the extra tuning seeds (bench/tune_tempo_octave.py EXTRA_TUNING)."""
+    return {s.clip_id: s for s, _group in tuning_specs()}
 
 
 def analyze_tuning_clip(clip_id: str, workdir: Path):
