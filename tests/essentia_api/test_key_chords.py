@@ -125,3 +125,20 @@ def test_without_a_beat_grid_keyextractor_decides(house_clip):
     )
     assert res.strength == pytest.approx(strength)
     assert (pitch_class(res.key), res.scale) == (pitch_class(key), scale) == (D, "major")
+
+
+@pytest.mark.parametrize(("bass_note", "key"), [(A, (A, "minor")), (C, (C, "major"))])
+def test_a_loop_tied_with_its_relative_goes_to_the_key_its_bass_supports(monkeypatch, bass_note, key):
+    # A minor's i-VI-III-VII and C major's vi-IV-I-V score exactly the same (1.12): the bass picks the key,
+    # whichever of the two comes first in the keys' order (that decided before).
+    from services.essentia_api.analysis import key as key_module
+
+    loop = [(A, "min"), (F, "maj"), (C, "maj"), (G, "maj")] * 4
+    scores = chord_key_scores(loop)
+    assert scores[(A, "minor")] == pytest.approx(scores[(C, "major")])
+    ch = _chroma_of([CHORD_TEMPLATES[CHORD_LABELS.index(c)] for c in loop])
+    ch.bass12 = np.full(12, 0.2, np.float32)
+    ch.bass12[bass_note] = 1.0
+    monkeypatch.setattr(key_module, "chromas", lambda **_: ch)
+    res = analyze_key(signal=np.zeros(4096, np.float32), sample_rate=11025.0, beats=np.arange(65) * 0.25)
+    assert (pitch_class(res.key), res.scale) == key

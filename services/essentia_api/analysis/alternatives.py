@@ -46,8 +46,8 @@ R_MID_EVEN, R_PARITY_EVEN, TEMPO_SLOPE = 0.5, 0.45, 8.0
 _KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 _KK_MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
 # Logistic weights fitted by bench/calibrate_key_confidence.py on the held-out benchmark's tuning split
-# (144 clips, analyzer 1.8's readings; on 1.11's they still hold, ECE 0.043, and a re-fit gains nothing;
-# figures in docs/benchmarks.md, analyzers 1.9 and 1.11):
+# (144 clips, analyzer 1.8's readings; on 1.11's and 1.12's they still hold, ECE 0.043 / 0.062, and a re-fit
+# gains nothing cross-validated; figures in docs/benchmarks.md, analyzers 1.9, 1.11 and 1.12):
 # P(the pair holds the key) = sigmoid(pair.bias + pair.pair_margin * (r_pair - r_other)
 #                                     + pair.chord_pair_margin * (chord score of the pair - of the best other key))
 # P(chosen | pair) = sigmoid(chosen.bias + chosen.tonic_ratio * ln(tonic_chosen / tonic_relative)
