@@ -70,8 +70,8 @@ def material(cache: Path, workdir: Path) -> list[dict]:
 
 
 def hits(rows: list[dict], *, factor: float | None = None, weights: dict | None = None) -> Counter:
-    """Clips whose chord decision is their key (a share of one when keys tie), per group, with DOM7_MATCH_FACTOR and the WEIGHT_GRID-style
-    `weights` ({"OUT_OF_KEY": v, (scale, chord): v}) swapped in for the count."""
+    """Clips whose chord decision is their key (a share of one when keys tie), per group, with
+    DOM7_MATCH_FACTOR and WEIGHT_GRID-style `weights` ({"OUT_OF_KEY": v, (scale, chord): v}) swapped in."""
     import copy
 
     import numpy as np
@@ -95,7 +95,7 @@ def hits(rows: list[dict], *, factor: float | None = None, weights: dict | None 
                 scores = key.chord_key_scores(chords)
                 best = max(scores.values())
                 tied = [k for k, v in scores.items() if best - v < key.CHORD_TIE]
-                # Keys tied on the chords are decided by other evidence: an even share each, not the keys' order.
+                # Keys tied on the chords are decided by other evidence: an even share each, not by key order.
                 out[row["group"]] += ((row["tonic"], row["mode"]) in tied) / len(tied)
         return out
     finally:
@@ -120,8 +120,8 @@ def weight_scan(rows: list[dict]) -> None:
     for scale, weights in key.CHORD_WEIGHTS.items():
         for chord, now in weights.items():
             moved = [round(now + d, 2) for d in (-0.2, -0.1, 0.1, 0.2)]
-            print(f"  {scale} {chord} {now}: "
-                  + ", ".join(f"{v} {sum(hits(rows, weights={(scale, chord): v}).values()):g}" for v in moved))
+            counts = [sum(hits(rows, weights={(scale, chord): v}).values()) for v in moved]
+            print(f"  {scale} {chord} {now}: " + ", ".join(f"{v} {n:g}" for v, n in zip(moved, counts)))
     moved = [round(key.OUT_OF_KEY + d, 2) for d in (-0.2, -0.1, 0.1, 0.2)]
     print(f"  OUT_OF_KEY {key.OUT_OF_KEY}: "
           + ", ".join(f"{v} {sum(hits(rows, weights={'OUT_OF_KEY': v}).values()):g}" for v in moved))

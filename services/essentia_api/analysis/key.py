@@ -57,8 +57,8 @@ CHORD_BEATS = 4  # one chord per bar of the beat grid (a 2-beat window reads 100
 # seventh gets energy from the chord's own overtones (the 7th partial) and from the melody, so a plain major
 # tonic matched the 7th template as often as not and read as V7 of its subdominant's key (a fifth off).
 # Chosen on 528 tuning clips (tuning split, three more seeds of its generators, generated set s1234) by
-# replaying the chord decision: 413 right at 1.0, 427-430 on 0.93-0.97, 423 at 0.8 (with 1.12's chord weights
-# 421, 438-442, 434); the V7 loops (I-vi-ii-V7, ii-V7-I-I, i-VI-iv-V7) keep every clip.
+# replaying the chord decision: 413 right at 1.0, 427-430 on 0.93-0.97, 423 at 0.8 (with 1.12's chord weights,
+# ties shared: 421.5, 438.5-443, 435); the V7 loops (I-vi-ii-V7, ii-V7-I-I, i-VI-iv-V7) keep every clip.
 DOM7_MATCH_FACTOR = 0.95
 # A bar counts as harmonic when its chroma reaches this share of the loudest bar's (drum-only intros don't vote).
 HARMONIC_BAR = 0.05
