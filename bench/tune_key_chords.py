@@ -42,8 +42,8 @@ WEIGHT_GRID = {
 }
 
 
-def _features(job: tuple[str, int, str, str, str]) -> dict:
-    path, tonic, mode, clip, group = job
+def key_stage_inputs(path: str):
+    """(audio, stft, rhythm, chroma) of one clip, as the analysis pipeline computes them before the key stage."""
     sys.path.insert(0, str(ROOT))
     from services.essentia_api.analysis import key
     from services.essentia_api.analysis.loading import load_audio
@@ -53,18 +53,26 @@ def _features(job: tuple[str, int, str, str, str]) -> dict:
     audio = load_audio(path=path)
     st = stft(signal=audio.mono_lo, sample_rate=audio.lo_rate)
     rhythm = analyze_rhythm(st=st, duration=audio.duration, bpm_min=70.0, bpm_max=180.0)
-    ch = key.chromas(signal=audio.mono_lo, sample_rate=audio.lo_rate)
+    return audio, st, rhythm, key.chromas(signal=audio.mono_lo, sample_rate=audio.lo_rate)
+
+
+def _features(job: tuple[str, int, str, str, str]) -> dict:
+    path, tonic, mode, clip, group = job
+    from services.essentia_api.analysis import key
+
+    _, _, rhythm, ch = key_stage_inputs(path)
     bars = key.bar_chromas(ch, beats=rhythm.beats)
     return {"clip": clip, "group": group, "tonic": tonic, "mode": mode, "bars": bars.tolist(),
             "chords": [list(c) for c in key.classify_bars(bars)]}
 
 
-def material(cache: Path, workdir: Path) -> list[dict]:
+def material(cache: Path, workdir: Path, features=_features) -> list[dict]:
+    """features(path, tonic, mode, clip, group) of every tuning clip, computed once and kept in `cache`."""
     if cache.exists():
         return json.loads(cache.read_text())
     jobs = [(c["path"], c["tonic"], c["mode"], c["clip"], c["group"]) for c in tuning_clips(workdir)]
     with ProcessPoolExecutor(2, mp_context=get_context("spawn")) as ex:
-        rows = list(ex.map(_features, jobs))
+        rows = list(ex.map(features, jobs, chunksize=4))
     cache.write_text(json.dumps(rows))
     return rows
 

@@ -142,3 +142,52 @@ def test_a_loop_tied_with_its_relative_goes_to_the_key_its_bass_supports(monkeyp
     monkeypatch.setattr(key_module, "chromas", lambda **_: ch)
     res = analyze_key(signal=np.zeros(4096, np.float32), sample_rate=11025.0, beats=np.arange(65) * 0.25)
     assert (pitch_class(res.key), res.scale) == key
+
+
+def _with_melody(loop: list[tuple[int, str]], phrase_end_note: int | None) -> Chroma:
+    """Chroma of `loop` (one bar each, one frame per beat) with a melody playing the chord's root, and
+    `phrase_end_note` on the last beat of every 8-bar group."""
+    ch = _chroma_of([CHORD_TEMPLATES[CHORD_LABELS.index(c)] for c in loop])
+    melody = np.zeros((len(loop) * 4, 12), np.float32)
+    for bar, (root, _) in enumerate(loop):
+        melody[bar * 4:bar * 4 + 4, root] = 1.0
+    if phrase_end_note is not None:
+        for end in range(32, len(melody) + 1, 32):
+            melody[end - 1] = 0.1
+            melody[end - 1, phrase_end_note] = 1.0
+    ch.melody_frames = melody
+    return ch
+
+
+@pytest.mark.parametrize(("phrase_end_note", "key"), [(C, (C, "major")), (A, (A, "minor")), (None, (A, "minor"))])
+def test_where_the_chords_nearly_tie_the_melodys_phrase_end_note_picks_the_key(monkeypatch, phrase_end_note, key):
+    # A minor's i-III-VII-iv scores a little above C major's vi-I-V-ii (1.13): within CADENCE_CHORD_MARGIN, so
+    # the note the melody ends each 8-bar phrase on decides; without a melody the chords do.
+    from services.essentia_api.analysis import key as key_module
+
+    loop = [(A, "min"), (C, "maj"), (G, "maj"), (D, "min")] * 6
+    scores = chord_key_scores(loop)
+    assert 0 < scores[(A, "minor")] - scores[(C, "major")] <= key_module.CADENCE_CHORD_MARGIN
+    ch = _with_melody(loop, phrase_end_note)
+    if phrase_end_note is None:
+        ch.melody_frames = None
+    monkeypatch.setattr(key_module, "chromas", lambda **_: ch)
+    res = analyze_key(signal=np.zeros(4096, np.float32), sample_rate=11025.0, beats=np.arange(97) * 0.25)
+    assert (pitch_class(res.key), res.scale) == key
+    assert (pitch_class(res.candidates[1][0]), res.candidates[1][1]) in ((A, "minor"), (C, "major"))
+
+
+def test_the_cadence_chroma_gives_every_phrase_end_one_vote_and_needs_two():
+    from services.essentia_api.analysis.key import cadence_chroma
+
+    loop = [(A, "min"), (C, "maj"), (G, "maj"), (D, "min")] * 6
+    ch = _with_melody(loop, C)
+    ch.melody_frames[63] *= 1000.0  # one loud phrase end (the second) does not outvote the others
+    ch.melody_frames[95, :] = 0.0
+    ch.melody_frames[95, E] = 1.0
+    beats = np.arange(97) * 0.25
+    cadence = cadence_chroma(ch, beats=beats)
+    assert cadence[C] == pytest.approx(1.0)  # two of the three phrase ends
+    assert cadence[E] == pytest.approx(0.5 + 0.1 / 2, abs=0.06)
+    assert cadence_chroma(ch, beats=beats[:64]) is None  # one phrase end (beat 32): not two votes
+    assert cadence_chroma(ch, beats=beats[:65])[C] == pytest.approx(1.0)

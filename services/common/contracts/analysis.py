@@ -32,7 +32,9 @@ from pydantic import BaseModel, ConfigDict, Field
 #      read as V7 of the subdominant: keys a fifth off); KeyExtractor's readings keep 1.8's confidence weights.
 # 1.12: chord weights re-chosen on 528 tuning clips: out-of-key chords -0.5 (was -0.3), the major's V triad
 #      0.4, the minor's iv 0.6; a key and its relative tied on the chords are decided by the bass, not by name.
-ANALYZER_VERSION = "essentia-api/1.12"
+# 1.13: where a key and its relative nearly tie on the chords, the note the melody ends its 8-bar phrases on
+#      (three times the other tonic's) picks the key.
+ANALYZER_VERSION = "essentia-api/1.13"
 
 MOOD_NAMES = ("happy", "sad", "aggressive", "relaxed", "party")
 

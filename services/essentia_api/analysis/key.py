@@ -91,6 +91,19 @@ OPENING_WEIGHT = 0.0
 # Weight of the bass at marked phrase starts (analysis/phrase.py), scaled by the phrase confidence.
 # Unlike the opening bar it does not depend on where the file starts.
 PHRASE_WEIGHT = 3.0
+# Melodies resolve to the tonic at the end of a phrase (a cadence), which tells a minor loop from its relative
+# major's when their chords score alike. The cadence evidence (analyzer 1.13): the melody register's chroma
+# (MELODY_BAND, fundamentals only) over the last half beat of every CADENCE_BARS-bar group of the beat grid
+# counted from its first beat, each group voting once. When the pair's chord scores are within
+# CADENCE_CHORD_MARGIN per bar and the relative's tonic sounds CADENCE_RATIO times the chosen tonic's there,
+# the relative is the key. Chosen on the 528 tuning clips (bench/tune_key_cadence.py): 439 -> 451 right
+# (+14 -2); margins 0.05-0.1 with ratios 3-5 give +9 to +12. The scan's best, 452 (ratio 1), switches 35 clips
+# to gain 13; 4-bar groups peak at 451 the same way (+27 -15), since their ends are often mid-progression.
+# The groups count from the grid's first beat: a track that does not start on a phrase gives no clear note.
+MELODY_BAND = (500.0, 2000.0)
+CADENCE_BARS = 8
+CADENCE_CHORD_MARGIN = 0.05
+CADENCE_RATIO = 3.0
 
 
 @dataclass
@@ -113,6 +126,7 @@ class Chroma:
     frame_times: np.ndarray
     active: np.ndarray  # frames with harmonic content
     chord_frames: np.ndarray  # (frames, 12) per-frame chroma with harmonics folded in, index 0 = C, for chords
+    melody_frames: np.ndarray | None = None  # (frames, 12) energy per pitch class in MELODY_BAND, index 0 = C
 
 
 def chromas(*, signal: np.ndarray, sample_rate: float) -> Chroma:
@@ -174,6 +188,10 @@ def chromas(*, signal: np.ndarray, sample_rate: float) -> Chroma:
             h36[i] = hpcp(f, a)
             c12_frames[i] = chord_hpcp(f, a)
             b12[i] = bass(f, a)
+    freqs = np.fft.rfftfreq(FRAME, 1.0 / sample_rate)
+    band = (freqs >= MELODY_BAND[0]) & (freqs <= MELODY_BAND[1])
+    pitch = (np.round(12 * np.log2(freqs[band] / 440.0)).astype(int) + 9) % 12  # index 0 = C
+    melody = (mags[:, band] ** 2) @ (pitch[:, None] == np.arange(12)).astype(np.float32)
     mean36 = h36[active].mean(axis=0) if active.any() else h36.mean(axis=0)
     mean36 = mean36 / max(float(mean36.max()), 1e-12)
     # 3 bins per semitone centred on bin 0 = A: group (-1, 0, +1), then rotate so index 0 is C.
@@ -188,6 +206,7 @@ def chromas(*, signal: np.ndarray, sample_rate: float) -> Chroma:
         frame_times=(np.arange(n) * HOP + FRAME / 2) / sample_rate,
         active=active,
         chord_frames=np.roll(c12_frames, 9, axis=1),
+        melody_frames=melody,
     )
 
 
@@ -216,6 +235,26 @@ def _phrase_bass(ch: Chroma, *, starts: np.ndarray, bar_seconds: float | None) -
     for s in starts:
         sel |= (t >= s) & (t < s + bar_seconds)
     return _mean_bass(ch, sel & ch.active)
+
+
+def cadence_chroma(ch: Chroma, *, beats: np.ndarray | None) -> np.ndarray | None:
+    """The melody register's pitch classes over the last half beat of every CADENCE_BARS-bar group (max 1),
+    each group normalized so that every phrase end votes once; None with fewer than two groups."""
+    per = 4 * CADENCE_BARS
+    if ch.melody_frames is None or beats is None or len(beats) <= 2 * per:
+        return None
+    beats = np.asarray(beats, dtype=float)
+    votes = []
+    for end in range(per, len(beats), per):
+        half_beat = (beats[end] - beats[end - 1]) / 2
+        sel = (ch.frame_times >= beats[end] - half_beat) & (ch.frame_times < beats[end])
+        v = ch.melody_frames[sel].mean(axis=0) if sel.any() else None
+        if v is not None and v.max() > 0:
+            votes.append(v / v.max())
+    if len(votes) < 2:
+        return None
+    v = np.mean(votes, axis=0)
+    return v / max(float(v.max()), 1e-12)
 
 
 def _mean_bass(ch: Chroma, sel: np.ndarray) -> np.ndarray | None:
@@ -348,6 +387,13 @@ def analyze_key(
         chords_tied
         and (phrase is not None or opening is not None)
         and start_evidence(other[0]) > SWITCH_MARGIN * start_evidence(chosen[0])
+    ):
+        chosen, other = other, chosen
+    cadence = cadence_chroma(ch, beats=beats) if chord_scores else None
+    if (
+        cadence is not None
+        and abs(chord_scores[chosen] - chord_scores[other]) <= CADENCE_CHORD_MARGIN + CHORD_TIE
+        and cadence[other[0]] > CADENCE_RATIO * cadence[chosen[0]]
     ):
         chosen, other = other, chosen
     # Candidates: the decision first, then its relative, dominant and subdominant keys by tonic score.
