@@ -44,7 +44,8 @@ def _features(job: tuple[str, int, str, str, str]) -> dict:
     ratio = key.CADENCE_RATIO
     try:
         readings = []
-        for key.CADENCE_RATIO in (math.inf, ratio):
+        for switch_ratio in (math.inf, ratio):  # the switch off, then as in the code
+            key.CADENCE_RATIO = switch_ratio
             r = key.analyze_key(signal=audio.mono_lo, sample_rate=audio.lo_rate,
                                 bar_seconds=4 * 60.0 / rhythm.bpm if rhythm.bpm > 0 else None,
                                 first_beat=rhythm.first_beat, phrases=phrases, beats=rhythm.beats)
@@ -77,7 +78,8 @@ def switched(row: dict, *, bars: int, margin: float, ratio: float) -> tuple[int,
         return chosen
     scores = {(t, s): v for t, s, v in row["chord_scores"]}
     other = relative(*chosen)
-    if abs(scores[chosen] - scores[other]) <= margin + key.CHORD_TIE and cadence[other[0]] > ratio * cadence[chosen[0]]:
+    near_tie = abs(scores[chosen] - scores[other]) <= margin + key.CHORD_TIE
+    if near_tie and cadence[other[0]] > ratio * cadence[chosen[0]]:
         return other
     return chosen
 
@@ -87,10 +89,10 @@ def scan(rows: list[dict]) -> None:
 
     now = (key.CADENCE_BARS, key.CADENCE_CHORD_MARGIN, key.CADENCE_RATIO)
     for bars in BARS:
-        above = sum(r["cadence"][str(bars)] is not None
-                    and r["cadence"][str(bars)][r["tonic"]] > r["cadence"][str(bars)][relative(r["tonic"], r["mode"])[0]]
-                    for r in rows)
-        print(f"{bars}-bar phrase ends: the tonic sounds above its relative's tonic on {above} / {len(rows)} clips")
+        cadences = [(r["cadence"][str(bars)], r["tonic"], relative(r["tonic"], r["mode"])[0]) for r in rows]
+        above = sum(c is not None and c[tonic] > c[other] for c, tonic, other in cadences)
+        print(f"{bars}-bar phrase ends: the tonic sounds above its relative's tonic on {above} / {len(rows)} "
+              "clips")
     base = sum(tuple(r["without"]) == (r["tonic"], r["mode"]) for r in rows)
     print(f"without the cadence switch: {base} / {len(rows)} right")
     for bars in BARS:
@@ -123,8 +125,8 @@ def main() -> None:
     now = dict(bars=key.CADENCE_BARS, margin=key.CADENCE_CHORD_MARGIN, ratio=key.CADENCE_RATIO)
     off = [r["clip"] for r in rows if list(switched(r, **now)) != r["analyzer"]]
     if off:
-        sys.exit(f"the replay differs from the analyzer on {len(off)} clips (features cached from another build? "
-                 f"delete {args.cache}): {off[:5]}")
+        sys.exit(f"the replay differs from the analyzer on {len(off)} clips (features cached from another "
+                 f"build? delete {args.cache}): {off[:5]}")
     print(f"{len(rows)} tuning clips: {dict(Counter(r['group'] for r in rows))}; "
           "replay matches the analyzer's key on every clip")
     scan(rows)

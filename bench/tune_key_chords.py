@@ -43,7 +43,7 @@ WEIGHT_GRID = {
 
 
 def key_stage_inputs(path: str):
-    """(audio, stft, rhythm, chroma) of one clip, as the analysis pipeline computes them before the key stage."""
+    """(audio, stft, rhythm, chroma) of one clip, as the pipeline computes them before the key stage."""
     sys.path.insert(0, str(ROOT))
     from services.essentia_api.analysis import key
     from services.essentia_api.analysis.loading import load_audio

@@ -159,8 +159,10 @@ def _with_melody(loop: list[tuple[int, str]], phrase_end_note: int | None) -> Ch
     return ch
 
 
-@pytest.mark.parametrize(("phrase_end_note", "key"), [(C, (C, "major")), (A, (A, "minor")), (None, (A, "minor"))])
-def test_where_the_chords_nearly_tie_the_melodys_phrase_end_note_picks_the_key(monkeypatch, phrase_end_note, key):
+@pytest.mark.parametrize(("phrase_end_note", "key"),
+                         [(C, (C, "major")), (A, (A, "minor")), (None, (A, "minor"))])
+def test_where_the_chords_nearly_tie_the_melodys_phrase_end_note_picks_the_key(monkeypatch, phrase_end_note,
+                                                                                 key):
     # A minor's i-III-VII-iv scores a little above C major's vi-I-V-ii (1.13): within CADENCE_CHORD_MARGIN, so
     # the note the melody ends each 8-bar phrase on decides; without a melody the chords do.
     from services.essentia_api.analysis import key as key_module

@@ -1,9 +1,10 @@
 """Key and scale: the chords decide. Each bar of the beat grid is matched to a major, minor or dominant-seventh
 triad, and each of the 24 keys scores the bars by the chord's function in it (the tonic chord most, the other
 diatonic chords half, out-of-key chords against). Phrase starts may then switch a key to its relative
-major/minor when the chords leave the two nearly tied (a loop and its rotation share every chord). Without a
-beat grid or enough harmonic bars, Essentia's KeyExtractor (edma profile) decides. The analyzer's own chroma
-and bass evidence feed the candidates' tonic scores (analysis/alternatives.py)."""
+major/minor when the chords leave the two nearly tied (a loop and its rotation share every chord), and so may
+the note the melody ends its phrases on (cadence_chroma). Without a beat grid or enough harmonic bars,
+Essentia's KeyExtractor (edma profile) decides. The analyzer's own chroma and bass evidence feed the
+candidates' tonic scores (analysis/alternatives.py)."""
 
 from __future__ import annotations
 
@@ -126,7 +127,8 @@ class Chroma:
     frame_times: np.ndarray
     active: np.ndarray  # frames with harmonic content
     chord_frames: np.ndarray  # (frames, 12) per-frame chroma with harmonics folded in, index 0 = C, for chords
-    melody_frames: np.ndarray | None = None  # (frames, 12) energy per pitch class in MELODY_BAND, index 0 = C
+    # (frames, 12) energy per pitch class in MELODY_BAND, index 0 = C, for the cadence
+    melody_frames: np.ndarray | None = None
 
 
 def chromas(*, signal: np.ndarray, sample_rate: float) -> Chroma:
