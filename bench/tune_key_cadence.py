@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.tune_key_chords import key_stage_inputs, material
 from bench.tune_tempo_octave import GENERATED_WORKDIR
+from services.essentia_api.analysis.alternatives import relative_of
 
 BARS = (4, 8)
 MARGINS = (0.0, 0.02, 0.05, 0.1, 0.15, 0.2)
@@ -50,22 +51,13 @@ def _features(job: tuple[str, int, str, str, str]) -> dict:
                                 bar_seconds=4 * 60.0 / rhythm.bpm if rhythm.bpm > 0 else None,
                                 first_beat=rhythm.first_beat, phrases=phrases, beats=rhythm.beats)
             readings.append([pitch_class(r.key), r.scale])
-        cadences = {}
-        for bars in BARS:
-            key.CADENCE_BARS, saved = bars, key.CADENCE_BARS
-            c = key.cadence_chroma(ch, beats=rhythm.beats)
-            key.CADENCE_BARS = saved
-            cadences[str(bars)] = None if c is None else c.tolist()
     finally:
         key.chromas, key.CADENCE_RATIO = compute, ratio
+    cadences = {str(bars): key.cadence_chroma(ch, beats=rhythm.beats, bars=bars) for bars in BARS}
     return {"clip": clip, "group": group, "tonic": tonic, "mode": mode, "without": readings[0],
             "analyzer": readings[1], "chord_scores": r.chord_scores and [[t, s, v] for (t, s), v in
                                                                         r.chord_scores.items()],
-            "cadence": cadences}
-
-
-def relative(tonic: int, mode: str) -> tuple[int, str]:
-    return ((tonic + 3) % 12, "major") if mode == "minor" else ((tonic - 3) % 12, "minor")
+            "cadence": {bars: None if c is None else c.tolist() for bars, c in cadences.items()}}
 
 
 def switched(row: dict, *, bars: int, margin: float, ratio: float) -> tuple[int, str]:
@@ -77,7 +69,7 @@ def switched(row: dict, *, bars: int, margin: float, ratio: float) -> tuple[int,
     if not row["chord_scores"] or cadence is None:
         return chosen
     scores = {(t, s): v for t, s, v in row["chord_scores"]}
-    other = relative(*chosen)
+    other = relative_of(*chosen)
     near_tie = abs(scores[chosen] - scores[other]) <= margin + key.CHORD_TIE
     if near_tie and cadence[other[0]] > ratio * cadence[chosen[0]]:
         return other
@@ -89,7 +81,8 @@ def scan(rows: list[dict]) -> None:
 
     now = (key.CADENCE_BARS, key.CADENCE_CHORD_MARGIN, key.CADENCE_RATIO)
     for bars in BARS:
-        cadences = [(r["cadence"][str(bars)], r["tonic"], relative(r["tonic"], r["mode"])[0]) for r in rows]
+        cadences = [(r["cadence"][str(bars)], r["tonic"], relative_of(r["tonic"], r["mode"])[0])
+                    for r in rows]
         above = sum(c is not None and c[tonic] > c[other] for c, tonic, other in cadences)
         print(f"{bars}-bar phrase ends: the tonic sounds above its relative's tonic on {above} / {len(rows)} "
               "clips")

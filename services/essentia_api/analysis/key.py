@@ -15,6 +15,7 @@ import numpy as np
 
 from services.common.camelot import PITCH_CLASSES, pitch_class
 from services.essentia_api.analysis import ess
+from services.essentia_api.analysis.alternatives import relative_of
 from services.essentia_api.analysis.phrase import Phrases
 
 FRAME = 4096  # at ~11 kHz: 0.37 s, 2.7 Hz bins, enough to resolve bass notes
@@ -239,10 +240,10 @@ def _phrase_bass(ch: Chroma, *, starts: np.ndarray, bar_seconds: float | None) -
     return _mean_bass(ch, sel & ch.active)
 
 
-def cadence_chroma(ch: Chroma, *, beats: np.ndarray | None) -> np.ndarray | None:
-    """The melody register's pitch classes over the last half beat of every CADENCE_BARS-bar group (max 1),
-    each group normalized so that every phrase end votes once; None with fewer than two groups."""
-    per = 4 * CADENCE_BARS
+def cadence_chroma(ch: Chroma, *, beats: np.ndarray | None, bars: int = CADENCE_BARS) -> np.ndarray | None:
+    """The melody register's pitch classes over the last half beat of every `bars`-bar group (max 1), each
+    group normalized so that every phrase end votes once; None with fewer than two groups."""
+    per = 4 * bars
     if ch.melody_frames is None or beats is None or len(beats) <= 2 * per:
         return None
     beats = np.asarray(beats, dtype=float)
@@ -250,8 +251,8 @@ def cadence_chroma(ch: Chroma, *, beats: np.ndarray | None) -> np.ndarray | None
     for end in range(per, len(beats), per):
         half_beat = (beats[end] - beats[end - 1]) / 2
         sel = (ch.frame_times >= beats[end] - half_beat) & (ch.frame_times < beats[end])
-        v = ch.melody_frames[sel].mean(axis=0) if sel.any() else None
-        if v is not None and v.max() > 0:
+        v = ch.melody_frames[sel].sum(axis=0)
+        if v.max() > 0:
             votes.append(v / v.max())
     if len(votes) < 2:
         return None
@@ -350,7 +351,7 @@ def analyze_key(
             tonic = (tonic + 5) % 12
     # Relative major/minor share all seven notes; the tonic shows in the bass line, in the tonic
     # triad (A minor: A-C-E vs C major: C-E-G differ by A against G) and at phrase starts.
-    rel_tonic, rel_scale = ((tonic + 3) % 12, "major") if scale == "minor" else ((tonic - 3) % 12, "minor")
+    rel_tonic, rel_scale = relative_of(tonic, scale)
     opening = _opening_bass(ch, bar_seconds=bar_seconds, first_beat=first_beat) if opening_weight else None
     phrase = (
         _phrase_bass(ch, starts=phrases.starts, bar_seconds=bar_seconds)
