@@ -239,6 +239,7 @@ def test_duration_limit_is_checked_from_the_header_without_decoding(audio_dir, m
         raise AssertionError("decoded a file that is over the limit")
 
     monkeypatch.setattr(loading, "_essentia_load", no_decode)
+    monkeypatch.setattr(loading, "_sndfile_load", no_decode)
     with pytest.raises(TooLong, match="ANALYSIS_MAX_DURATION_MINUTES"):
         loading.load_audio(path=str(audio_dir / "house.wav"), max_seconds=15.0)
 

@@ -1,4 +1,4 @@
-"""Loudness (EBU R128), the pulse, danceability and the 1-10 energy rating.
+"""The pulse, danceability and the 1-10 energy rating (loudness: analysis/loudness.py).
 
 Danceability needs a beat you can hear. Essentia's `Danceability` (Streich's DFA of the 10 ms
 amplitude envelope) is scale-free: it reads any stationary signal (a sine tone, a held chord) as
@@ -32,19 +32,6 @@ def _unit(x: float, lo: float, hi: float) -> float:
 
 def _finite(x: float, default: float = 0.0) -> float:
     return float(x) if np.isfinite(x) else default
-
-
-@dataclass
-class Loudness:
-    integrated_lufs: float
-    range_lu: float
-    short_term: np.ndarray
-
-
-def loudness_ebu(*, stereo: np.ndarray, sample_rate: float, correction_db: float = 0.0) -> Loudness:
-    """Essentia's EBU R128 meter; correction_db restores energy lost to decimation (see loading)."""
-    _m, short, integrated, lra = ess().LoudnessEBUR128(sampleRate=sample_rate, hopSize=0.1)(stereo)
-    return Loudness(float(integrated) + correction_db, float(lra), np.asarray(short) + correction_db)
 
 
 # Band edges (Hz) of the onset envelope: kick, bass, low mids, mids/snare body, hats.

@@ -16,12 +16,12 @@ from services.essentia_api.analysis.alternatives import key_confidence, tempo_ca
 from services.essentia_api.analysis.energy import (
     danceability,
     energy_rating,
-    loudness_ebu,
     pulse_features,
     spectral_summary,
 )
 from services.essentia_api.analysis.key import PHRASE_WEIGHT, analyze_key
 from services.essentia_api.analysis.loading import load_audio
+from services.essentia_api.analysis.loudness import loudness_ebu
 from services.essentia_api.analysis.mood import MoodInputs, predict_moods, select_mood_backend
 from services.essentia_api.analysis.phrase import find_phrases
 from services.essentia_api.analysis.rhythm import analyze_rhythm
