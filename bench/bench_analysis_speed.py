@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from services.common.contracts.analysis import ANALYZER_VERSION
 from services.essentia_api.analysis import ess, essentia_version
 from services.essentia_api.analysis.pipeline import AnalysisOptions, analyze_file
 from services.essentia_api.pool import AnalysisPool
@@ -111,6 +112,8 @@ def main() -> None:
             "python": platform.python_version(),
             "essentia": essentia_version(),
         },
+        "analyzer_version": ANALYZER_VERSION,
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "track_seconds": SECONDS,
         "command": "python " + " ".join([f"bench/{Path(__file__).name}", *sys.argv[1:]]),
     }
