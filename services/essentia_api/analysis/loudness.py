@@ -56,12 +56,12 @@ def _to_lufs(power: np.ndarray) -> np.ndarray:
         return -0.691 + 10 * np.log10(power)
 
 
-def _gated_mean(power: np.ndarray, relative_db: float) -> tuple[np.ndarray, float]:
-    """Blocks above the absolute gate and above (their mean - relative_db); the threshold used."""
+def _gated(power: np.ndarray, relative_db: float) -> np.ndarray:
+    """The blocks above the absolute gate and above (the mean of those) - relative_db."""
     absolute = 10 ** ((ABSOLUTE_GATE_LUFS + 0.691) / 10)
     above = power[power >= absolute]
     threshold = max(float(above.mean()) / 10 ** (relative_db / 10), absolute) if above.size else absolute
-    return power[power >= threshold], threshold
+    return power[power >= threshold]
 
 
 def loudness_ebu(*, stereo: np.ndarray, sample_rate: float, correction_db: float = 0.0) -> Loudness:
@@ -78,10 +78,10 @@ def loudness_ebu(*, stereo: np.ndarray, sample_rate: float, correction_db: float
         starts = np.arange(0, len(stereo) - size + 1, hop)
         return (cumulative[starts + size] - cumulative[starts]) / size
 
-    gated, _ = _gated_mean(block_power(MOMENTARY_SECONDS), 10.0)
+    gated = _gated(block_power(MOMENTARY_SECONDS), 10.0)
     integrated = float(_to_lufs(np.array([gated.mean()]))[0]) if gated.size else ABSOLUTE_GATE_LUFS
     short = block_power(SHORT_TERM_SECONDS)
-    in_range, _ = _gated_mean(short, 20.0)
+    in_range = _gated(short, 20.0)
     if in_range.size:
         ranked = np.sort(in_range)
         high = ranked[int(0.95 * (ranked.size - 1) + 0.5)]  # rounding half up, as the C++ meter does
