@@ -27,9 +27,12 @@ def read(clips_from: Path, cache_dir: Path, out: Path) -> None:
     from services.common.contracts.analysis import ANALYZER_VERSION
     from services.essentia_api.analysis.pipeline import AnalysisOptions, analyze_file
 
+    cached: dict[str, list[Path]] = {}
+    for path in cache_dir.glob("*/*/*"):  # <generator>/s<seed>/<clip_id>.<format>
+        cached.setdefault(path.stem, []).append(path)
     clips = {}
     for row in json.loads(clips_from.read_text())["per_clip"]:
-        paths = [p for p in cache_dir.glob("*/*/*") if p.stem == row["clip_id"]]
+        paths = cached.get(row["clip_id"], [])
         if len(paths) != 1:
             sys.exit(f"{row['clip_id']}: {len(paths)} files in {cache_dir} (render the held-out clips first)")
         result = analyze_file(path=str(paths[0]), options=AnalysisOptions())

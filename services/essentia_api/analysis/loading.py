@@ -50,14 +50,14 @@ DECIMATOR_QUALITY = "HQ"
 
 @lru_cache(maxsize=8)
 def _decimator_table(sample_rate: float, factor: int) -> tuple[np.ndarray, np.ndarray]:
-    """The decimator's power response, measured once: 64 one-second sines through soxr, their power out over
+    """The decimator's power response, measured once: 64 one-second sines through _decimate, power out over
     in (dense near the cut-off, where it falls from 1 to 0)."""
     nyquist = sample_rate / factor / 2
     freqs = np.concatenate([np.linspace(50.0, 0.85 * nyquist, 16, endpoint=False),
                             np.linspace(0.85 * nyquist, nyquist, 48)])
     t = np.arange(int(sample_rate)) / sample_rate
     sines = np.sin(2 * np.pi * t[:, None] * freqs[None, :]).astype(np.float32)
-    out = soxr.resample(sines, sample_rate, sample_rate / factor, quality=DECIMATOR_QUALITY)
+    out = _decimate(sines, factor)
     edge = len(out) // 10  # the filter's start-up and tail
     return freqs, (out[edge:-edge].astype(np.float64) ** 2).mean(axis=0) / 0.5
 
@@ -99,12 +99,11 @@ def hf_loudness_correction(*, audio: np.ndarray, sample_rate: float, factor: int
     return float(np.clip(10 * np.log10(full / kept), 0.0, 12.0))
 
 
-def _decimate(x: np.ndarray, factor: int, sample_rate: float = 44100.0) -> np.ndarray:
-    """x ((n,) or (n, channels)) at sample_rate / factor, float32; every channel in one pass."""
-    if factor <= 1:
-        return np.ascontiguousarray(x, dtype=np.float32)
+def _decimate(x: np.ndarray, factor: int) -> np.ndarray:
+    """x ((n,) or (n, channels)) at 1/factor of its rate, float32; every channel in one pass (soxr's filter
+    depends on the ratio only, not on the rates)."""
     x = np.ascontiguousarray(x, dtype=np.float32)
-    return soxr.resample(x, sample_rate, sample_rate / factor, quality=DECIMATOR_QUALITY)
+    return x if factor <= 1 else soxr.resample(x, float(factor), 1.0, quality=DECIMATOR_QUALITY)
 
 
 def rate_factor(sample_rate: float, target: float) -> int:
@@ -243,11 +242,11 @@ def load_audio(*, path: str, max_seconds: float | None = None) -> LoadedAudio:
     # Decimate each channel once; the mono mix is then just their average at the low rate.
     factor = rate_factor(sr, ANALYSIS_RATE)
     if channels > 1:
-        stereo = _decimate(audio[:, :2], factor, sr)
+        stereo = _decimate(audio[:, :2], factor)
         lo = stereo.mean(axis=1, dtype=np.float32)
     else:
         # BS.1770 measures a mono file as one channel; an empty right channel does exactly that.
-        lo = _decimate(audio[:, 0], factor, sr)
+        lo = _decimate(audio[:, 0], factor)
         stereo = np.stack([lo, np.zeros_like(lo)], axis=1)
     # Silence check on the decimated mix: a quarter of the samples, same verdict at -60 dBFS.
     peak = float(np.max(np.abs(lo))) if lo.size else 0.0
