@@ -4,7 +4,8 @@
 
 Reports the real-time factor per core (one process, analyze_file sequentially, decoding included),
 per-stage medians, tracks per minute through the service's process pool on all cores, and, for
-comparison, plain Essentia (AudioLoader + RhythmExtractor2013 multifeature + KeyExtractor edma +
+comparison, the same analysis with descriptor moods (MOOD_MODEL=descriptor, runs interleaved) and plain
+Essentia (AudioLoader + RhythmExtractor2013 multifeature + KeyExtractor edma +
 Danceability + LoudnessEBUR128, all at 44.1 kHz) on the same file.
 """
 
@@ -79,16 +80,14 @@ def baseline(path: Path) -> float:
     return time.perf_counter() - t
 
 
-async def pool_run(paths: list[Path], workers: int) -> float:
+async def pool_run(paths: list[Path], workers: int, options: AnalysisOptions) -> float:
     pool = AnalysisPool(workers=workers, timeout_seconds=600)
     pool.start()
     try:
         # Warm the workers (spawn + Essentia import) before timing.
-        await asyncio.gather(
-            *(pool.analyze(path=str(paths[0]), options=AnalysisOptions()) for _ in range(workers))
-        )
+        await asyncio.gather(*(pool.analyze(path=str(paths[0]), options=options) for _ in range(workers)))
         t = time.perf_counter()
-        await asyncio.gather(*(pool.analyze(path=str(p), options=AnalysisOptions()) for p in paths))
+        await asyncio.gather(*(pool.analyze(path=str(p), options=options) for p in paths))
         return time.perf_counter() - t
     finally:
         pool.shutdown()
@@ -100,6 +99,7 @@ def main() -> None:
     ap.add_argument("--pool-tracks", type=int, default=8)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--no-descriptor", action="store_true", help="skip the MOOD_MODEL=descriptor runs")
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "djp-bench-analysis-speed")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "analysis_results" / "speed.json")
     args = ap.parse_args()
@@ -119,33 +119,46 @@ def main() -> None:
     }
     analyze_file(path=str(paths[0]))  # warm-up: imports, FFT plans
     for fmt, path in (("mp3", paths[0]), ("flac", paths[1])):
-        times, stages = [], []
+        times, stages, descriptor_times = [], [], []
         for _ in range(args.repeats):
             t = time.perf_counter()
             res = analyze_file(path=str(path))
             times.append(time.perf_counter() - t)
             stages.append(res.timings_ms)
+            if not args.no_descriptor:
+                t = time.perf_counter()
+                analyze_file(path=str(path), options=AnalysisOptions(mood_model="descriptor"))
+                descriptor_times.append(time.perf_counter() - t)
         med = statistics.median(times)
         report[fmt] = {
+            "mood_model": res.mood_model,
             "median_seconds": round(med, 3),
             "min_seconds": round(min(times), 3),
             "realtime_factor_per_core": round(SECONDS / med, 1),
             "stage_median_ms": {k: round(statistics.median(s[k] for s in stages), 1) for k in stages[0]},
         }
+        if descriptor_times:
+            d = statistics.median(descriptor_times)
+            report[fmt]["descriptor_moods_seconds"] = round(d, 3)
+            report[fmt]["descriptor_moods_realtime_factor"] = round(SECONDS / d, 1)
         if not args.no_baseline:
             b = statistics.median(baseline(path) for _ in range(max(1, args.repeats // 2)))
             report[fmt]["plain_essentia_seconds"] = round(b, 3)
             report[fmt]["plain_essentia_realtime_factor"] = round(SECONDS / b, 1)
         print(fmt, json.dumps(report[fmt]), flush=True)
-    wall = asyncio.run(pool_run(paths[: args.pool_tracks], args.workers))
-    report["pool"] = {
-        "workers": args.workers,
-        "tracks": args.pool_tracks,
-        "wall_seconds": round(wall, 2),
-        "tracks_per_minute": round(args.pool_tracks / wall * 60, 1),
-        "realtime_factor_total": round(args.pool_tracks * SECONDS / wall, 1),
-    }
-    print("pool", json.dumps(report["pool"]))
+    pools = [("pool", AnalysisOptions())]
+    if not args.no_descriptor:
+        pools.append(("pool_descriptor_moods", AnalysisOptions(mood_model="descriptor")))
+    for name, options in pools:
+        wall = asyncio.run(pool_run(paths[: args.pool_tracks], args.workers, options))
+        report[name] = {
+            "workers": args.workers,
+            "tracks": args.pool_tracks,
+            "wall_seconds": round(wall, 2),
+            "tracks_per_minute": round(args.pool_tracks / wall * 60, 1),
+            "realtime_factor_total": round(args.pool_tracks * SECONDS / wall, 1),
+        }
+        print(name, json.dumps(report[name]), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
     print(f"wrote {args.out}")

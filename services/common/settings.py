@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -118,6 +119,8 @@ class Settings(BaseSettings):
     analysis_bpm_min: float = Field(70.0, validation_alias="ANALYSIS_BPM_MIN")
     analysis_bpm_max: float = Field(180.0, validation_alias="ANALYSIS_BPM_MAX")
     mood_models_dir: Path | None = Field(None, validation_alias="MOOD_MODELS_DIR")
+    # "auto": Essentia models from MOOD_MODELS_DIR, else the bundled MusiCNN model; "descriptor": neither.
+    mood_model: Literal["auto", "descriptor"] = Field("auto", validation_alias="MOOD_MODEL")
 
     # Downloads (the worker: yt-dlp and gamdl, then ffmpeg)
     download_allowed_hosts: str = Field(

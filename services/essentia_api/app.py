@@ -92,9 +92,12 @@ def create_app(*, settings: Settings | None = None, pool: AnalysisPool | None = 
         bpm_min=settings.analysis_bpm_min,
         bpm_max=settings.analysis_bpm_max,
         mood_models_dir=str(settings.mood_models_dir) if settings.mood_models_dir else None,
+        mood_model=settings.mood_model,
         max_seconds=settings.analysis_max_duration_minutes * 60 or None,
     )
-    mood_backend, mood_reason = select_mood_backend(models_dir=settings.mood_models_dir, es_module=ess())
+    mood_backend, mood_reason = select_mood_backend(
+        models_dir=settings.mood_models_dir, es_module=ess(), bundled=settings.mood_model != "descriptor"
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):

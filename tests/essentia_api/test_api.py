@@ -15,7 +15,7 @@ def test_health_reports_essentia_and_pool(client):
     assert body["status"] == "ok"
     assert body["essentia_version"].startswith("2.")
     assert body["pool"]["workers"] == 2 and body["pool"]["started"] is True
-    assert body["mood_model"] == "descriptor"
+    assert body["mood_model"] == "musicnn-msd"
 
 
 def test_house_contract_and_values(house_result):
@@ -39,7 +39,7 @@ def test_house_contract_and_values(house_result):
     assert -30 < res.loudness_lufs < -5 and res.loudness_range_lu >= 0
     assert res.duration_seconds == pytest.approx(HOUSE.seconds, abs=0.05)
     assert res.sample_rate == 44100 and res.channels == 2
-    assert res.mood_model == "descriptor"
+    assert res.mood_model == "musicnn-msd"
     assert set(res.moods.model_dump()) == {"happy", "sad", "aggressive", "relaxed", "party"}
     wf = res.waveform
     assert len(wf.peaks) == len(wf.low) == len(wf.mid) == len(wf.high) == round(HOUSE.seconds * 4)

@@ -61,3 +61,23 @@ def test_decimator_response_is_flat_then_falls_to_zero_at_the_new_nyquist():
     power = loading._decimator_response(4, freqs, 44100.0)
     np.testing.assert_allclose(power[:3], 1.0, atol=2e-3)
     assert power[3] < 0.5 and power[4] == pytest.approx(0.0, abs=1e-3) and power[5] == 0.0
+
+
+def test_excerpts_are_native_rate_mono_cut_where_asked(audio_dir):
+    path = str(audio_dir / "short.flac")
+    audio, rate, _channels, _codec = loading._sndfile_load(path)
+    asked = []
+
+    def starts(duration):
+        asked.append(duration)
+        return [0.0, 2.5, 100.0]  # the last lies past the end: cut from the end instead
+
+    loaded = loading.load_audio(path=path, excerpt_starts=starts, excerpt_seconds=1.0)
+    assert asked == [pytest.approx(loaded.duration)]
+    length = round(1.0 * rate) + 1
+    mono = audio[:, :2].mean(axis=1)
+    first = round(2.5 * rate)
+    assert [len(e) for e in loaded.excerpts] == [length] * 3
+    np.testing.assert_allclose(loaded.excerpts[1], mono[first:first + length], atol=1e-7)
+    np.testing.assert_allclose(loaded.excerpts[2], mono[-length:], atol=1e-7)
+    assert loading.load_audio(path=path).excerpts == []

@@ -13,6 +13,7 @@ from services.essentia_api.analysis.mood import (
     DESCRIPTOR,
     DescriptorMood,
     MoodInputs,
+    MusicnnMood,
     SvmMood,
     TensorflowMood,
     predict_moods,
@@ -58,26 +59,38 @@ def _fake_tf_essentia(activation: float):
     return types.SimpleNamespace(TensorflowPredictMusiCNN=Predict, MonoLoader=Loader)
 
 
-def test_no_models_dir_means_descriptor():
+def test_no_models_dir_means_bundled_model_or_descriptor():
     backend, reason = select_mood_backend(models_dir=None, es_module=_NoTF())
-    assert backend.name == DESCRIPTOR and "not set" in reason
+    assert isinstance(backend, MusicnnMood) and "not set" in reason and "MusiCNN" in reason
+    backend, reason = select_mood_backend(models_dir=None, es_module=_NoTF(), bundled=False)
+    assert backend.name == DESCRIPTOR and "MOOD_MODEL=descriptor" in reason
 
 
-def test_missing_or_empty_dir_means_descriptor(tmp_path):
-    assert select_mood_backend(models_dir=tmp_path / "nope", es_module=_NoTF())[0].name == DESCRIPTOR
-    assert select_mood_backend(models_dir=tmp_path, es_module=_NoTF())[0].name == DESCRIPTOR
+def test_missing_or_empty_dir_means_no_essentia_model(tmp_path):
+    for models_dir in (tmp_path / "nope", tmp_path):
+        assert isinstance(select_mood_backend(models_dir=models_dir, es_module=_NoTF())[0], MusicnnMood)
+        backend = select_mood_backend(models_dir=models_dir, es_module=_NoTF(), bundled=False)[0]
+        assert backend.name == DESCRIPTOR
+
+
+def test_bundled_model_unusable_means_descriptor_and_says_why(monkeypatch, tmp_path):
+    from services.essentia_api.analysis import musicnn
+
+    monkeypatch.setattr(musicnn, "MODEL_PATH", tmp_path / "gone.onnx")
+    backend, reason = select_mood_backend(models_dir=None, es_module=_NoTF())
+    assert backend.name == DESCRIPTOR and "gone.onnx is missing" in reason
 
 
 def test_tf_models_without_tf_build_fall_back(tmp_path):
     (tmp_path / "mood_happy-musicnn-msd-2.pb").write_bytes(b"graph")
-    backend, reason = select_mood_backend(models_dir=tmp_path, es_module=_NoTF())
+    backend, reason = select_mood_backend(models_dir=tmp_path, es_module=_NoTF(), bundled=False)
     assert backend.name == DESCRIPTOR and "no TensorFlow support" in reason
 
 
 def test_svm_models_without_gaia_fall_back(tmp_path):
     (tmp_path / "mood_sad.history").write_bytes(b"svm")
     backend, reason = select_mood_backend(
-        models_dir=tmp_path, es_module=types.SimpleNamespace(MusicExtractorSVM=1)
+        models_dir=tmp_path, es_module=types.SimpleNamespace(MusicExtractorSVM=1), bundled=False
     )
     assert backend.name == DESCRIPTOR and "Gaia" in reason
     gaia = types.SimpleNamespace(MusicExtractorSVM=1, GaiaTransform=1)

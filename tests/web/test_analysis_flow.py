@@ -118,13 +118,13 @@ def test_upload_analyse_store_and_reanalyse(make_user, analysis_stack):
     assert track["duration_seconds"] == pytest.approx(20.0, abs=0.1)  # the audio's, not Discogs'
     full = alice.get(f"/api/tracks/{pk}/analysis").json()
     assert full["waveform"]["peaks"] and full["beats"]
-    assert full["mood_model"] == "descriptor"
+    assert full["mood_model"] == "musicnn-msd"
     first_time = track["analyzed_at"]
 
     page = alice.get(f"/tracks/{pk}")
     assert "8A" in page.text and 'class="waveform"' in page.text
     assert full["phrase_starts"] and page.text.count('class="phrase"') == len(full["phrase_starts"])
-    assert "not a trained classifier" in page.text
+    assert "MusiCNN tagger, Million Song Dataset tags" in page.text
 
     # Re-analysis replaces the stored result.
     with db.session_scope() as s:

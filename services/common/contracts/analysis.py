@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field
 # 1.14: EBU R128 loudness measured by the analyzer's own meter at the analysis rate (Essentia's resampled to
 #      48 kHz first): the same readings within a few hundredths of a LU, a fifth of the time; WAV, AIFF, FLAC,
 #      MP3 and Ogg decoded by libsndfile; decimation by libsoxr (HQ) instead of scipy's polyphase FIR.
-ANALYZER_VERSION = "essentia-api/1.14"
+ANALYZER_VERSION = "essentia-api/1.15"
 
 MOOD_NAMES = ("happy", "sad", "aggressive", "relaxed", "party")
 

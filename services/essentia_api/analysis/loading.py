@@ -6,7 +6,8 @@ import os
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -37,6 +38,8 @@ class LoadedAudio:
     loudness_correction_db: float  # see hf_loudness_correction
     lo_rate: float
     duration: float
+    # Native-rate mono excerpts asked for by load_audio's excerpt_starts (the mood model's input).
+    excerpts: list[np.ndarray] = field(default_factory=list)
 
 
 _EXCERPTS = 48
@@ -209,7 +212,24 @@ def _too_long(seconds: float, max_seconds: float) -> TooLong:
     )
 
 
-def load_audio(*, path: str, max_seconds: float | None = None) -> LoadedAudio:
+def _excerpts(audio: np.ndarray, sample_rate: int, starts: list[float], seconds: float) -> list[np.ndarray]:
+    length = round(seconds * sample_rate) + 1
+    out = []
+    for start in starts:
+        first = min(max(round(start * sample_rate), 0), max(len(audio) - length, 0))
+        out.append(audio[first:first + length, :2].mean(axis=1, dtype=np.float32))
+    return out
+
+
+def load_audio(
+    *,
+    path: str,
+    max_seconds: float | None = None,
+    excerpt_starts: Callable[[float], list[float]] | None = None,
+    excerpt_seconds: float = 0.0,
+) -> LoadedAudio:
+    """Decode and derive the low-rate signals. `excerpt_starts(duration)` asks for mono excerpts of
+    `excerpt_seconds` at the file's own rate, cut before the full-rate samples are dropped."""
     needs_ffmpeg = _needs_ffmpeg(path)
     if max_seconds and not needs_ffmpeg:
         # Refuse before decoding: a decode holds every sample in memory (~1.3 GB per stereo hour).
@@ -263,4 +283,5 @@ def load_audio(*, path: str, max_seconds: float | None = None) -> LoadedAudio:
             audio=audio[:, :2] if channels > 1 else audio[:, :1], sample_rate=sr, factor=factor
         ),
         duration=duration,
+        excerpts=_excerpts(audio, sr, excerpt_starts(duration), excerpt_seconds) if excerpt_starts else [],
     )

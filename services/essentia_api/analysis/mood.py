@@ -4,7 +4,9 @@ Selection (select_mood_backend), first that is usable wins:
 1. Essentia TensorFlow classifiers: `*.pb` graphs (+ Essentia's `.json` metadata) in MOOD_MODELS_DIR,
    used only when the installed Essentia build has the TensorFlow algorithms (essentia-tensorflow).
 2. Essentia SVM (Gaia) models: `*.history` in MOOD_MODELS_DIR, used through MusicExtractorSVM.
-3. Descriptor estimates from tempo, key mode, energy and spectrum; reported as mood_model
+3. The bundled MusiCNN tagger (analysis/musicnn.py, ONNX Runtime): mood scores from its Last.fm mood
+   tags (MusicnnMood), mood_model "musicnn-msd". Off with MOOD_MODEL=descriptor.
+4. Descriptor estimates from tempo, key mode, energy and spectrum; reported as mood_model
    "descriptor" so nobody mistakes them for a trained classifier's output.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -38,6 +40,10 @@ class MoodInputs:
     loudness_lufs: float
     onset_rate: float
     flux: float
+    # Native-rate mono excerpts at the backend's excerpt_starts (backends that read audio themselves
+    # ignore them), and their sample rate.
+    excerpts: list[np.ndarray] = field(default_factory=list)
+    excerpt_rate: float = 0.0
 
 
 class MoodBackend(Protocol):
@@ -118,6 +124,58 @@ class SvmMood:
         return out
 
 
+# Last.fm tags of the MusiCNN MSD model behind each mood; a mood takes its strongest tag. MSD has no
+# "aggressive" tag: its heavy genres stand in.
+MUSICNN_MOOD_TAGS = {
+    "happy": ("happy",),
+    "sad": ("sad",),
+    "aggressive": ("metal", "heavy metal", "hard rock", "punk"),
+    "relaxed": ("chillout", "chill", "Mellow", "easy listening"),
+    "party": ("party",),
+}
+# Tag probabilities are small (a mood tag is applied to few songs), so the score is the probability's cube
+# root: monotone, and 0.5 (what the set builder and vibe text count as "strong") means the model gives the
+# tag a 1-in-8 chance. Not a calibrated classifier probability; docs/benchmarks.md shows the distribution.
+MUSICNN_SCORE_EXPONENT = 1 / 3
+
+
+class MusicnnMood:
+    """Mood scores from the bundled MusiCNN tagger (analysis/musicnn.py) on excerpts cut at load time."""
+
+    def __init__(self) -> None:
+        from services.essentia_api.analysis import musicnn
+
+        self.musicnn = musicnn
+        self.name = musicnn.MODEL_NAME
+        self.excerpt_seconds = musicnn.EXCERPT_SECONDS
+        self._tagger = None
+
+    def excerpt_starts(self, duration: float) -> list[float]:
+        return self.musicnn.excerpt_starts(duration, self.musicnn.patch_count(duration))
+
+    def predict(self, *, inputs: MoodInputs) -> dict[str, float]:
+        if not inputs.excerpts:
+            raise ValueError("no audio excerpts were cut for the mood model")
+        if self._tagger is None:  # once per worker process
+            self._tagger = self.musicnn.MusicnnTagger()
+        tags = self._tagger.tags(self.musicnn.excerpt_patches(inputs.excerpts, inputs.excerpt_rate))
+        return {
+            mood: round(max(tags[t] for t in MUSICNN_MOOD_TAGS[mood]) ** MUSICNN_SCORE_EXPONENT, 3)
+            for mood in MOOD_NAMES
+        }
+
+
+def _musicnn_usable() -> str | None:
+    """None if the bundled model can run here, else why not."""
+    from services.essentia_api.analysis.musicnn import MODEL_PATH
+
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return "onnxruntime is not installed"
+    return None if MODEL_PATH.is_file() else f"{MODEL_PATH} is missing"
+
+
 def _find_models(models_dir: Path, suffix: str) -> dict[str, Path]:
     found: dict[str, Path] = {}
     for p in sorted(models_dir.glob(f"*{suffix}")):
@@ -127,12 +185,28 @@ def _find_models(models_dir: Path, suffix: str) -> dict[str, Path]:
     return found
 
 
-def select_mood_backend(*, models_dir: Path | None, es_module) -> tuple[MoodBackend, str]:
-    """Return (backend, reason). Never fails: falls back to descriptors and says why."""
+def select_mood_backend(
+    *, models_dir: Path | None, es_module, bundled: bool = True
+) -> tuple[MoodBackend, str]:
+    """Return (backend, reason). Never fails: falls back to descriptors and says why.
+    `bundled=False` (MOOD_MODEL=descriptor) skips the bundled MusiCNN model."""
+    reason = _essentia_models_reason(models_dir=models_dir, es_module=es_module)
+    if isinstance(reason, tuple):
+        return reason
+    if not bundled:
+        return DescriptorMood(), reason + "; MOOD_MODEL=descriptor"
+    unusable = _musicnn_usable()
+    if unusable is None:
+        return MusicnnMood(), reason + "; bundled MusiCNN (MSD) model"
+    return DescriptorMood(), f"{reason}; {unusable}"
+
+
+def _essentia_models_reason(*, models_dir: Path | None, es_module) -> tuple[MoodBackend, str] | str:
+    """(backend, reason) for usable Essentia models in MOOD_MODELS_DIR, else why there are none."""
     if models_dir is None:
-        return DescriptorMood(), "MOOD_MODELS_DIR not set"
+        return "MOOD_MODELS_DIR not set"
     if not models_dir.is_dir():
-        return DescriptorMood(), f"{models_dir} is not a directory"
+        return f"{models_dir} is not a directory"
     graphs = _find_models(models_dir, ".pb")
     if graphs:
         if hasattr(es_module, "TensorflowPredictMusiCNN"):
@@ -145,7 +219,7 @@ def select_mood_backend(*, models_dir: Path | None, es_module) -> tuple[MoodBack
         if hasattr(es_module, "MusicExtractorSVM") and hasattr(es_module, "GaiaTransform"):
             return SvmMood(histories=histories, es_module=es_module), f"{len(histories)} SVM models"
         reason += "; SVM models found but this Essentia build has no Gaia support"
-    return DescriptorMood(), reason
+    return reason
 
 
 def predict_moods(*, backend: MoodBackend, inputs: MoodInputs) -> tuple[dict[str, float], str]:

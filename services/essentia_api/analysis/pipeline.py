@@ -22,7 +22,7 @@ from services.essentia_api.analysis.energy import (
 from services.essentia_api.analysis.key import PHRASE_WEIGHT, analyze_key
 from services.essentia_api.analysis.loading import load_audio
 from services.essentia_api.analysis.loudness import loudness_ebu
-from services.essentia_api.analysis.mood import MoodInputs, predict_moods, select_mood_backend
+from services.essentia_api.analysis.mood import DESCRIPTOR, MoodInputs, predict_moods, select_mood_backend
 from services.essentia_api.analysis.phrase import find_phrases
 from services.essentia_api.analysis.rhythm import analyze_rhythm
 from services.essentia_api.analysis.spectral import stft
@@ -35,6 +35,7 @@ class AnalysisOptions:
     bpm_min: float = 70.0
     bpm_max: float = 180.0
     mood_models_dir: str | None = None
+    mood_model: str = "auto"  # MOOD_MODEL: "auto" (the bundled MusiCNN model if no Essentia models) or "descriptor"
     # Weight of the opening bar's bass in the relative major/minor decision (0 disables it). Off by
     # default: it assumes tracks open on the tonic chord (see analysis/key.py, OPENING_WEIGHT).
     key_opening_weight: float = 0.0
@@ -44,9 +45,11 @@ class AnalysisOptions:
 
 
 @lru_cache(maxsize=4)
-def _mood_backend(models_dir: str | None):
+def _mood_backend(models_dir: str | None, mood_model: str):
     # Once per worker process: model discovery touches the disk and loads graphs lazily.
-    return select_mood_backend(models_dir=Path(models_dir) if models_dir else None, es_module=ess())[0]
+    return select_mood_backend(
+        models_dir=Path(models_dir) if models_dir else None, es_module=ess(), bundled=mood_model != DESCRIPTOR
+    )[0]
 
 
 def analyze_file(*, path: str, options: AnalysisOptions = AnalysisOptions()) -> AnalysisResult:
@@ -59,7 +62,13 @@ def analyze_file(*, path: str, options: AnalysisOptions = AnalysisOptions()) -> 
         timings[name] = round((now - t) * 1000, 1)
         t = now
 
-    audio = load_audio(path=path, max_seconds=options.max_seconds)
+    mood_backend = _mood_backend(options.mood_models_dir, options.mood_model)
+    audio = load_audio(
+        path=path,
+        max_seconds=options.max_seconds,
+        excerpt_starts=getattr(mood_backend, "excerpt_starts", None),
+        excerpt_seconds=getattr(mood_backend, "excerpt_seconds", 0.0),
+    )
     lap("load")
     loud = loudness_ebu(
         stereo=audio.stereo_lo, sample_rate=audio.lo_rate, correction_db=audio.loudness_correction_db
@@ -109,7 +118,7 @@ def analyze_file(*, path: str, options: AnalysisOptions = AnalysisOptions()) -> 
     dyn = float(np.percentile(short, 95) - np.percentile(short, 10)) if short.size else 0.0
     lap("energy")
     moods, mood_model = predict_moods(
-        backend=_mood_backend(options.mood_models_dir),
+        backend=mood_backend,
         inputs=MoodInputs(
             path=path,
             bpm=rhythm.bpm,
@@ -120,6 +129,8 @@ def analyze_file(*, path: str, options: AnalysisOptions = AnalysisOptions()) -> 
             loudness_lufs=loud.integrated_lufs,
             onset_rate=pulse.onset_rate,
             flux=spec.flux,
+            excerpts=audio.excerpts,
+            excerpt_rate=audio.sample_rate,
         ),
     )
     lap("mood")
