@@ -79,7 +79,8 @@ def main() -> None:
 
         t = time.process_time()  # the analyzer's mood stage: cut, resample, front end, model
         count = musicnn.patch_count(duration)
-        excerpts = _excerpts(audio, int(rate), musicnn.excerpt_starts(duration, count), musicnn.EXCERPT_SECONDS)
+        starts = musicnn.excerpt_starts(duration, count)
+        excerpts = _excerpts(audio, int(rate), starts, musicnn.EXCERPT_SECONDS)
         patches = musicnn.excerpt_patches(excerpts, rate)
         m = time.process_time()
         analyzer = tagger.tags(patches)
@@ -95,7 +96,8 @@ def main() -> None:
         rows.append({
             "file": path.name, "generator": spec.generator, "seed": spec.seed, "genre": spec.genre,
             "seconds": round(duration, 1), "patches": count, "all_patches": len(full),
-            "analyzer": {k: round(v, 4) for k, v in a.items()}, "all_patches_moods": {k: round(v, 4) for k, v in b.items()},
+            "analyzer": {k: round(v, 4) for k, v in a.items()},
+            "all_patches_moods": {k: round(v, 4) for k, v in b.items()},
             "max_abs_diff": round(max(abs(a[k] - b[k]) for k in MOOD_NAMES), 4),
             "top_tags": sorted(analyzer, key=analyzer.get, reverse=True)[:3],
         })
@@ -129,7 +131,8 @@ def main() -> None:
         "mean_moods_per_genre": per_genre,
         "clips_detail": rows,
     }
-    out = args.out or ROOT / "bench" / "analysis_heldout_results" / f"{report['date']}-moods-{args.split}.json"
+    results = ROOT / "bench" / "analysis_heldout_results"
+    out = args.out or results / f"{report['date']}-moods-{args.split}.json"
     out.write_text(json.dumps(report, indent=1))
     print(json.dumps({k: v for k, v in report.items() if k != "clips_detail"}, indent=1))
     print(f"wrote {out}")

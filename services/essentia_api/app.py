@@ -23,7 +23,7 @@ from services.common.contracts.analysis import ANALYZER_VERSION, AnalysisResult,
 from services.common.http import error_response, install_error_handling, require_service_token
 from services.common.settings import Settings, get_settings
 from services.essentia_api.analysis import ess, essentia_version
-from services.essentia_api.analysis.mood import select_mood_backend
+from services.essentia_api.analysis.mood import DESCRIPTOR, select_mood_backend
 from services.essentia_api.analysis.pipeline import AnalysisOptions
 from services.essentia_api.errors import (
     AnalysisError,
@@ -96,7 +96,7 @@ def create_app(*, settings: Settings | None = None, pool: AnalysisPool | None = 
         max_seconds=settings.analysis_max_duration_minutes * 60 or None,
     )
     mood_backend, mood_reason = select_mood_backend(
-        models_dir=settings.mood_models_dir, es_module=ess(), bundled=settings.mood_model != "descriptor"
+        models_dir=settings.mood_models_dir, es_module=ess(), bundled=settings.mood_model != DESCRIPTOR
     )
 
     @asynccontextmanager

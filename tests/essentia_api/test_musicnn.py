@@ -22,7 +22,8 @@ MODEL_SHA256 = "151ea63bda10c4d400762e7194ef3c670466a628577dbe45eb34334b5b57c5fd
 LIBROSA_ROW_SUMS = [0.0319992, 0.0319992, 0.0319992, 0.0319992, 0.0315156, 0.0297316, 0.0330689, 0.033116,
                     0.0318938, 0.0318849, 0.0320352, 0.0321049]
 LIBROSA_ROW_PEAKS = [1, 9, 17, 25, 33, 42, 55, 71, 92, 119, 153, 198]
-# log10(10000 * librosa.feature.melspectrogram(..., center=False) + 1) of _test_signal(): every 8th band's mean.
+# log10(10000 * librosa.feature.melspectrogram(..., center=False) + 1) of _test_signal():
+# every 8th band's mean.
 LIBROSA_BAND_MEANS = [0.703125, 0.741884, 1.29428, 0.727642, 0.796234, 0.730242, 0.787549, 0.794985,
                       0.768771, 0.808797, 0.798878, 0.822208]
 # TensorFlow on the musicnn checkpoint, is_training False, mean over the two patches of _random_patches().
@@ -87,7 +88,8 @@ def test_excerpts_cover_the_track_inside_its_bounds(duration):
     assert 1 <= count <= 8 and count == min(8, max(1, round(duration / 30)))
     starts = musicnn.excerpt_starts(duration, count)
     assert len(starts) == count and starts == sorted(starts)
-    assert all(0 <= s and s + musicnn.EXCERPT_SECONDS <= max(duration, musicnn.EXCERPT_SECONDS) for s in starts)
+    end = max(duration, musicnn.EXCERPT_SECONDS)
+    assert all(0 <= s and s + musicnn.EXCERPT_SECONDS <= end for s in starts)
     if count > 1:  # centred in equal parts: neither end of the track is favoured
         assert starts[0] + starts[-1] + musicnn.EXCERPT_SECONDS == pytest.approx(duration, abs=1e-6)
 
@@ -110,7 +112,8 @@ def test_musicnn_moods_are_cube_roots_of_their_strongest_tag(monkeypatch):
 
     backend._tagger = Tagger()
     excerpt = np.zeros(round(musicnn.EXCERPT_SECONDS * 22050) + 1, np.float32)
-    scores, name = predict_moods(backend=backend, inputs=_inputs(excerpts=[excerpt, excerpt], excerpt_rate=22050))
+    inputs = _inputs(excerpts=[excerpt, excerpt], excerpt_rate=22050)
+    scores, name = predict_moods(backend=backend, inputs=inputs)
     assert name == "musicnn-msd" and set(scores) == set(MOOD_NAMES)
     assert scores == {"happy": 0.5, "sad": 0.1, "aggressive": 0.6, "relaxed": 0.4, "party": 0.1}
 

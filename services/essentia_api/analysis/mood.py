@@ -190,9 +190,9 @@ def select_mood_backend(
 ) -> tuple[MoodBackend, str]:
     """Return (backend, reason). Never fails: falls back to descriptors and says why.
     `bundled=False` (MOOD_MODEL=descriptor) skips the bundled MusiCNN model."""
-    reason = _essentia_models_reason(models_dir=models_dir, es_module=es_module)
-    if isinstance(reason, tuple):
-        return reason
+    essentia_backend, reason = _essentia_models(models_dir=models_dir, es_module=es_module)
+    if essentia_backend is not None:
+        return essentia_backend, reason
     if not bundled:
         return DescriptorMood(), reason + "; MOOD_MODEL=descriptor"
     unusable = _musicnn_usable()
@@ -201,12 +201,12 @@ def select_mood_backend(
     return DescriptorMood(), f"{reason}; {unusable}"
 
 
-def _essentia_models_reason(*, models_dir: Path | None, es_module) -> tuple[MoodBackend, str] | str:
-    """(backend, reason) for usable Essentia models in MOOD_MODELS_DIR, else why there are none."""
+def _essentia_models(*, models_dir: Path | None, es_module) -> tuple[MoodBackend | None, str]:
+    """(backend, reason) for usable Essentia models in MOOD_MODELS_DIR, else (None, why there are none)."""
     if models_dir is None:
-        return "MOOD_MODELS_DIR not set"
+        return None, "MOOD_MODELS_DIR not set"
     if not models_dir.is_dir():
-        return f"{models_dir} is not a directory"
+        return None, f"{models_dir} is not a directory"
     graphs = _find_models(models_dir, ".pb")
     if graphs:
         if hasattr(es_module, "TensorflowPredictMusiCNN"):
@@ -219,7 +219,7 @@ def _essentia_models_reason(*, models_dir: Path | None, es_module) -> tuple[Mood
         if hasattr(es_module, "MusicExtractorSVM") and hasattr(es_module, "GaiaTransform"):
             return SvmMood(histories=histories, es_module=es_module), f"{len(histories)} SVM models"
         reason += "; SVM models found but this Essentia build has no Gaia support"
-    return reason
+    return None, reason
 
 
 def predict_moods(*, backend: MoodBackend, inputs: MoodInputs) -> tuple[dict[str, float], str]:

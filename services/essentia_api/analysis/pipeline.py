@@ -35,7 +35,8 @@ class AnalysisOptions:
     bpm_min: float = 70.0
     bpm_max: float = 180.0
     mood_models_dir: str | None = None
-    mood_model: str = "auto"  # MOOD_MODEL: "auto" (the bundled MusiCNN model if no Essentia models) or "descriptor"
+    # MOOD_MODEL: "auto" (Essentia models in mood_models_dir, else the bundled MusiCNN model) or "descriptor"
+    mood_model: str = "auto"
     # Weight of the opening bar's bass in the relative major/minor decision (0 disables it). Off by
     # default: it assumes tracks open on the tonic chord (see analysis/key.py, OPENING_WEIGHT).
     key_opening_weight: float = 0.0
