@@ -36,7 +36,7 @@ from bench.analysis_heldout.clips import DEFAULT_CACHE, generator_available, ren
 from bench.analysis_heldout.specs import load_manifest  # noqa: E402
 from services.common.contracts.analysis import ANALYZER_VERSION, MOOD_NAMES  # noqa: E402
 from services.essentia_api.analysis import musicnn  # noqa: E402
-from services.essentia_api.analysis.loading import _excerpts  # noqa: E402
+from services.essentia_api.analysis.loading import mono_excerpts  # noqa: E402
 from services.essentia_api.analysis.mood import MUSICNN_MOOD_TAGS, MUSICNN_SCORE_EXPONENT  # noqa: E402
 
 
@@ -80,7 +80,7 @@ def main() -> None:
         t = time.process_time()  # the analyzer's mood stage: cut, resample, front end, model
         count = musicnn.patch_count(duration)
         starts = musicnn.excerpt_starts(duration, count)
-        excerpts = _excerpts(audio, int(rate), starts, musicnn.EXCERPT_SECONDS)
+        excerpts = mono_excerpts(audio, int(rate), starts, musicnn.EXCERPT_SECONDS)
         patches = musicnn.excerpt_patches(excerpts, rate)
         m = time.process_time()
         analyzer = tagger.tags(patches)

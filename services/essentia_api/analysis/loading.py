@@ -212,7 +212,10 @@ def _too_long(seconds: float, max_seconds: float) -> TooLong:
     )
 
 
-def _excerpts(audio: np.ndarray, sample_rate: int, starts: list[float], seconds: float) -> list[np.ndarray]:
+def mono_excerpts(
+    audio: np.ndarray, sample_rate: int, starts: list[float], seconds: float
+) -> list[np.ndarray]:
+    """Mono mixes (first two channels) of `seconds` + 1 sample from each start, moved inside the audio."""
     length = round(seconds * sample_rate) + 1
     out = []
     for start in starts:
@@ -283,5 +286,7 @@ def load_audio(
             audio=audio[:, :2] if channels > 1 else audio[:, :1], sample_rate=sr, factor=factor
         ),
         duration=duration,
-        excerpts=_excerpts(audio, sr, excerpt_starts(duration), excerpt_seconds) if excerpt_starts else [],
+        excerpts=(
+            mono_excerpts(audio, sr, excerpt_starts(duration), excerpt_seconds) if excerpt_starts else []
+        ),
     )

@@ -121,9 +121,9 @@ class MusicnnTagger:
             str(model_path), options, providers=["CPUExecutionProvider"]
         )
         self.input_name = self.session.get_inputs()[0].name
-        outputs = self.session.get_outputs()[0].shape
-        if outputs[-1] != len(MSD_TAGS):
-            raise ValueError(f"{model_path.name} has {outputs[-1]} outputs, expected {len(MSD_TAGS)}")
+        tag_count = self.session.get_outputs()[0].shape[-1]
+        if tag_count != len(MSD_TAGS):
+            raise ValueError(f"{model_path.name} has {tag_count} outputs, expected {len(MSD_TAGS)}")
 
     def tags(self, patches: np.ndarray) -> dict[str, float]:
         probs = self.session.run(None, {self.input_name: patches.astype(np.float32)})[0]
