@@ -37,11 +37,7 @@ from bench.analysis_heldout.specs import load_manifest  # noqa: E402
 from services.common.contracts.analysis import ANALYZER_VERSION, MOOD_NAMES  # noqa: E402
 from services.essentia_api.analysis import musicnn  # noqa: E402
 from services.essentia_api.analysis.loading import mono_excerpts  # noqa: E402
-from services.essentia_api.analysis.mood import MUSICNN_MOOD_TAGS, MUSICNN_SCORE_EXPONENT  # noqa: E402
-
-
-def moods(tags: dict[str, float]) -> dict[str, float]:
-    return {m: max(tags[t] for t in MUSICNN_MOOD_TAGS[m]) ** MUSICNN_SCORE_EXPONENT for m in MOOD_NAMES}
+from services.essentia_api.analysis.mood import MusicnnMood, musicnn_moods  # noqa: E402
 
 
 def all_patches(tagger: musicnn.MusicnnTagger, mono: np.ndarray, rate: float) -> np.ndarray:
@@ -63,6 +59,7 @@ def main() -> None:
     args = ap.parse_args()
 
     tagger = musicnn.MusicnnTagger()
+    plan = MusicnnMood()  # where the analysis cuts its excerpts
     rows, seen = [], defaultdict(int)
     model_seconds = patches_run = 0.0
     stage_seconds = audio_seconds = 0.0
@@ -78,9 +75,9 @@ def main() -> None:
         duration = len(audio) / rate
 
         t = time.process_time()  # the analyzer's mood stage: cut, resample, front end, model
-        count = musicnn.patch_count(duration)
-        starts = musicnn.excerpt_starts(duration, count)
-        excerpts = mono_excerpts(audio, int(rate), starts, musicnn.EXCERPT_SECONDS)
+        starts = plan.excerpt_starts(duration)
+        count = len(starts)
+        excerpts = mono_excerpts(audio, int(rate), starts, plan.excerpt_seconds)
         patches = musicnn.excerpt_patches(excerpts, rate)
         m = time.process_time()
         analyzer = tagger.tags(patches)
@@ -92,7 +89,7 @@ def main() -> None:
 
         full = all_patches(tagger, audio[:, :2].mean(axis=1, dtype=np.float32), rate)
         baseline = dict(zip(musicnn.MSD_TAGS, full.mean(axis=0).tolist(), strict=True))
-        a, b = moods(analyzer), moods(baseline)
+        a, b = musicnn_moods(analyzer), musicnn_moods(baseline)
         rows.append({
             "file": path.name, "generator": spec.generator, "seed": spec.seed, "genre": spec.genre,
             "seconds": round(duration, 1), "patches": count, "all_patches": len(full),

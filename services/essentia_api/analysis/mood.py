@@ -21,6 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from services.common.contracts.analysis import MOOD_NAMES
+from services.essentia_api.analysis import musicnn
 
 log = logging.getLogger(__name__)
 
@@ -139,41 +140,41 @@ MUSICNN_MOOD_TAGS = {
 MUSICNN_SCORE_EXPONENT = 1 / 3
 
 
+def musicnn_moods(tags: dict[str, float]) -> dict[str, float]:
+    """Mood scores (unrounded) from MusiCNN tag probabilities: each mood's strongest tag, cube-rooted."""
+    return {
+        mood: max(tags[t] for t in MUSICNN_MOOD_TAGS[mood]) ** MUSICNN_SCORE_EXPONENT for mood in MOOD_NAMES
+    }
+
+
 class MusicnnMood:
     """Mood scores from the bundled MusiCNN tagger (analysis/musicnn.py) on excerpts cut at load time."""
 
-    def __init__(self) -> None:
-        from services.essentia_api.analysis import musicnn
+    name = musicnn.MODEL_NAME
+    excerpt_seconds = musicnn.EXCERPT_SECONDS
 
-        self.musicnn = musicnn
-        self.name = musicnn.MODEL_NAME
-        self.excerpt_seconds = musicnn.EXCERPT_SECONDS
-        self._tagger = None
+    def __init__(self) -> None:
+        self._tagger: musicnn.MusicnnTagger | None = None
 
     def excerpt_starts(self, duration: float) -> list[float]:
-        return self.musicnn.excerpt_starts(duration, self.musicnn.patch_count(duration))
+        return musicnn.excerpt_starts(duration, musicnn.patch_count(duration))
 
     def predict(self, *, inputs: MoodInputs) -> dict[str, float]:
         if not inputs.excerpts:
             raise ValueError("no audio excerpts were cut for the mood model")
         if self._tagger is None:  # once per worker process
-            self._tagger = self.musicnn.MusicnnTagger()
-        tags = self._tagger.tags(self.musicnn.excerpt_patches(inputs.excerpts, inputs.excerpt_rate))
-        return {
-            mood: round(max(tags[t] for t in MUSICNN_MOOD_TAGS[mood]) ** MUSICNN_SCORE_EXPONENT, 3)
-            for mood in MOOD_NAMES
-        }
+            self._tagger = musicnn.MusicnnTagger()
+        tags = self._tagger.tags(musicnn.excerpt_patches(inputs.excerpts, inputs.excerpt_rate))
+        return {mood: round(score, 3) for mood, score in musicnn_moods(tags).items()}
 
 
 def _musicnn_usable() -> str | None:
     """None if the bundled model can run here, else why not."""
-    from services.essentia_api.analysis.musicnn import MODEL_PATH
-
     try:
         import onnxruntime  # noqa: F401
     except ImportError:
         return "onnxruntime is not installed"
-    return None if MODEL_PATH.is_file() else f"{MODEL_PATH} is missing"
+    return None if musicnn.MODEL_PATH.is_file() else f"{musicnn.MODEL_PATH} is missing"
 
 
 def _find_models(models_dir: Path, suffix: str) -> dict[str, Path]:

@@ -1,7 +1,7 @@
 """MusiCNN auto-tagger (Pons & Serra, 2019), Million Song Dataset checkpoint, run by ONNX Runtime.
 
 The weights are the `MSD_musicnn` checkpoint that the `musicnn` wheel (PyPI, ISC licence) ships; the
-TensorFlow 1 graph was frozen and converted to ONNX once by tools/musicnn_to_onnx.py (TensorFlow itself is
+TensorFlow 1 graph was frozen and converted to ONNX once by scripts/musicnn_to_onnx.py (TensorFlow itself is
 not a dependency). Input: log-mel patches of 187 frames x 96 bands (16 kHz, 512-point FFT, hop 256, about
 3 s), exactly musicnn's own front end (librosa's Slaney mel bank, power spectrum, log10(10000 x + 1)).
 Output: 50 Last.fm tag probabilities per patch.
@@ -82,7 +82,7 @@ def log_mel_patch(samples: np.ndarray) -> np.ndarray:
 
 def patch_count(duration: float) -> int:
     """How many 3 s patches a track is summarised by: one per 30 s of audio, 1 to 8. Each costs ~50 ms on
-    one core, so a 5-minute track pays ~0.4 s; docs/benchmarks.md ("Mood model") measures how far these
+    one core, so a 5-minute track pays ~0.4 s; docs/benchmarks.md ("Analyzer 1.15") measures how far these
     means lie from the mean over every patch of the track."""
     return int(np.clip(round(duration / 30.0), 1, 8))
 
