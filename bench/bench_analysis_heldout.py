@@ -18,6 +18,9 @@ run. Reported per split, per set (generator + seed) and per generator: tempo Acc
 (also x2, x3, /2, /3), key exact, MIREX (mir_eval weights), misses by kind and by genre band, and how
 well the analyzer's stated confidences hold (`calibration`: key_confidence against key exact, the chosen
 tempo's confidence against Acc1; bins, ECE, Brier, AUC).
+"+styles" rows: the same readings after the library's style rule (services/domain/analysis/style_tempo.py),
+given the clip's genre as the Discogs style a record of it would carry (STYLE_OF_GENRE); for plain Essentia,
+which reports no octave candidates, half and double time count as likely as its reading.
 Clips are cached in ~/.cache/djp-heldout (--cache-dir). Results: bench/analysis_heldout_results/<date>.json.
 """
 
@@ -48,6 +51,11 @@ from bench.analysis_heldout.specs import (  # noqa: E402
 )
 
 ANALYZERS = ("analyzer", "essentia")
+STYLED = ("analyzer+styles", "essentia+styles")
+REPORTED = ANALYZERS + STYLED
+# The Discogs style a record of each generated genre carries.
+STYLE_OF_GENRE = {"boom_bap": "Boom Bap", "downtempo": "Downtempo", "house": "House", "techno": "Techno",
+                  "trance": "Trance", "dubstep": "Dubstep", "drum_and_bass": "Drum n Bass", "breaks": "Breaks"}
 
 
 def _analyse(path: str) -> dict:
@@ -61,6 +69,7 @@ def _analyse(path: str) -> dict:
     chosen = [c.confidence for c in r.bpm_candidates or [] if c.relation == "chosen"]
     ours = {"bpm": float(r.bpm), "key": r.key, "scale": r.scale, "bpm_raw": float(r.bpm_raw),
             "key_confidence": r.key_confidence, "bpm_confidence": chosen[0] if chosen else None,
+            "bpm_candidates": [c.model_dump(mode="json") for c in r.bpm_candidates or []],
             "seconds": round(time.perf_counter() - t, 2)}
     t = time.perf_counter()
     es = ess()
@@ -69,6 +78,15 @@ def _analyse(path: str) -> dict:
     key, scale, _ = es.KeyExtractor(profileType="edma")(audio)
     base = {"bpm": float(bpm), "key": key, "scale": scale, "seconds": round(time.perf_counter() - t, 2)}
     return {"analyzer": ours, "essentia": base}
+
+
+def with_styles(spec, reading: dict) -> dict:
+    """The reading after the style rule, as the library stores it for a record of the clip's genre."""
+    from services.domain.analysis.style_tempo import style_tempo
+
+    decided = style_tempo(bpm=reading["bpm"], candidates=reading.get("bpm_candidates"),
+                          styles=[STYLE_OF_GENRE[spec.genre]], genres=["Electronic"])
+    return reading | {"bpm": decided.bpm} if decided else reading
 
 
 def calibration(rows: list) -> dict:
@@ -92,20 +110,23 @@ def _render(args: tuple) -> str:
 
 def _table(report: dict) -> str:
     lines = [
-        "| split | set | n | analyzer Acc1 | Acc2 | key | MIREX | Essentia Acc1 | Acc2 | key | MIREX |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| split | set | n | analyzer Acc1 | Acc2 | key | MIREX | Essentia Acc1 | Acc2 | key | MIREX "
+        "| Acc1 +styles: analyzer | Essentia |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
 
-    def row(split, name, a, e):
+    def row(split, name, r):
+        a, e = r["analyzer"], r["essentia"]
         return (
             f"| {split} | {name} | {a['n']} | {a['tempo_acc1']:.3f} | {a['tempo_acc2']:.3f} | {a['key_exact']:.3f} | "
-            f"{a['key_mirex']:.3f} | {e['tempo_acc1']:.3f} | {e['tempo_acc2']:.3f} | {e['key_exact']:.3f} | {e['key_mirex']:.3f} |"
+            f"{a['key_mirex']:.3f} | {e['tempo_acc1']:.3f} | {e['tempo_acc2']:.3f} | {e['key_exact']:.3f} | {e['key_mirex']:.3f} "
+            f"| {r['analyzer+styles']['tempo_acc1']:.3f} | {r['essentia+styles']['tempo_acc1']:.3f} |"
         )
 
     for split, block in report["splits"].items():
         for set_name, s in block["sets"].items():
-            lines.append(row(split, set_name, s["analyzer"], s["essentia"]))
-        lines.append(row(split, "**all**", block["analyzer"], block["essentia"]))
+            lines.append(row(split, set_name, s))
+        lines.append(row(split, "**all**", block))
     return "\n".join(lines)
 
 
@@ -178,29 +199,32 @@ def main() -> None:
         "by_generator": {},
         "misses": {},
     }
+    for (_, spec), r in zip(chosen, results):
+        for styled, plain in zip(STYLED, ANALYZERS):
+            r[styled] = with_styles(spec, r[plain])
     rows = list(zip(chosen, results))
     for split in wanted:
         in_split = [(s, r) for (sp, s), r in rows if sp == split]
         if not in_split:
             continue
-        block = {a: score([(s, r[a]) for s, r in in_split]) for a in ANALYZERS}
+        block = {a: score([(s, r[a]) for s, r in in_split]) for a in REPORTED}
         block["sets"] = {}
         for _, gen, seed in (x for x in SETS if x[0] == split):
             in_set = [(s, r) for s, r in in_split if s.generator == gen and s.seed == seed]
             if in_set:
-                block["sets"][f"{gen} s{seed}"] = {a: score([(s, r[a]) for s, r in in_set]) for a in ANALYZERS}
+                block["sets"][f"{gen} s{seed}"] = {a: score([(s, r[a]) for s, r in in_set]) for a in REPORTED}
         block["analyzer"]["calibration"] = calibration(in_split)
         report["splits"][split] = block
     for gen in dict.fromkeys(s.generator for _, s in chosen):
         in_gen = [(s, r) for (_, s), r in rows if s.generator == gen]
-        report["by_generator"][gen] = {a: score([(s, r[a]) for s, r in in_gen]) for a in ANALYZERS}
-    for a in ANALYZERS:
+        report["by_generator"][gen] = {a: score([(s, r[a]) for s, r in in_gen]) for a in REPORTED}
+    for a in REPORTED:
         report["misses"][a] = [
             {"split": sp} | m for (sp, s), r in rows if (m := miss_record(s, r[a])) is not None
         ]
     report["per_clip"] = [
         {"split": sp, "clip_id": s.clip_id, "ref_bpm": s.bpm, "ref_key": s.key_name}
-        | {a: {k: v for k, v in r[a].items() if k != "seconds"} for a in ANALYZERS}
+        | {a: {k: v for k, v in r[a].items() if k != "seconds"} for a in REPORTED}
         for (sp, s), r in rows
     ]
     out = args.out or ROOT / "bench" / "analysis_heldout_results" / f"{report['date']}.json"
@@ -208,7 +232,7 @@ def main() -> None:
     out.write_text(json.dumps(report, indent=1) + "\n")
     print(_table(report))
     for split, block in report["splits"].items():
-        for a in ANALYZERS:
+        for a in REPORTED:
             print(f"{split} {a}: tempo misses {block[a]['tempo_misses']}, key misses {block[a]['key_misses']}")
     print(f"wrote {out}")
 

@@ -114,3 +114,21 @@ def test_a_track_is_read_without_its_analysis_json_yet_shows_the_analysed_values
     assert (t["bpm"], t["bpm_source"], t["analysed_bpm"], t["analysed_camelot"]) == (62.0, "user", 124.0, "8A")
     reads = [sql for sql, _ in statements if "FROM tracks" in sql]
     assert reads and not any(re.search(r"tracks\.analysis\b(?!\s*(->|\[))", sql) for sql in reads), reads
+
+
+def test_style_octave_through_the_api_and_the_track_page(user_client):
+    with session_scope() as s:
+        lib = Library(owner_id=user_client.user_id, name="bass")
+        s.add(lib)
+        s.flush()
+        track = Track(track_id="2-A1", library_id=lib.id, title="Wobble", styles=["Dubstep"])
+        s.add(track)
+        s.flush()
+        store_analysis(session=s, track=track, result=_result(bpm=70.0, bpm_candidates=[
+            {"bpm": 70.0, "confidence": 0.6, "relation": "chosen"},
+            {"bpm": 140.0, "confidence": 0.4, "relation": "double"}]))
+        pk = track.id
+    t = user_client.get(f"/api/tracks/{pk}").json()
+    assert (t["bpm"], t["bpm_source"], t["analysed_bpm"]) == (140.0, "style", 70.0)
+    page = user_client.get(f"/tracks/{pk}").text
+    assert "140 BPM" in page and "(counted as Dubstep; audio 70)" in page and "use 70</button>" in page

@@ -3,7 +3,8 @@
 One rule for the effective value: the `bpm` / `key` / `scale` / `camelot` columns are what every
 reader uses (search, filters, the set builder, exports). A correction writes them and marks them
 `bpm_source` / `key_source` = "user"; a re-analysis then leaves them alone (analysis/results.py) and
-the analysed values stay in `track.analysis`. Reverting copies the analysed values back.
+the analysed values stay in `track.analysis`. Reverting copies the analysed values back (for the tempo, in
+the octave the track's styles count it in: `bpm_source` = "style", style_tempo.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from sqlalchemy.orm import Session
 
 from services.common.camelot import KeyParseError, parse_key
 from services.common.models import Track, User
+from services.domain.analysis.results import analysed_tempo
+from services.domain.analysis.style_tempo import STYLE, styles_holding, tempo_ranges
 from services.domain.errors import Conflict, Invalid
 from services.domain.tracks.service import writable_track
 
@@ -51,9 +54,15 @@ def clean_key(value: Any) -> tuple[str, str, str]:
     return cam.tonic, cam.scale, str(cam)
 
 
+def _in_effect(track: Track, candidate: dict[str, Any]) -> bool:
+    """Whether an analysed tempo candidate is the track's tempo (to 1%: a typed 124 is the analysed 124.1)."""
+    return bool(track.bpm and candidate.get("bpm") and abs(candidate["bpm"] - track.bpm) <= 0.01 * track.bpm)
+
+
 def bpm_alternative(track: Track) -> dict[str, Any] | None:
-    """The analysis's most likely other tempo: {"bpm", "confidence", "relation"} (None if it offered none)."""
-    others = [c for c in track.bpm_candidates or [] if c.get("relation") != "chosen"]
+    """The analysis's most likely tempo other than the one in effect: {"bpm", "confidence", "relation"}
+    (None if it offered none). When the styles chose the octave, that is the audio's own reading."""
+    others = [c for c in track.bpm_candidates or [] if not _in_effect(track, c)]
     if others:
         return max(others, key=lambda c: c.get("confidence") or 0)
     alt = (track.analysis or {}).get("bpm_alternative")  # results stored before analyzer 1.4
@@ -112,8 +121,8 @@ def revert_correction(*, session: Session, user: User, track_pk: int, what: str 
     track = writable_track(session=session, user=user, track_pk=track_pk)
     analysed = track.analysis or {}
     if what in ("bpm", "all") and track.bpm_source == USER:
-        track.bpm = analysed.get("bpm")
-        track.bpm_source = None
+        track.bpm, track.bpm_source = analysed_tempo(track=track, bpm=analysed.get("bpm"),
+                                                     candidates=track.bpm_candidates)
     if what in ("key", "all") and track.key_source == USER:
         track.key, track.scale, track.camelot = analysed.get("key"), analysed.get("scale"), analysed.get("camelot")
         track.key_source = None
@@ -133,13 +142,16 @@ def estimates(track: Track) -> dict[str, Any]:
     analysed = track.analysis or {}
     bpm_alt = bpm_alternative(track)
     key_alt = track.key_alternative
-    chosen = next((c for c in track.bpm_candidates or [] if c.get("relation") == "chosen"), None)
+    in_effect = next((c for c in track.bpm_candidates or [] if _in_effect(track, c)), None)
     return {
         "bpm": {
             "value": track.bpm,
             "source": track.bpm_source or ("analysis" if track.analyzed_at else None),
             "analysed": analysed.get("bpm"),
-            "confidence": chosen.get("confidence") if chosen else None,
+            "confidence": in_effect.get("confidence") if in_effect else None,
+            # the styles whose usual range chose the octave (source "style")
+            "styles": (list(styles_holding(track.bpm, tempo_ranges(styles=track.styles, genres=track.genres)))
+                       if track.bpm_source == STYLE and track.bpm else []),
             "candidates": track.bpm_candidates or [],
             "alternative": bpm_alt,
         },

@@ -107,5 +107,6 @@ def analyze_track_job(track_pk: int) -> dict:
         if track is None:
             raise _give_up(f"track {track_pk} was removed during analysis")
         store_analysis(session=session, track=track, result=result)
+        bpm, camelot = track.bpm, track.camelot  # in effect: the style's octave or the DJ's correction, if any
     jobs.report_progress(stage="done", percent=100)
-    return {"track_pk": track_pk, "bpm": result.bpm, "camelot": result.camelot, "energy": result.energy}
+    return {"track_pk": track_pk, "bpm": bpm, "camelot": camelot, "energy": result.energy}

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from services.common.contracts.analysis import AnalysisResult
 from services.common.models import Track
+from services.domain.analysis.style_tempo import STYLE, style_tempo
 
 
 def store_analysis(*, session: Session, track: Track, result: AnalysisResult) -> Track:
@@ -16,12 +17,14 @@ def store_analysis(*, session: Session, track: Track, result: AnalysisResult) ->
 
     Every analysis column is overwritten (not merged) so a re-analysis never leaves values from an
     older analyzer version behind, except bpm / key / scale / camelot when the DJ corrected them
-    (`bpm_source` / `key_source` = "user"). The caller commits.
+    (`bpm_source` / `key_source` = "user"). The tempo is the octave the track's styles count it in when
+    the audio left that open (`bpm_source` = "style", style_tempo.py). The caller commits.
     """
     # A DJ's correction (tracks/service.py correct_analysis) is never overwritten: the analysed values
     # stay visible in `analysis`, and reverting the correction brings them back.
     if track.bpm_source != "user":
-        track.bpm = result.bpm
+        candidates = [c.model_dump(mode="json") for c in result.bpm_candidates or []]
+        track.bpm, track.bpm_source = analysed_tempo(track=track, bpm=result.bpm, candidates=candidates)
     if track.key_source != "user":
         track.key = result.key
         track.scale = result.scale
@@ -47,3 +50,9 @@ def store_analysis(*, session: Session, track: Track, result: AnalysisResult) ->
 
     embed_soon(track_pks=[track.id])  # its audio-feature vector (in the background, after the commit)
     return track
+
+
+def analysed_tempo(*, track: Track, bpm: float | None, candidates: list[dict] | None) -> tuple[float | None, str | None]:
+    """(tempo, bpm_source) the analysis gives this track: its own reading, or the octave of its styles."""
+    by_style = style_tempo(bpm=bpm, candidates=candidates, styles=track.styles or (), genres=track.genres or ())
+    return (by_style.bpm, STYLE) if by_style else (bpm, None)

@@ -41,8 +41,10 @@ class TrackOut(BaseModel):
     energy: float | None
     danceability: float | None
     analyzed_at: datetime | None
-    bpm_source: Literal["user"] | None = Field(None, description='"user" when bpm is the DJ\'s correction '
-                                               '(re-analysis keeps it), null when it is the analysis\'s')
+    bpm_source: Literal["user", "style"] | None = Field(
+        None, description='"user" when bpm is the DJ\'s correction (re-analysis keeps it), "style" when the '
+        "analysis's other octave was taken because the track's Discogs styles count it there (dubstep at 140, "
+        "drum & bass at 170s), null when it is the analysis's own reading")
     key_source: Literal["user"] | None = Field(None, description="The same for key, scale and camelot")
     analysed_bpm: float | None = Field(None, description="The analysis's own tempo (differs from bpm when corrected)")
     analysed_camelot: str | None = Field(None, description="The analysis's own key, Camelot")
