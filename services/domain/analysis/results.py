@@ -4,12 +4,14 @@ except a tempo or key the DJ corrected by hand."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
+from sqlalchemy import ARRAY, Connection, Text, and_, bindparam, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from services.common.contracts.analysis import AnalysisResult
 from services.common.models import Track
-from services.domain.analysis.style_tempo import STYLE, style_tempo
+from services.domain.analysis.style_tempo import GENRE_BPM_RANGES, STYLE, STYLE_BPM_RANGES, style_tempo
 
 
 def store_analysis(*, session: Session, track: Track, result: AnalysisResult) -> Track:
@@ -52,7 +54,40 @@ def store_analysis(*, session: Session, track: Track, result: AnalysisResult) ->
     return track
 
 
-def analysed_tempo(*, track: Track, bpm: float | None, candidates: list[dict] | None) -> tuple[float | None, str | None]:
-    """(tempo, bpm_source) the analysis gives this track: its own reading, or the octave of its styles."""
+def analysed_tempo(*, track: Any, bpm: float | None, candidates: list[dict] | None) -> tuple[float | None, str | None]:
+    """(tempo, bpm_source) the analysis gives a track (anything with `styles` and `genres`): its own
+    reading, or the octave of its styles."""
     by_style = style_tempo(bpm=bpm, candidates=candidates, styles=track.styles or (), genres=track.genres or ())
     return (by_style.bpm, STYLE) if by_style else (bpm, None)
+
+
+def restyle_tempos(*, conn: Connection | Session, library_id: int | None = None,
+                   track_pks: list[int] | None = None) -> list[int]:
+    """Apply the style rule again to analysed tracks whose styles may have changed since their analysis (a
+    sync, an accepted suggestion) or that were analysed before the rule: their tempo moves to the octave
+    the rule now gives, unless the DJ corrected it. Returns the ids of the tracks whose tempo changed
+    (their audio vectors include the tempo: the caller queues them for embedding)."""
+    t = Track.__table__
+    analysed = Track.analysed_bpm.expression
+    where = [t.c.analyzed_at.is_not(None), analysed.is_not(None),
+             or_(t.c.bpm_source.is_(None), t.c.bpm_source == STYLE),
+             # only tracks the rule can move: a style or genre with a range, or moved by it before
+             or_(t.c.styles.op("&&")(literal(list(STYLE_BPM_RANGES), ARRAY(Text))),
+                 and_(func.coalesce(func.cardinality(t.c.styles), 0) == 0,
+                      t.c.genres.op("&&")(literal(list(GENRE_BPM_RANGES), ARRAY(Text)))),
+                 t.c.bpm_source == STYLE)]
+    if library_id is not None:
+        where.append(t.c.library_id == library_id)
+    if track_pks is not None:
+        where.append(t.c.id.in_(track_pks))
+    rows = conn.execute(select(t.c.id, t.c.bpm, t.c.bpm_source, analysed.label("analysed"),
+                               t.c.bpm_candidates, t.c.styles, t.c.genres).where(*where)).all()
+    changes = []
+    for row in rows:
+        bpm, source = analysed_tempo(track=row, bpm=row.analysed, candidates=row.bpm_candidates)
+        if (bpm, source) != (row.bpm, row.bpm_source):
+            changes.append({"pk": row.id, "new_bpm": bpm, "new_source": source})
+    if changes:
+        conn.execute(update(t).where(t.c.id == bindparam("pk"))
+                     .values(bpm=bindparam("new_bpm"), bpm_source=bindparam("new_source")), changes)
+    return [c["pk"] for c in changes]

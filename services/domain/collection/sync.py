@@ -31,6 +31,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from services.common.contracts.discogs import ReleaseFailure, SyncMode, SyncProgress
 from services.common.db import get_engine
 from services.common.models import Album, DiscogsRelease, Library, SyncRun, Track
+from services.domain.analysis.results import restyle_tempos
 from services.domain.sources.base import (
     AlbumInfo,
     MalformedResponse,
@@ -382,6 +383,9 @@ def _run_locked(*, library_id: int, source: MetadataSource, mode: SyncMode, job_
         with engine.begin() as conn:
             run.save(conn, stage="finished", status="finished", finished_at=_now())
             conn.execute(update(Library.__table__).where(Library.id == library_id).values(last_synced_at=_now()))
+            # Styles may have changed: tempos the rule of analysis/style_tempo.py chose follow them (the sync
+            # job re-embeds the library's changed tracks afterwards).
+            restyle_tempos(conn=conn, library_id=library_id)
         return run.report()
     except BaseException as exc:
         reason = exc.reason if isinstance(exc, SourceError) else f"{type(exc).__name__}: {exc}"

@@ -41,6 +41,7 @@ from sqlalchemy.orm import Session
 
 from services.common.models import MetadataSuggestion, Track, User
 from services.common.settings import Settings, get_settings
+from services.domain.analysis.results import restyle_tempos
 from services.domain.enrichment import prompts
 from services.domain.enrichment.service import record_source_error, record_source_ok
 from services.domain.enrichment.sources.base import (
@@ -479,6 +480,11 @@ def accept_suggestion(*, session: Session, user: User, suggestion_id: int,
     suggestion.status = "accepted"
     suggestion.decided_at = datetime.now(UTC)
     session.flush()
+    if restyle_tempos(conn=session, track_pks=[track.id]):  # a new style can set the tempo's octave
+        session.expire(track, ["bpm", "bpm_source"])
+        from services.domain.embeddings.jobs import embed_soon
+
+        embed_soon(track_pks=[track.id])
     return suggestion, track
 
 

@@ -1,5 +1,9 @@
 """Drift repair: find what fell out of step with Postgres and queue the existing work that fixes it.
 
+- Tempo octaves: analysed tracks whose tempo is not the octave the style rule gives for their styles now
+  (analysed before the rule, or styles changed outside a sync) are set to it
+  (`analysis.results.restyle_tempos`; a DJ's correction is never touched). Runs first: the embeddings
+  check below then sees their changed audio vectors.
 - Embeddings: live tracks whose text embedding of the active model, or audio embedding, is missing or stale
   (`embeddings.service.tracks_needing_embedding`, the same hashes `embed_tracks` compares) are queued with
   `embeddings.jobs.embed_soon` (drained in batches by the embeddings queue).
@@ -20,6 +24,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel, Field
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from services.common.db import get_redis
@@ -38,6 +43,11 @@ class EmbeddingRepair(BaseModel):
     error: str | None = None
 
 
+class TempoRepair(BaseModel):
+    tracks: int = Field(0, description="tracks whose tempo moved to the octave their styles count it in")
+    error: str | None = None
+
+
 class SearchRepair(BaseModel):
     backend: str
     tracks: int | None = None
@@ -51,12 +61,13 @@ class SearchRepair(BaseModel):
 class RepairRun(BaseModel):
     ran_at: datetime
     job_id: str | None = None
+    tempo: TempoRepair = Field(default_factory=TempoRepair)  # runs recorded before it have none
     embeddings: EmbeddingRepair
     search: SearchRepair
 
     @property
     def repaired(self) -> bool:
-        return bool(self.embeddings.queued or self.search.rebuild_job_id)
+        return bool(self.tempo.tracks or self.embeddings.queued or self.search.rebuild_job_id)
 
 
 def _default_queue(track_pks: list[int]) -> bool:
@@ -69,6 +80,17 @@ def _default_rebuild() -> str:
     from services.domain.search.service import request_rebuild
 
     return request_rebuild()
+
+
+def repair_tempo(*, session: Session) -> TempoRepair:
+    from services.domain.analysis.results import restyle_tempos
+
+    try:
+        with session.begin_nested():
+            return TempoRepair(tracks=len(restyle_tempos(conn=session)))
+    except SQLAlchemyError as exc:
+        log.warning("tempo octave repair failed: %s", exc)
+        return TempoRepair(error=f"{type(exc).__name__}: the database refused the update")
 
 
 def repair_embeddings(*, session: Session, queue: Callable[[list[int]], bool] = _default_queue) -> EmbeddingRepair:
@@ -112,11 +134,13 @@ def repair_search(*, session: Session, rebuild: Callable[[], str] = _default_reb
 def repair_drift(*, session: Session, job_id: str | None = None,
                  queue: Callable[[list[int]], bool] = _default_queue,
                  rebuild: Callable[[], str] = _default_rebuild) -> RepairRun:
-    """One repair: embeddings, then the search index. Recorded as the last run."""
-    run = RepairRun(ran_at=datetime.now(UTC), job_id=job_id,
+    """One repair: tempo octaves, embeddings, then the search index. Recorded as the last run."""
+    tempo = repair_tempo(session=session)
+    run = RepairRun(ran_at=datetime.now(UTC), job_id=job_id, tempo=tempo,
                     embeddings=repair_embeddings(session=session, queue=queue),
                     search=repair_search(session=session, rebuild=rebuild))
-    log.info("drift repair: %s track(s) queued for embedding, search drift %s%s", run.embeddings.tracks,
+    log.info("drift repair: %s tempo(s) moved to their styles' octave, %s track(s) queued for embedding, "
+             "search drift %s%s", run.tempo.tracks, run.embeddings.tracks,
              run.search.drift, f", rebuild {run.search.rebuild_job_id}" if run.search.rebuild_job_id else "")
     record_run(run=run)
     return run

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from services.common.models import Track
 from services.domain.analysis.corrections import correct_analysis, estimates, revert_correction
-from services.domain.analysis.results import store_analysis
+from services.domain.analysis.results import restyle_tempos, store_analysis
 from services.domain.analysis.style_tempo import (
     OUTSIDE_ODDS,
     STYLE_BPM_RANGES,
@@ -99,3 +101,40 @@ def test_a_track_without_a_tempo_convention_keeps_the_audios_reading(db_session,
     db_session.flush()
     store_analysis(session=db_session, track=t, result=_result(bpm=70.0, bpm_candidates=_cands(70.0, 0.6, 0.0, 0.4)))
     assert (t.bpm, t.bpm_source) == (70.0, None)
+
+
+def test_restyle_follows_a_change_of_styles_and_leaves_corrections_alone(db_session, owner_library):
+    user, lib = owner_library
+    plain, corrected = (Track(track_id=f"9-C{i}", library_id=lib.id, title=f"T{i}") for i in range(2))
+    db_session.add_all([plain, corrected])
+    db_session.flush()
+    for t in (plain, corrected):
+        store_analysis(session=db_session, track=t, result=_result(bpm=70.0, bpm_candidates=_cands(70.0, 0.6, 0.0, 0.4)))
+    correct_analysis(session=db_session, user=user, track_pk=corrected.id, bpm=71)
+    assert (plain.bpm, plain.bpm_source) == (70.0, None)
+
+    for t in (plain, corrected):  # what a sync writes when Discogs gained a style
+        t.styles = ["Dubstep"]
+    db_session.flush()
+    assert restyle_tempos(conn=db_session, library_id=lib.id) == [plain.id]
+    db_session.expire_all()
+    assert (plain.bpm, plain.bpm_source) == (140.0, "style")
+    assert (corrected.bpm, corrected.bpm_source) == (71.0, "user")
+    assert restyle_tempos(conn=db_session, library_id=lib.id) == []  # nothing left to move
+
+    plain.styles = ["Ambient"]  # the style went away: back to the audio's reading
+    db_session.flush()
+    assert restyle_tempos(conn=db_session, track_pks=[plain.id]) == [plain.id]
+    db_session.expire_all()
+    assert (plain.bpm, plain.bpm_source) == (70.0, None)
+
+
+def test_restyle_never_touches_a_track_without_an_analysed_tempo(db_session, owner_library):
+    _user, lib = owner_library
+    t = Track(track_id="9-D1", library_id=lib.id, title="Imported", styles=["Dubstep"], bpm=70.0,
+              analyzed_at=datetime.now(UTC))  # a tempo from elsewhere, no analysis JSON
+    db_session.add(t)
+    db_session.flush()
+    assert restyle_tempos(conn=db_session, library_id=lib.id) == []
+    db_session.expire_all()
+    assert t.bpm == 70.0

@@ -112,6 +112,31 @@ def test_sync_never_overwrites_user_edits(library, make_source, fake_discogs):
         assert (album.rating, album.notes) == (2, "my own note")
 
 
+def test_a_style_gained_on_discogs_sets_the_tempo_octave_of_analysed_tracks(library, make_source, fake_discogs,
+                                                                            monkeypatch):
+    from services.domain.analysis.results import store_analysis
+    from tests.domain.analysis.test_results import _result
+
+    monkeypatch.setattr("services.domain.embeddings.jobs.embed_soon", lambda **_: False)
+    fake_discogs.set_collection("digger", [7])
+    rel = fake_discogs.releases[7]
+    rel["styles"] = ["Experimental"]
+    fake_discogs.add_release(rel)
+    run_sync(library_id=library.id, source=make_source())
+    with session_scope() as s:
+        track = s.scalar(select(Track).where(Track.track_id == "7-A1", Track.library_id == library.id))
+        store_analysis(session=s, track=track, result=_result(bpm=70.0, bpm_candidates=[
+            {"bpm": 70.0, "confidence": 0.6, "relation": "chosen"},
+            {"bpm": 140.0, "confidence": 0.4, "relation": "double"}]))
+        assert (track.bpm, track.bpm_source) == (70.0, None)
+    rel["styles"] = ["Dubstep", "Experimental"]
+    fake_discogs.add_release(rel)
+    run_sync(library_id=library.id, source=make_source(), mode="refresh")
+    with session_scope() as s:
+        track = s.scalar(select(Track).where(Track.track_id == "7-A1", Track.library_id == library.id))
+        assert track.styles[0] == "Dubstep" and (track.bpm, track.bpm_source) == (140.0, "style")
+
+
 def test_user_deleted_track_stays_deleted_across_syncs(library, make_source, fake_discogs):
     fake_discogs.set_collection("digger", [3])
     run_sync(library_id=library.id, source=make_source())

@@ -119,6 +119,23 @@ def test_accept_applies_the_suggestion_and_edited_values_win(db_session, owner_l
         assist.reject_suggestion(session=db_session, user=user, suggestion_id=suggestion.id)
 
 
+def test_an_accepted_style_sets_the_tempo_octave(db_session, owner_library, tracks, fake_openai, monkeypatch):
+    from services.domain.analysis.results import store_analysis
+    from tests.domain.analysis.test_results import _result
+
+    monkeypatch.setattr("services.domain.embeddings.jobs.embed_soon", lambda **_: False)
+    user, _ = owner_library
+    track = tracks[1]  # no styles
+    store_analysis(session=db_session, track=track, result=_result(bpm=86.0, bpm_candidates=[
+        {"bpm": 86.0, "confidence": 0.7, "relation": "chosen"}, {"bpm": 172.0, "confidence": 0.3, "relation": "double"}]))
+    assert track.bpm == 86.0
+    fake_openai.reply({"tracks": [{"ref": str(track.id), "genres": ["Electronic"], "styles": ["Drum n Bass"],
+                                   "moods": [], "note": ""}]})
+    (suggestion,) = assist.suggest_metadata(session=db_session, user=user, track_pks=[track.id])
+    _, track = assist.accept_suggestion(session=db_session, user=user, suggestion_id=suggestion.id)
+    assert (track.bpm, track.bpm_source) == (172.0, "style")
+
+
 def test_accept_refuses_bad_edits_and_reject_leaves_the_track(db_session, owner_library, tracks, fake_openai):
     user, _ = owner_library
     suggestions = assist.suggest_metadata(session=db_session, user=user, track_pks=[tracks[0].id, tracks[2].id])

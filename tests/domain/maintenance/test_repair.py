@@ -115,6 +115,27 @@ def test_missing_and_stale_embeddings_are_found_and_queued(tracks):
     assert service.last_repair().embeddings.tracks == 0 and not service.last_repair().repaired
 
 
+def test_tempos_analysed_before_the_style_rule_move_to_their_styles_octave_first(tracks):
+    from services.domain.analysis.results import store_analysis
+    from tests.domain.analysis.test_results import _result
+
+    halftime = _result(bpm=70.0, bpm_candidates=[{"bpm": 70.0, "confidence": 0.6, "relation": "chosen"},
+                                                 {"bpm": 140.0, "confidence": 0.4, "relation": "double"}])
+    with session_scope() as s:
+        t = s.get(Track, tracks[3])
+        store_analysis(session=s, track=t, result=halftime)
+        t.styles = ["Dubstep"]  # a style that arrived after the analysis, as before the rule existed
+        embeddings.embed_tracks(s, track_pks=[t.id])
+    with session_scope() as s:
+        run = service.repair_drift(session=s)
+    assert run.tempo.tracks == 1 and run.tempo.error is None and run.repaired
+    assert run.embeddings.tracks == 1 and run.embeddings.queued  # its audio vector holds the tempo
+    with session_scope() as s:
+        t = s.get(Track, tracks[3])
+        assert (t.bpm, t.bpm_source, t.analysed_bpm) == (140.0, "style", 70.0)
+        assert service.repair_drift(session=s).tempo.tracks == 0
+
+
 @pytest.fixture
 def meili(tracks, monkeypatch) -> Iterator[FakeMeili]:
     fake = FakeMeili()
