@@ -35,3 +35,30 @@ def test_preferred_range_is_configurable():
     st = stft(signal=_decimate(x, 4), sample_rate=11025.0)
     r = analyze_rhythm(st=st, duration=15.0, bpm_min=60, bpm_max=110)
     assert r.bpm == pytest.approx(86.0, rel=0.01)
+
+
+class _LockedTracker:
+    """Essentia with a beat tracker that locked onto five sixteenths (a 4:5 misreading), as on a trance
+    arpeggio of five notes; every other algorithm is Essentia's own."""
+
+    def __init__(self, es, period: float) -> None:
+        self._es, self._period = es, period
+
+    def __getattr__(self, name):
+        return getattr(self._es, name)
+
+    def TempoTapMaxAgreement(self):  # noqa: N802 (Essentia's name)
+        ticks = (0.05 + self._period * np.arange(int(14.5 / self._period))).astype(np.float32)
+        return lambda _candidates: (ticks, 4.0)
+
+
+def test_a_tracker_locked_on_five_sixteenths_is_brought_back_to_the_beat(monkeypatch):
+    from services.essentia_api.analysis import rhythm
+    from services.essentia_api.analysis.rhythm import ess
+
+    x = synth_clip(ClipSpec(bpm=128.0, tonic=9, scale="minor", seconds=15, style="house", progression=1))
+    st = stft(signal=_decimate(x, 4), sample_rate=11025.0)
+    monkeypatch.setattr(rhythm, "ess", lambda: _LockedTracker(ess(), 1.25 * 60 / 128.0))
+    r = analyze_rhythm(st=st, duration=15.0, bpm_min=70, bpm_max=180)
+    assert r.evidence["ratio"] == pytest.approx(4 / 5)
+    assert r.bpm == pytest.approx(128.0, rel=0.01)

@@ -37,7 +37,10 @@ from pydantic import BaseModel, ConfigDict, Field
 # 1.14: EBU R128 loudness measured by the analyzer's own meter at the analysis rate (Essentia's resampled to
 #      48 kHz first): the same readings within a few hundredths of a LU, a fifth of the time; WAV, AIFF, FLAC,
 #      MP3 and Ogg decoded by libsndfile; decimation by libsoxr (HQ) instead of scipy's polyphase FIR.
-ANALYZER_VERSION = "essentia-api/1.15"
+# 1.15: mood scores from the bundled MusiCNN tagger (Million Song Dataset checkpoint, ONNX) on 1-8 excerpts;
+#      mood_model "musicnn-msd" (MOOD_MODEL=descriptor keeps the descriptor estimates).
+# 1.16: the tracker's period is also checked against 4:5 (a lock on five sixteenths, e.g. a trance arpeggio).
+ANALYZER_VERSION = "essentia-api/1.16"
 
 MOOD_NAMES = ("happy", "sad", "aggressive", "relaxed", "party")
 

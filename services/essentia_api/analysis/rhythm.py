@@ -196,7 +196,8 @@ def track(*, st: Stft, duration: float) -> Tracked:
     if len(ticks) < 4:
         return out
     period, phase, resid = fit_grid(ticks=ticks)
-    # Trackers sometimes lock onto a 3:2 or 4:3 pattern (dotted rhythms, chord changes, 16th hats).
+    # Trackers sometimes lock onto a 3:2, 4:3 or 5:4 pattern (dotted rhythms, chord changes, 16th hats, an
+    # arpeggio of five sixteenths).
     # Compare periodicity salience (autocorrelation at the period and its first multiples, so it
     # does not depend on phase or on a slightly-off period) and switch when another ratio is clearly
     # stronger; octave ratios are decided further down.
@@ -212,7 +213,7 @@ def track(*, st: Stft, duration: float) -> Tracked:
     # lose against a ratio that happens to sit on an autocorrelation peak.
     base = _peak_salience(acf, period * fr, span=0.04)
     best_ratio, best_strength = 1.0, base
-    for ratio in (2 / 3, 3 / 4, 4 / 3, 3 / 2):
+    for ratio in (2 / 3, 3 / 4, 4 / 5, 4 / 3, 3 / 2):
         sal = _peak_salience(acf, period * ratio * fr, span=0.02)
         # A faster reading must explain more lags to score as well, so it needs a smaller margin.
         margin = RATIO_MARGIN_FASTER if ratio < 1 else RATIO_MARGIN_SLOWER
