@@ -22,6 +22,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 import unicodedata
 import uuid
@@ -228,17 +229,23 @@ def _grid(track: Track) -> tuple[float, int] | None:
 
     The analysis fits a constant grid, so one marker at the first beat with the track's BPM is the
     whole grid (how Rekordbox and Traktor store a constant tempo). The bar position comes from the
-    first phrase start (a downbeat) when the analysis found one."""
+    first phrase start (a downbeat) when the analysis found one, counted in beats of the tempo in
+    effect: a track counted at the other octave (its styles', or the DJ's) has twice or half the
+    analysis's beats per bar, and at half tempo the first beat moves onto the downbeat's grid."""
     analysis = track.analysis or {}
     beats = [b for b in analysis.get("beats") or [] if isinstance(b, int | float)]
-    if not track.bpm or not beats:
+    if not track.bpm or track.bpm <= 0 or not beats:
         return None
     first = float(beats[0])
     beat_in_bar = 1
     phrases = [p for p in analysis.get("phrase_starts") or [] if isinstance(p, int | float)]
     if phrases:
-        downbeat_index = min(range(len(beats)), key=lambda i: abs(beats[i] - phrases[0]))
-        beat_in_bar = (0 - downbeat_index) % 4 + 1
+        period = 60.0 / track.bpm
+        beats_to_downbeat = (phrases[0] - first) / period
+        if abs(beats_to_downbeat - round(beats_to_downbeat)) > 0.25:  # an off-beat of the slower grid
+            first += (beats_to_downbeat - math.floor(beats_to_downbeat)) * period
+            beats_to_downbeat = (phrases[0] - first) / period
+        beat_in_bar = -round(beats_to_downbeat) % 4 + 1
     return first, beat_in_bar
 
 

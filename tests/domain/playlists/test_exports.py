@@ -264,3 +264,20 @@ def test_beat_grids_are_read_in_one_statement_not_one_a_track(db_session, setlis
     assert result.content.count(b"<TEMPO ") == 2  # Opener and Peak are analysed
     reads = [sql for sql, _ in statements if re.search(r"tracks\.analysis\b(?!\s*(->|\[))", sql)]
     assert len(reads) == 1, reads
+
+
+@pytest.mark.parametrize(("bpm", "phrase", "inizio", "battito"), [
+    (122.0, 1.503, "0.520", "3"),   # as analysed: the downbeat two beats after the first beat
+    (244.0, 1.503, "0.520", "1"),   # counted at double time (its styles', or the DJ's): four beats later
+    (61.0, 1.503, "0.520", "4"),    # half time: one slow beat later
+    (61.0, 1.011, "1.011", "1"),    # half time, the first beat an off-beat of the slow grid: moved onto it
+])
+def test_the_beat_grid_is_counted_in_the_tempo_in_effect(db_session, setlist, bpm, phrase, inizio, battito):
+    user, playlist, tracks = setlist
+    opener = tracks["Opener"]
+    opener.bpm = bpm
+    opener.analysis = {**opener.analysis, "phrase_starts": [phrase]}
+    db_session.flush()
+    root = etree.fromstring(_export(db_session, user, playlist, "rekordbox").content)
+    (tempo,) = root.xpath("//COLLECTION/TRACK[@Name='Opener']/TEMPO")
+    assert (tempo.get("Inizio"), tempo.get("Bpm"), tempo.get("Battito")) == (inizio, f"{bpm:.2f}", battito)
