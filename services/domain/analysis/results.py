@@ -1,5 +1,6 @@
 """Map an AnalysisResult from the analysis service onto a Track. A re-analysis replaces all of it,
-except a tempo or key the DJ corrected by hand."""
+except a tempo or key the DJ corrected by hand. The tempo in effect follows the track's styles
+(style_tempo.py), here when an analysis is stored and in restyle_tempos when the styles change."""
 
 from __future__ import annotations
 

@@ -85,6 +85,10 @@ def styles_holding(bpm: float, ranges: Mapping[str, tuple[float, float]]) -> tup
     return tuple(name for name, (lo, hi) in ranges.items() if lo <= bpm <= hi)
 
 
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def style_tempo(*, bpm: float | None, candidates: Iterable[Mapping[str, Any]] | None,
                 styles: Iterable[str], genres: Iterable[str]) -> StyleTempo | None:
     """The octave the track's styles expect, or None to keep the analysis's reading `bpm`.
@@ -94,8 +98,8 @@ def style_tempo(*, bpm: float | None, candidates: Iterable[Mapping[str, Any]] | 
     ranges = tempo_ranges(styles=styles, genres=genres)
     if not bpm or bpm <= 0 or not ranges or styles_holding(bpm, ranges):
         return None
-    readings = [(float(c["bpm"]), c.get("confidence"), c.get("relation")) for c in candidates or ()
-                if c.get("bpm")]
+    readings = [(float(c["bpm"]), _number(c.get("confidence")), c.get("relation")) for c in candidates or ()
+                if isinstance(c, Mapping) and (_number(c.get("bpm")) or 0) > 0]  # stored JSON: skip oddities
     chosen = next((conf for _, conf, rel in readings if rel == "chosen"), None)
     others = [(b, conf) for b, conf, rel in readings if rel != "chosen"]
     if chosen is None or not others:

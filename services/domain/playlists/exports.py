@@ -240,12 +240,15 @@ def _grid(track: Track) -> tuple[float, int] | None:
     beat_in_bar = 1
     phrases = [p for p in analysis.get("phrase_starts") or [] if isinstance(p, int | float)]
     if phrases:
-        period = 60.0 / track.bpm
-        beats_to_downbeat = (phrases[0] - first) / period
-        if abs(beats_to_downbeat - round(beats_to_downbeat)) > 0.25:  # an off-beat of the slower grid
-            first += (beats_to_downbeat - math.floor(beats_to_downbeat)) * period
-            beats_to_downbeat = (phrases[0] - first) / period
-        beat_in_bar = -round(beats_to_downbeat) % 4 + 1
+        downbeat = min(range(len(beats)), key=lambda i: abs(beats[i] - phrases[0]))
+        analysed = analysis.get("bpm")
+        octave = (2.0 ** round(math.log2(track.bpm / analysed))
+                  if isinstance(analysed, int | float) and analysed > 0 else 1.0)
+        if octave < 1:  # every 2nd (4th) analysed beat is a beat: the one the downbeat's grid starts on
+            step = round(1 / octave)
+            first = float(beats[downbeat % step]) if downbeat % step < len(beats) else first
+            downbeat //= step
+        beat_in_bar = -round(downbeat * max(octave, 1.0)) % 4 + 1
     return first, beat_in_bar
 
 

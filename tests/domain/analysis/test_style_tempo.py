@@ -138,3 +138,9 @@ def test_restyle_never_touches_a_track_without_an_analysed_tempo(db_session, own
     assert restyle_tempos(conn=db_session, library_id=lib.id) == []
     db_session.expire_all()
     assert t.bpm == 70.0
+
+
+def test_odd_stored_candidates_are_skipped_not_fatal():
+    odd = [None, "x", {"bpm": "fast"}, {"bpm": True}, {"bpm": 70.0, "confidence": "high", "relation": "chosen"},
+           {"bpm": 140.0, "confidence": 0.4, "relation": "double"}]
+    assert style_tempo(bpm=70.0, candidates=odd, styles=["Dubstep"], genres=[]).bpm == 140.0
