@@ -124,11 +124,15 @@ def test_style_octave_through_the_api_and_the_track_page(user_client):
         track = Track(track_id="2-A1", library_id=lib.id, title="Wobble", styles=["Dubstep"])
         s.add(track)
         s.flush()
-        store_analysis(session=s, track=track, result=_result(bpm=70.0, bpm_candidates=[
-            {"bpm": 70.0, "confidence": 0.6, "relation": "chosen"},
-            {"bpm": 140.0, "confidence": 0.4, "relation": "double"}]))
+        store_analysis(session=s, track=track, result=_result(
+            bpm=70.0, beats=[0.1 + i * 60 / 70 for i in range(16)], bpm_candidates=[
+                {"bpm": 70.0, "confidence": 0.6, "relation": "chosen"},
+                {"bpm": 140.0, "confidence": 0.4, "relation": "double"}]))
         pk = track.id
     t = user_client.get(f"/api/tracks/{pk}").json()
     assert (t["bpm"], t["bpm_source"], t["analysed_bpm"]) == (140.0, "style", 70.0)
     page = user_client.get(f"/tracks/{pk}").text
     assert "140 BPM" in page and "(counted as Dubstep; audio 70)" in page and "use 70</button>" in page
+    # the waveform's bar ticks are bars of 140 BPM: every 2nd of the 16 analysed beats
+    waveform = page[page.index('class="waveform"'):]
+    assert waveform[:waveform.index("</svg>")].count('y2="6"/>') == 8

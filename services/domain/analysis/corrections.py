@@ -59,6 +59,15 @@ def _in_effect(track: Track, candidate: dict[str, Any]) -> bool:
     return bool(track.bpm and candidate.get("bpm") and abs(candidate["bpm"] - track.bpm) <= 0.01 * track.bpm)
 
 
+def tempo_octave(track: Track) -> float:
+    """The octave between the tempo in effect and the analysed one (2: double time, 0.5: half, 1: the
+    analysis's own or a slight correction): how many of the analysis's beats make one of the track's."""
+    analysed = (track.analysis or {}).get("bpm")
+    if not track.bpm or track.bpm <= 0 or not isinstance(analysed, int | float) or analysed <= 0:
+        return 1.0
+    return 2.0 ** round(math.log2(track.bpm / analysed))
+
+
 def bpm_alternative(track: Track) -> dict[str, Any] | None:
     """The analysis's most likely tempo other than the one in effect: {"bpm", "confidence", "relation"}
     (None if it offered none). When the styles chose the octave, that is the audio's own reading."""

@@ -22,7 +22,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import math
 import re
 import unicodedata
 import uuid
@@ -40,6 +39,7 @@ from services.common.audio_files import AudioPathError, resolve_inside
 from services.common.camelot import CamelotKey, KeyParseError, key_to_camelot, parse_key
 from services.common.models import Playlist, Track, User
 from services.common.settings import get_settings
+from services.domain.analysis.corrections import tempo_octave
 from services.domain.errors import Invalid
 from services.domain.playlists.service import get_playlist, hidden_track_count
 
@@ -241,9 +241,7 @@ def _grid(track: Track) -> tuple[float, int] | None:
     phrases = [p for p in analysis.get("phrase_starts") or [] if isinstance(p, int | float)]
     if phrases:
         downbeat = min(range(len(beats)), key=lambda i: abs(beats[i] - phrases[0]))
-        analysed = analysis.get("bpm")
-        octave = (2.0 ** round(math.log2(track.bpm / analysed))
-                  if isinstance(analysed, int | float) and analysed > 0 else 1.0)
+        octave = tempo_octave(track)
         if octave < 1:  # every 2nd (4th) analysed beat is a beat: the one the downbeat's grid starts on
             step = round(1 / octave)
             first = float(beats[downbeat % step]) if downbeat % step < len(beats) else first

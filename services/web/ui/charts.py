@@ -161,11 +161,12 @@ def waveform_svg(
     beats: Sequence[float] = (),
     phrase_starts: Sequence[float] = (),
     duration: float | None = None,
+    beats_per_bar: int = 4,
     width: int = 900,
     height: int = 90,
 ) -> str:
-    """Mirrored peak waveform with beat ticks every bar (4 beats) and full-height phrase markers,
-    like a DJ deck's overview."""
+    """Mirrored peak waveform with a tick every bar (`beats_per_bar` of the given beats) and full-height
+    phrase markers, like a DJ deck's overview."""
     n = len(peaks)
     if n == 0:
         return ""
@@ -180,7 +181,7 @@ def waveform_svg(
     if duration and beats:
         ticks = "".join(
             f'<line x1="{b / duration * width:.1f}" y1="0" x2="{b / duration * width:.1f}" y2="6"/>'
-            for b in beats[::4]
+            for b in beats[::max(beats_per_bar, 1)]
         )
     phrases = ""
     if duration and phrase_starts:

@@ -169,6 +169,8 @@ def _track_context(session, user, track_pk: int) -> dict:
             beats=analysis_json.get("beats") or [],
             phrase_starts=analysis_json.get("phrase_starts") or [],
             duration=analysis_json.get("duration_seconds"),
+            # a bar of the tempo in effect: 2 analysed beats at double time, 8 at half time
+            beats_per_bar=max(1, round(4 / corrections.tempo_octave(track))),
         ),
     }
 
