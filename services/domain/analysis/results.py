@@ -58,7 +58,7 @@ def store_analysis(*, session: Session, track: Track, result: AnalysisResult) ->
 def analysed_tempo(*, track: Any, bpm: float | None, candidates: list[dict] | None) -> tuple[float | None, str | None]:
     """(tempo, bpm_source) the analysis gives a track (anything with `styles` and `genres`): its own
     reading, or the octave of its styles."""
-    by_style = style_tempo(bpm=bpm, candidates=candidates, styles=track.styles or (), genres=track.genres or ())
+    by_style = style_tempo(bpm=bpm, candidates=candidates, styles=track.styles, genres=track.genres)
     return (by_style.bpm, STYLE) if by_style else (bpm, None)
 
 

@@ -74,7 +74,7 @@ class StyleTempo:
     styles: tuple[str, ...]  # the track's styles whose range holds it
 
 
-def tempo_ranges(*, styles: Iterable[str], genres: Iterable[str]) -> dict[str, tuple[float, float]]:
+def tempo_ranges(*, styles: Iterable[str] | None, genres: Iterable[str] | None) -> dict[str, tuple[float, float]]:
     styles = list(styles or ())
     if styles:
         return {s: STYLE_BPM_RANGES[s] for s in styles if s in STYLE_BPM_RANGES}
@@ -90,7 +90,7 @@ def _number(value: Any) -> float | None:
 
 
 def style_tempo(*, bpm: float | None, candidates: Iterable[Mapping[str, Any]] | None,
-                styles: Iterable[str], genres: Iterable[str]) -> StyleTempo | None:
+                styles: Iterable[str] | None, genres: Iterable[str] | None) -> StyleTempo | None:
     """The octave the track's styles expect, or None to keep the analysis's reading `bpm`.
 
     candidates: the analysis's readings ({"bpm", "confidence", "relation"}, relation "chosen" = `bpm`);
@@ -108,6 +108,6 @@ def style_tempo(*, bpm: float | None, candidates: Iterable[Mapping[str, Any]] | 
     if not inside:
         return None
     conf, best = max(inside)
-    if conf <= (chosen or 0.0) * OUTSIDE_ODDS:
+    if conf <= chosen * OUTSIDE_ODDS:
         return None
     return StyleTempo(bpm=best, styles=styles_holding(best, ranges))

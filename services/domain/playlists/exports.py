@@ -244,7 +244,7 @@ def _grid(track: Track) -> tuple[float, int] | None:
         octave = tempo_octave(track)
         if octave < 1:  # every 2nd (4th) analysed beat is a beat: the one the downbeat's grid starts on
             step = round(1 / octave)
-            first = float(beats[downbeat % step]) if downbeat % step < len(beats) else first
+            first = float(beats[downbeat % step])  # at or before the downbeat: always one of the beats
             downbeat //= step
         beat_in_bar = -round(downbeat * max(octave, 1.0)) % 4 + 1
     return first, beat_in_bar
