@@ -23,6 +23,9 @@ os.environ.pop("ADMIN_PASSWORD", None)
 os.environ.pop("ADMIN_USERNAME", None)
 os.environ.setdefault("SECRET_KEY", "test-secret-key")
 os.environ.setdefault("SERVICE_TOKEN", "test-service-token")  # inherited by service processes
+# Uploads queue no analysis unless a test asks (?analyze=true): a job left in the shared test Redis would be
+# run by a later module's worker against another test's track (ids restart with every test).
+os.environ["ANALYZE_UPLOADS"] = "false"
 SERVICE_HEADERS = {"Authorization": f"Bearer {os.environ['SERVICE_TOKEN']}"}
 
 from services.common import db as common_db  # noqa: E402
@@ -185,6 +188,21 @@ def make_user(app) -> Callable:
 def user_client(make_user):
     """A logged-in (admin) user's client."""
     return make_user("alice", is_admin=True)
+
+
+@pytest.fixture
+def env_setting(monkeypatch) -> Iterator[Callable[..., None]]:
+    """`env_setting(NAME="value", ...)`: settings from the environment for this test. The settings cache is
+    emptied after the variables are restored, so no later test reads this test's values."""
+
+    def _set(**values: str) -> None:
+        for name, value in values.items():
+            monkeypatch.setenv(name, value)
+        get_settings.cache_clear()
+
+    yield _set
+    monkeypatch.undo()
+    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -113,6 +113,9 @@ class Settings(BaseSettings):
     analysis_workers: int = Field(0, validation_alias="ANALYSIS_WORKERS")  # 0 = one per core
     analysis_timeout_seconds: float = Field(120.0, validation_alias="ANALYSIS_TIMEOUT_SECONDS")
     analysis_max_upload_mb: int = Field(200, validation_alias="ANALYSIS_MAX_UPLOAD_MB")
+    # An uploaded file is analysed at once, as Rekordbox's "auto analysis on import" does (`?analyze=false`
+    # on one upload, or false here, leaves it to the Analyse button / POST /api/tracks/{pk}/analyze).
+    analyze_uploads: bool = Field(True, validation_alias="ANALYZE_UPLOADS")
     # Longest audio analysed (uploads and paths); 0 = no limit. 3 h covers long DJ mixes; a decode
     # holds ~1.3 GB per stereo hour in each pool worker.
     analysis_max_duration_minutes: float = Field(180.0, ge=0, validation_alias="ANALYSIS_MAX_DURATION_MINUTES")

@@ -170,6 +170,7 @@ def test_bad_uploads_and_requests(make_user, monkeypatch):
     try:
         big = alice.post(f"/api/tracks/{pk}/audio", files={"file": ("big.wav", b"\0" * (2 * 1024 * 1024), "audio/wav")})
     finally:
+        monkeypatch.delenv("ANALYSIS_MAX_UPLOAD_MB")  # before the cache is emptied: later tests get 200 MB again
         get_settings.cache_clear()
     assert big.status_code == 413
     # The failed upload did not replace the audio the track already had.
@@ -182,3 +183,20 @@ def test_bad_uploads_and_requests(make_user, monkeypatch):
     assert alice.get(f"/api/tracks/{pk}/analysis").status_code == 404
     friend_pk = _track(alice.user_id, friend=True)
     assert alice.post(f"/api/tracks/{friend_pk}/analyze").status_code == 403
+
+
+def test_an_upload_queues_its_analysis(make_user, analysis_stack):
+    alice = make_user("alice")
+    pk = _track(alice.user_id)
+    up = alice.post(f"/api/tracks/{pk}/audio?analyze=true", files={"file": ("groove.wav", GROOVE, "audio/wav")})
+    assert up.status_code == 201, up.text
+    queued = up.json()["analysis"]
+    assert queued["track_pk"] == pk and queued["status"] in ("queued", "started", "finished")
+    assert up.json()["analysis_error"] is None
+    assert _wait_job(alice, queued["job_id"])["status"] == "finished"
+    track = alice.get(f"/api/tracks/{pk}").json()
+    assert track["bpm"] == pytest.approx(124.0, rel=0.02) and track["analyzed_at"]
+    # Once the job is over the track page offers the button again (the analysis is on the page).
+    page = alice.get(f"/tracks/{pk}?analysis_job={queued['job_id']}").text
+    assert "Re-analyse" in page and "analysis-progress/" not in page
+

@@ -2,7 +2,7 @@
 stack (the web app, the analysis service with a worker, the set builder service):
 
 sign in → create a library with a Discogs CSV (a bad CSV first: its error is shown) → type in a
-tracklist → upload audio (a non-audio file first: refused, the message shown) and analyse it →
+tracklist → upload audio (a non-audio file first: refused, the message shown), which is analysed at once →
 create a playlist → add tracks from the Tracks page → drag to reorder → build the set → restore a
 version → export Rekordbox XML and M3U8 and read them back with real parsers.
 
@@ -65,7 +65,14 @@ def _unexpected_console(messages: list[str]) -> list[str]:
     return [m for m in messages if not re.search(r"Failed to load resource: .* status of 4\d\d", m)]
 
 
-def test_a_new_djs_first_day(make_user, live_server, ga_env, analysis_stack, tmp_path):  # noqa: F811
+@pytest.fixture
+def uploads_analysed(env_setting):
+    """ANALYZE_UPLOADS as deployed (the suite turns it off: see tests/conftest.py)."""
+    env_setting(ANALYZE_UPLOADS="true")
+
+
+def test_a_new_djs_first_day(make_user, live_server, ga_env, analysis_stack, uploads_analysed,  # noqa: F811
+                             tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
     make_user("newdj")
@@ -138,9 +145,7 @@ def test_a_new_djs_first_day(make_user, live_server, ga_env, analysis_stack, tmp
         _step(page, shots, "05-not-audio")
         page.set_input_files("#upload-audio input[name=file]", str(wavs["Dawn Groove"]))
         page.click("#upload-audio button[type=submit]")
-        analyse = page.locator("#analysis-progress button")
-        expect(analyse).to_have_text(re.compile("Analyse"))
-        analyse.click()  # live progress, then the page shows the analysis
+        # Nothing to click: the upload queued the analysis, the page follows it and then shows it.
         expect(page.locator("dl.facts")).to_contain_text("118", timeout=TIMEOUT_MS)
         expect(page.locator("dl.facts")).to_contain_text("8A")
         _step(page, shots, "06-analysed")
@@ -154,8 +159,7 @@ def test_a_new_djs_first_day(make_user, live_server, ga_env, analysis_stack, tmp
             upload = page.request.post(f"{live_server}/api/tracks/{pk}/audio", headers=same_site, multipart={
                 "file": {"name": f"{title}.wav", "mimeType": "audio/wav", "buffer": wavs[title].read_bytes()}})
             assert upload.status == 201, upload.text()
-            analyse_answer = page.request.post(f"{live_server}/api/tracks/{pk}/analyze", headers=same_site)
-            assert analyse_answer.status == 202, analyse_answer.text()
+            assert upload.json()["analysis"]["track_pk"] == pk  # queued by the upload
         _wait_analysed(page, live_server, list(album_rows.values()))
 
         # A playlist, filled from the Tracks page (multi-select).

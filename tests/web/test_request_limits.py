@@ -22,12 +22,9 @@ CHUNK = 64 * 1024
 
 
 @pytest.fixture
-def one_mb_cap(monkeypatch):
+def one_mb_cap(env_setting):
     """MAX_REQUEST_MB=1 for this test (the middleware reads the setting per request)."""
-    monkeypatch.setenv("MAX_REQUEST_MB", "1")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
+    env_setting(MAX_REQUEST_MB="1")
 
 
 class Body:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -12,18 +13,36 @@ from services.domain import jobs
 from services.domain.access import readable_library
 from services.domain.analysis import audio
 from services.domain.analysis.jobs import AnalysisJobState, enqueue_analysis, job_state
-from services.domain.errors import Conflict, NotFound
+from services.domain.errors import Conflict, DomainError, NotFound
 from services.domain.tracks.service import get_track, writable_track
 
 
-def upload_audio(*, session: Session, user: User, track_pk: int, filename: str, chunks: Iterable[bytes]) -> Track:
-    """Attach an audio file to one of the user's tracks (streamed to disk, ANALYSIS_MAX_UPLOAD_MB)."""
+@dataclass(frozen=True)
+class AudioUpload:
+    track: Track
+    analysis: AnalysisJobState | None = None  # the analysis queued for the new audio
+    analysis_error: str | None = None  # why none was queued although one was asked for
+
+
+def upload_audio(*, session: Session, user: User, track_pk: int, filename: str, chunks: Iterable[bytes],
+                 analyze: bool | None = None) -> AudioUpload:
+    """Attach an audio file to one of the user's tracks (streamed to disk, ANALYSIS_MAX_UPLOAD_MB) and, unless
+    `analyze` is False (None: ANALYZE_UPLOADS), queue its analysis. The audio is kept when the analysis cannot
+    be queued (queue down, the user's job cap): the answer says why, and the Analyse button still works."""
     track = writable_track(session=session, user=user, track_pk=track_pk, live=False)
     settings = get_settings()
     audio.attach_audio(track=track, audio_dir=settings.resolved_audio_dir, filename=filename, chunks=chunks,
                        max_bytes=settings.analysis_max_upload_mb * 1024 * 1024)
     session.flush()
-    return track
+    if not (settings.analyze_uploads if analyze is None else analyze):
+        return AudioUpload(track=track)
+    session.commit()  # the worker reads the new file's path from the database
+    try:
+        with jobs.queue_errors():
+            state = job_state(enqueue_analysis(track=track, user_id=user.id))
+    except DomainError as exc:
+        return AudioUpload(track=track, analysis_error=exc.detail)
+    return AudioUpload(track=track, analysis=state)
 
 
 def request_analysis(*, session: Session, user: User, track_pk: int) -> AnalysisJobState:

@@ -115,10 +115,18 @@
 
   // Forms marked `data-refresh-on-success` (the audio upload) refresh the page after a successful
   // request: the Content-Security-Policy allows no inline handlers (hx-on), so the behaviour lives here.
+  // An upload that queued an analysis refreshes with ?analysis_job=ID: the page then shows its progress.
   document.addEventListener("htmx:afterRequest", (event) => {
     const elt = event.detail.elt;
     if (!event.detail.successful || !elt || !elt.closest || !elt.closest("[data-refresh-on-success]")) return;
-    if (window.djpRefreshMain) window.djpRefreshMain(); else window.location.reload();
+    const url = new URL(location.href);
+    url.searchParams.delete("analysis_job");
+    try {
+      const job = JSON.parse(event.detail.xhr.responseText).analysis;
+      if (job && job.job_id) url.searchParams.set("analysis_job", job.job_id);
+    } catch { /* not JSON: refresh as it is */ }
+    const path = url.pathname + url.search;
+    if (window.djpRefreshMain) window.djpRefreshMain(path); else window.location.assign(path);
   });
 
   // For scripts that call fetch() themselves (player, jobs, playlists): same message rules.

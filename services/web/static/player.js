@@ -379,9 +379,9 @@
   document.addEventListener("htmx:historyRestore", () => markButtons());
 
   /** Reload the current page's <main> without touching the player (e.g. after an upload). */
-  function refreshMain() {
-    if (!window.htmx || !document.getElementById("main")) return location.reload();
-    return window.htmx.ajax("GET", location.pathname + location.search,
+  function refreshMain(path) {  // path: this page with other query parameters (default: as it is)
+    if (!window.htmx || !document.getElementById("main")) return path ? location.assign(path) : location.reload();
+    return window.htmx.ajax("GET", path || location.pathname + location.search,
                             { target: "#main", select: "#main", swap: "outerHTML" });
   }
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.domain.access import can_write, owns, readable_library
@@ -176,8 +176,19 @@ def _track_context(session, user, track_pk: int) -> dict:
 
 
 @router.get("/tracks/{track_pk}", response_class=HTMLResponse)
-def track_page(request: Request, track_pk: int, user: CurrentUser, session: SessionDep) -> HTMLResponse:
-    return templates.TemplateResponse(request, "track.html", _track_context(session, user, track_pk))
+def track_page(request: Request, track_pk: int, user: CurrentUser, session: SessionDep,
+               analysis_job: Annotated[str | None, Query(max_length=64)] = None) -> HTMLResponse:
+    """`analysis_job`: an analysis queued for this track (by an upload): its live progress stands in for the
+    Analyse button until it is over."""
+    ctx = _track_context(session, user, track_pk)
+    if analysis_job and ctx["can_write"]:
+        try:
+            state = analysis.analysis_job(session=session, user=user, job_id=analysis_job, track_pk=track_pk)
+        except DomainError:  # gone, not this track's, or the queue is down: the button, as without it
+            state = None
+        if state is not None and state.status != "finished":
+            ctx["analysis_state"] = state
+    return templates.TemplateResponse(request, "track.html", ctx)
 
 
 @router.post("/tracks/{track_pk}/edit", response_class=HTMLResponse)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, status
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from services.domain.analysis import service
 from services.domain.analysis.jobs import AnalysisJobState
@@ -19,6 +19,9 @@ router = APIRouter(tags=["analysis"])
 class AudioAttached(BaseModel):
     track_pk: int
     local_audio_path: str
+    analysis: AnalysisJobState | None = Field(None, description="The analysis queued for the new audio")
+    analysis_error: str | None = Field(None, description="Why no analysis was queued although one was asked "
+                                       "for (the audio is kept: POST /api/tracks/{pk}/analyze later)")
 
 
 UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
@@ -27,14 +30,16 @@ UPLOAD_BODY = {"requestBody": {"required": True, "content": {"multipart/form-dat
 
 @router.post("/api/tracks/{track_pk}/audio", response_model=AudioAttached, status_code=status.HTTP_201_CREATED,
              openapi_extra=UPLOAD_BODY)
-def upload_audio(track_pk: int, request: Request, user: CurrentUser, session: SessionDep) -> AudioAttached:
+def upload_audio(track_pk: int, request: Request, user: CurrentUser, session: SessionDep,
+                 analyze: bool | None = None) -> AudioAttached:
     """Attach an audio file (mp3, m4a, flac, wav, aiff, ogg, opus) to one of your tracks, as the
-    multipart field `file`. It must decode as audio; ANALYSIS_MAX_UPLOAD_MB is enforced while reading."""
+    multipart field `file`. It must decode as audio; ANALYSIS_MAX_UPLOAD_MB is enforced while reading.
+    Its analysis is queued at once unless `analyze=false` (default: ANALYZE_UPLOADS, true)."""
     upload = StreamedFile(request, max_bytes=get_settings().analysis_max_upload_mb * 1024 * 1024)
-    track = service.upload_audio(
-        session=session, user=user, track_pk=track_pk, filename=upload.filename, chunks=upload.chunks()
-    )
-    return AudioAttached(track_pk=track.id, local_audio_path=track.local_audio_path)
+    done = service.upload_audio(session=session, user=user, track_pk=track_pk, filename=upload.filename,
+                                chunks=upload.chunks(), analyze=analyze)
+    return AudioAttached(track_pk=done.track.id, local_audio_path=done.track.local_audio_path,
+                         analysis=done.analysis, analysis_error=done.analysis_error)
 
 
 @router.post(
