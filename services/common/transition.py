@@ -75,6 +75,7 @@ def must_be_finite(v: float | None) -> float | None:
 # The models below are also the set builder's JSON contract (contracts/setbuilder.py builds on them):
 # no class docstrings, so the published schema carries no model descriptions.
 class Weights(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     tempo: float = Field(1.0, ge=0.0)
     key: float = Field(1.0, ge=0.0)
     # Per position, against 1 per transition for tempo and key: 6 keeps a chosen energy curve (a

@@ -129,6 +129,7 @@ MAX_ENERGY_POINTS = 1000
 
 
 class EnergyPoint(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     t: float = Field(ge=0.0, le=1.0, description="relative position in the set, 0 = first, 1 = last")
     energy: float = Field(ge=0.0, le=1.0)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from fastapi import APIRouter, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.domain.collection.service import follow_friend_and_sync
 from services.domain.libraries import service
@@ -16,6 +16,7 @@ router = APIRouter(prefix="/api/friends", tags=["friends"])
 
 
 class FriendIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     username: str = Field(pattern=DISCOGS_USERNAME_PATTERN, description="Their Discogs username")
 
 

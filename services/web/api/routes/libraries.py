@@ -18,6 +18,7 @@ router = APIRouter(prefix="/api/libraries", tags=["libraries"])
 
 
 class LibraryCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
     discogs_username: str | None = Field(None, pattern=DISCOGS_USERNAME_PATTERN)
 
@@ -40,6 +41,7 @@ class LibraryOut(BaseModel):
 
 
 class ShareRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     username: str = Field(min_length=1, max_length=150)
 
 

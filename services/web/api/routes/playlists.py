@@ -17,12 +17,14 @@ router = APIRouter(prefix="/api/playlists", tags=["playlists"])
 
 
 class PlaylistCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(None, max_length=5000)
     track_pks: list[int] = Field(default_factory=list, max_length=10000, description="Track primary keys, in order")
 
 
 class PlaylistUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     name: str | None = Field(None, min_length=1, max_length=200)
     description: str | None = Field(None, max_length=5000)
 
@@ -35,6 +37,7 @@ class PlaylistUpdate(BaseModel):
 
 
 class TrackPks(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     track_pks: list[int] = Field(max_length=10000, description="Track primary keys, in order")
 
 
@@ -113,6 +116,7 @@ def add_tracks(playlist_id: int, body: TrackPks, user: CurrentUser, session: Ses
 
 
 class DuplicateBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     name: str | None = Field(None, max_length=200, description='Name of the copy (default "<name> (copy)")')
 
 

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Body, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.domain.enrichment import spotify_account as spotify
 from services.domain.errors import DomainError
@@ -40,6 +40,7 @@ class DisconnectOut(BaseModel):
 
 
 class ExportIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     name: str | None = Field(None, min_length=1, max_length=100,
                              description="Name of a new Spotify playlist (default: the playlist's name)")
     public: bool = False

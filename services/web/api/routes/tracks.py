@@ -101,6 +101,7 @@ class TrackUpdate(BaseModel):
 
 
 class TrackIds(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     ids: list[int] = Field(min_length=1, max_length=1000)
     include_deleted: bool = False
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from services.common.models import User
 from services.domain.accounts import service
@@ -15,12 +15,14 @@ router = APIRouter(prefix="/api/users", tags=["users"])
 
 
 class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     username: str = Field(min_length=1, max_length=150, pattern=r"^[A-Za-z0-9_.@\-]+$")
     password: str = Field(min_length=8, max_length=1024)
     is_admin: bool = False
 
 
 class DiscogsTokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     token: SecretStr | None = Field(
         None, description="Your personal access token from discogs.com/settings/developers; null or empty clears it"
     )
