@@ -132,6 +132,9 @@ def test_csv_album_shows_its_fields_explains_the_missing_tracklist_and_takes_one
     assert [(t.position, t.title, t.artist, t.duration_seconds, t.track_id) for t in tracks] == [
         ("A1", "Untitled", "Moodymann", 372.0, "11-A1"), ("B1", "Tribute", "Guest", None, "11-B1")]
     assert f'href="/tracks/{tracks[0].id}">Untitled</a>' in r.text
+    with session_scope() as s:
+        release_page = s.get(Album, album_id).discogs_url
+    assert release_page and f'href="{release_page}"' in c.get(f"/tracks/{tracks[0].id}").text  # the record's page
     # A blank position takes the next track number.
     c.post(f"/albums/{album_id}/tracks", data={"position": [""], "title": ["Bonus"]}, headers=HX)
     assert _tracks(album_id)[-1].position == "3"
@@ -176,6 +179,8 @@ def test_add_a_record_by_hand_then_edit_and_delete_rows(user_client):
 
     c.post(f"/albums/{album_id}/tracks", data={"position": ["A", "B"], "title": ["Dub", "Version"]}, headers=HX)
     a, b = _tracks(album_id)
+    track_page = c.get(f"/tracks/{a.id}").text
+    assert "on Discogs" not in track_page and a.track_id not in track_page  # no Discogs page, no internal id
     edit = c.get(f"/tracks/{a.id}/row-edit")
     assert edit.status_code == 200 and 'name="duration"' in edit.text and f'hx-post="/tracks/{a.id}/row"' in edit.text
     r = c.post(f"/tracks/{a.id}/row", data={"position": "A1", "title": "Dub Mix", "artist": "", "duration": "5:01"},

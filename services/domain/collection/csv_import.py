@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 from services.domain.collection.sync import album_row, upsert_albums
 from services.domain.errors import TooLarge
 from services.domain.sources.base import AlbumInfo
-from services.domain.sources.discogs.parse import clean_name, parse_year
+from services.domain.sources.discogs.parse import clean_name, parse_year, release_page
 
 REQUIRED = ("release_id", "Artist", "Title")
 KNOWN = ("Catalog#", "Artist", "Title", "Label", "Format", "Rating", "Released", "release_id", "CollectionFolder",
@@ -149,6 +149,7 @@ def parse_collection_csv(data: bytes | BinaryIO, *, max_bytes: int = MAX_BYTES,
                 rating=int(rating) if rating and int(rating) > 0 else None,
                 notes=(row.get("Collection Notes") or "").strip() or None,
                 condition=condition or None,
+                discogs_url=release_page(release_id),
             ))
     except csv.Error as exc:
         raise CsvImportError(f"line {reader.line_num}: {exc}") from None

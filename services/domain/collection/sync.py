@@ -102,6 +102,7 @@ def album_row(library_id: int, album: AlbumInfo, *, run_id: int | None = None) -
         "catalog_number": album.catalog_number,
         "format": album.format,
         "thumbnail": album.thumbnail,
+        "discogs_url": album.discogs_url,
         "date_added": album.date_added,
         "rating": album.rating,
         "notes": album.notes,
@@ -131,7 +132,9 @@ def upsert_albums(conn: Connection, rows: list[dict[str, Any]], *, update_column
     names = [name for name, _ in _ALBUM_ROW_COPY]
     cur = _copy_to_temp(conn, "_djp_album_rows_in", _ALBUM_ROW_COPY, ([r[n] for n in names] for r in rows))
     sets = [f"{c} = EXCLUDED.{c}" for c in update_columns]
-    sets += ["deleted_at = NULL", "updated_at = now()"]
+    sets += ["deleted_at = NULL", "updated_at = now()",
+             # a release's own page (its details' `uri`) is kept; a record without one gets its id's page
+             "discogs_url = COALESCE(albums.discogs_url, EXCLUDED.discogs_url)"]
     if mark_seen:
         sets.append("last_seen_run_id = EXCLUDED.last_seen_run_id")
     cols = ", ".join(names)
@@ -169,7 +172,7 @@ _ALBUM_ROW_COPY = (("library_id", "int4"), ("release_id", "int8"), ("title", "te
                    ("year", "int2"), ("genres", "text[]"), ("styles", "text[]"), ("label", "text"),
                    ("catalog_number", "text"), ("format", "text"), ("thumbnail", "text"),
                    ("date_added", "timestamptz"), ("rating", "int2"), ("notes", "text"), ("condition", "text"),
-                   ("last_seen_run_id", "int4"))
+                   ("discogs_url", "text"), ("last_seen_run_id", "int4"))
 _TRACK_COPY = (("library_id", "int4"), ("album_id", "int4"), ("release_id", "int8"), ("track_id", "varchar"),
                ("title", "text"), ("artist", "text"), ("album", "text"), ("year", "int2"), ("position", "varchar"),
                ("duration_seconds", "float8"), ("genres", "text[]"), ("styles", "text[]"))

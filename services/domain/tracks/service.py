@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
-from services.common.models import DiscogsRelease, Track, User
+from services.common.models import Album, DiscogsRelease, Track, User
 from services.domain.access import visible_library_ids, visible_row, writable_library
 from services.domain.errors import Conflict, Invalid, NotFound, Refused
 from services.domain.sources.discogs.parse import parse_duration
@@ -135,6 +135,13 @@ def identity_from_discogs(*, session: Session, track: Track) -> bool:
         return False
     return bool(session.scalar(select(exists().where(DiscogsRelease.release_id == track.release_id,
                                                      DiscogsRelease.data.is_not(None)))))
+
+
+def discogs_page(*, session: Session, track: Track) -> str | None:
+    """The Discogs page of the record the track is on (None for records made by hand)."""
+    if track.album_id is None:
+        return None
+    return session.scalar(select(Album.discogs_url).where(Album.id == track.album_id))
 
 
 def update_track(*, session: Session, user: User, track_pk: int, changes: dict[str, Any]) -> Track:

@@ -26,6 +26,7 @@ from services.domain.errors import DomainError, NotFound
 from services.domain.spins import service as spins
 from services.domain.tracks.service import (
     URL_LABELS,
+    discogs_page,
     get_track,
     identity_from_discogs,
     set_track_deleted,
@@ -160,6 +161,7 @@ def _track_context(session, user, track_pk: int) -> dict:
         "can_download": owns(user, library) and track.deleted_at is None,  # downloads: the owner, friends' too
         "identity_editable": not identity_from_discogs(session=session, track=track),
         "links": [(field, label, getattr(track, field)) for field, label in URL_LABELS.items()],
+        "discogs_url": discogs_page(session=session, track=track),
         "plays": plays,
         "last_played": last_played,
         "notice": None,

@@ -123,6 +123,12 @@ def parse_date(value: Any) -> datetime | None:
         return None
 
 
+def release_page(release_id: int) -> str:
+    """The release's page on discogs.com, for records known by id only (a collection listing, a CSV export);
+    a release's own data gives its `uri` (the same page, with the title in the path)."""
+    return f"https://www.discogs.com/release/{release_id}"
+
+
 def album_from_basic_information(item: dict[str, Any]) -> AlbumInfo:
     """A collection item (`releases[]` of the collection folder endpoint) to album columns."""
     info = item.get("basic_information") or {}
@@ -146,6 +152,7 @@ def album_from_basic_information(item: dict[str, Any]) -> AlbumInfo:
         date_added=parse_date(item.get("date_added")),
         rating=int(rating) if isinstance(rating, int) and 1 <= rating <= 5 else None,
         notes=notes,
+        discogs_url=release_page(release_id),
     )
 
 
