@@ -59,6 +59,7 @@ def test_reorder_saves_version_and_restores(make_user, ga_env):
     assert any(label and label.startswith("8A → 9A") for label in labels)
     versions = alice.get(f"/api/playlists/{pid}/versions").json()
     assert versions[0]["track_pks"] == ids
+    assert versions[0]["reason"] == "before building the set (best order)"  # words a DJ reads under Versions
     assert alice.post(f"/api/playlists/{pid}/versions/{versions[0]['id']}/restore").status_code == 204
     assert [i["track_pk"] for i in alice.get(f"/api/playlists/{pid}").json()["items"]] == ids
 

@@ -46,6 +46,9 @@ class SetResult:
     version_id: int | None = None
 
 
+_MODE_NAMES = {"order": "best order", "greedy": "quick order"}  # as the playlist page names them, for versions
+
+
 def energy_unit(energy: float | None) -> float | None:
     """Track energy is stored on the 1-10 scale DJs know; the set builder works on 0-1."""
     if energy is None:
@@ -166,7 +169,7 @@ def generate_for_playlist(
         raise Invalid("no track of the playlist is analysed: nothing would be left of it")
     version_id = None
     if save:
-        reason = "before extend" if extend_with else f"before {mode}"
+        reason = "before adding tracks to the set" if extend_with else f"before building the set ({_MODE_NAMES[mode]})"
         version_id = playlists.snapshot(session=session, playlist=playlist, reason=reason).id
         playlists.set_playlist_tracks(session=session, user=user, playlist=playlist, track_pks=new_order)
     by_pk = {item.track_pk: item.track for item in playlist.items} | tracks
