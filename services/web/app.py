@@ -15,6 +15,7 @@ from services.web.api.deps import get_current_user
 from services.web.api.admission import install_admission_control
 from services.web.api.errors import install_domain_errors
 from services.web.api.limits import install_request_limits
+from services.web.api.query_params import reject_unknown_query
 from services.web.api.security import docs_response, install_browser_security
 from services.web.api.routes import (
     admin,
@@ -90,7 +91,9 @@ def create_app() -> FastAPI:
 
     install_browser_security(app)  # CSRF (Origin/Referer) and security headers: services/web/api/security.py
 
-    for module in (*API_ROUTERS, *UI_ROUTERS):
+    for module in API_ROUTERS:
+        app.include_router(module.router, dependencies=[Depends(reject_unknown_query)])
+    for module in UI_ROUTERS:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
 

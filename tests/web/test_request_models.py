@@ -55,3 +55,22 @@ def test_a_misspelt_field_is_refused_not_dropped(user_client):
     assert user_client.get("/api/playlists").json() == []  # nothing was created
     r = user_client.post("/api/libraries", json={"name": "Crates", "discogs_user": "someone"})
     assert r.status_code == 422 and "discogs_user" in r.text
+
+
+def test_unknown_query_parameters_are_refused_after_authentication(user_client, client):
+    for url, name in (("/api/albums?sortt=year", "sortt"), ("/api/playlists?foo=1", "foo"),
+                      ("/api/spins?x=1", "x"), ("/api/tracks/search?qq=amen", "qq"),
+                      ("/api/jobs?knd=analysis", "knd")):
+        r = user_client.get(url)
+        assert r.status_code == 422 and name in r.json()["detail"], (url, r.text)
+    assert user_client.get("/api/albums?sort=year&limit=5").status_code == 200  # what the route reads
+    assert user_client.get("/api/jobs?kind=analysis&limit=3").status_code == 200  # a query model's fields
+    assert client.get("/api/albums?sortt=year").status_code == 401  # the anonymous hear 401 first
+    assert client.get("/health?probe=1").status_code == 200  # pages outside /api are not checked
+
+
+def test_a_third_partys_redirect_may_carry_its_own_parameters(user_client):
+    # Spotify's OAuth redirect: parameters of its own are not refused (the state is, as forged).
+    r = user_client.get("/api/spotify/callback?code=x&state=forged&iss=https://accounts.spotify.com",
+                        follow_redirects=False)
+    assert r.status_code != 422, r.text

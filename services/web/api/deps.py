@@ -21,6 +21,7 @@ from services.domain.accounts import service as accounts
 from services.domain.accounts.throttle import LoginThrottle
 from services.domain.errors import Forbidden, NotAuthenticated, Unavailable
 from services.web.api.cookies import SESSION_COOKIE, read_session_cookie
+from services.web.api.query_params import check_query
 
 T = TypeVar("T")
 
@@ -71,6 +72,7 @@ def get_current_user(request: Request, session: SessionDep) -> User:
         raise NotAuthenticated("not authenticated")
     request.state.user = user
     request.state.username = user.username  # for error pages rendered after the session closed
+    check_query(request)  # unknown query parameters: 422, once the user is known (query_params.py)
     return user
 
 

@@ -17,6 +17,7 @@ from services.domain.enrichment import spotify_account as spotify
 from services.domain.errors import DomainError
 from services.web.api.deps import CurrentUser, SessionDep
 from services.web.api.errors import error_page, status_of
+from services.web.api.query_params import EXTRA_QUERY
 
 router = APIRouter(tags=["spotify"])
 CONNECTIONS_PAGE = "/settings/connections"
@@ -83,6 +84,7 @@ def connect(request: Request, user: CurrentUser) -> Response:
 
 
 @router.get("/api/spotify/callback", status_code=303, response_class=RedirectResponse,
+            openapi_extra={EXTRA_QUERY: "allowed"},  # Spotify's redirect may add parameters of its own
             responses={303: {"description": f"to {CONNECTIONS_PAGE} with a message"},
                        400: {"description": "state missing, forged, expired or another user's; code refused"}})
 def callback(request: Request, user: CurrentUser, session: SessionDep, code: str | None = None,
