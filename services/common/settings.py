@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     max_request_mb: int = Field(25, ge=1, validation_alias="MAX_REQUEST_MB")
     # Serving under load (services/web/__main__.py, services/web/api/admission.py, services/common/db.py)
     web_workers: int = Field(0, ge=0, validation_alias="WEB_WORKERS")  # 0 = one per core
+    # One line per request from uvicorn; behind a reverse proxy that logs requests, false saves ~7 % of the web
+    # processes' CPU under load (docs/benchmarks.md, "Web app under load").
+    web_access_log: bool = Field(True, validation_alias="WEB_ACCESS_LOG")
     # Requests at work per worker process (0 = 4); uploads in flight per worker process, counted apart
     web_max_inflight: int = Field(0, ge=0, validation_alias="WEB_MAX_INFLIGHT")
     web_max_uploads: int = Field(4, ge=1, validation_alias="WEB_MAX_UPLOADS")

@@ -32,7 +32,8 @@ def main() -> None:
     os.environ.setdefault("REDIS_URL", db.redis_url())
     # WEB_WORKERS processes (0 = one per core); uvicorn restarts a worker that dies.
     uvicorn.run("services.web.app:create_app", factory=True, workers=settings.resolved_web_workers,
-                host=settings.bind_host, port=settings.web_port, log_level="info")
+                host=settings.bind_host, port=settings.web_port, log_level="info",
+                access_log=settings.web_access_log)
 
 
 if __name__ == "__main__":
