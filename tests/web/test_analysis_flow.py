@@ -152,7 +152,7 @@ def test_corrupt_audio_fails_the_job_with_a_reason(make_user, analysis_stack):
     assert alice.get(f"/api/tracks/{pk}").json()["bpm"] is None  # nothing half-written
 
 
-def test_bad_uploads_and_requests(make_user, monkeypatch):
+def test_bad_uploads_and_requests(make_user, env_setting):
     alice, bob = make_user("alice"), make_user("bob")
     pk = _track(alice.user_id)
     assert alice.post(f"/api/tracks/{pk}/analyze").status_code == 409  # no audio yet
@@ -165,13 +165,8 @@ def test_bad_uploads_and_requests(make_user, monkeypatch):
     assert r.status_code == 201
     assert r.json()["local_audio_path"] == "library_{}/{}.wav".format(
         alice.get(f"/api/tracks/{pk}").json()["library_id"], pk)
-    monkeypatch.setenv("ANALYSIS_MAX_UPLOAD_MB", "1")
-    get_settings.cache_clear()
-    try:
-        big = alice.post(f"/api/tracks/{pk}/audio", files={"file": ("big.wav", b"\0" * (2 * 1024 * 1024), "audio/wav")})
-    finally:
-        monkeypatch.delenv("ANALYSIS_MAX_UPLOAD_MB")  # before the cache is emptied: later tests get 200 MB again
-        get_settings.cache_clear()
+    env_setting(ANALYSIS_MAX_UPLOAD_MB="1")
+    big = alice.post(f"/api/tracks/{pk}/audio", files={"file": ("big.wav", b"\0" * (2 * 1024 * 1024), "audio/wav")})
     assert big.status_code == 413
     # The failed upload did not replace the audio the track already had.
     assert alice.get(f"/api/tracks/{pk}").json()["local_audio_path"].endswith(f"/{pk}.wav")

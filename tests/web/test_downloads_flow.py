@@ -340,11 +340,10 @@ def test_cookie_files_are_admin_only_and_never_returned(make_user, download_stac
     assert admin.delete("/api/admin/cookies/gamdl").json()["present"] is False and not path.exists()
 
 
-def test_upload_limit_is_enforced_while_streaming(make_user, monkeypatch):
+def test_upload_limit_is_enforced_while_streaming(make_user, env_setting):
     alice = make_user("alice")
     pk, lib = _track(alice.user_id)
-    monkeypatch.setenv("ANALYSIS_MAX_UPLOAD_MB", "1")
-    get_settings.cache_clear()
+    env_setting(ANALYSIS_MAX_UPLOAD_MB="1")
     boundary = "XyZ"
     head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.wav\"\r\n"
             f"Content-Type: audio/wav\r\n\r\n").encode()
@@ -357,11 +356,8 @@ def test_upload_limit_is_enforced_while_streaming(make_user, monkeypatch):
             yield b"\0" * (1024 * 1024)
         yield f"\r\n--{boundary}--\r\n".encode()
 
-    try:
-        r = alice.post(f"/api/tracks/{pk}/audio", content=body(),
-                       headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
-    finally:
-        get_settings.cache_clear()
+    r = alice.post(f"/api/tracks/{pk}/audio", content=body(),
+                   headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
     assert r.status_code == 413 and "larger than 1 MB" in r.json()["detail"]
     assert not list(get_settings().resolved_audio_dir.rglob("*.part"))
     assert alice.post(f"/api/tracks/{pk}/audio", content=b"x", headers={"Content-Type": "text/plain"}).status_code == 422

@@ -160,7 +160,7 @@ def _track(owner_id: int) -> int:
         return t.id
 
 
-def test_audio_upload_may_exceed_the_global_cap_up_to_its_own(make_user, one_mb_cap, monkeypatch):
+def test_audio_upload_may_exceed_the_global_cap_up_to_its_own(make_user, one_mb_cap, env_setting):
     alice = make_user("alice")
     pk = _track(alice.user_id)
     audio = _wav(12)
@@ -172,8 +172,7 @@ def test_audio_upload_may_exceed_the_global_cap_up_to_its_own(make_user, one_mb_
     other = alice.post(f"/api/tracks/{pk}/analyze", content=audio, headers={"content-type": "application/json"})
     assert other.status_code == 413 and other.json()["code"] == "too_large"
     # ... and the audio route stops at its own cap.
-    monkeypatch.setenv("ANALYSIS_MAX_UPLOAD_MB", "2")
-    get_settings.cache_clear()
+    env_setting(ANALYSIS_MAX_UPLOAD_MB="2")
     r = alice.post(f"/api/tracks/{pk}/audio", files={"file": ("tone.wav", audio, "audio/wav")})
     assert r.status_code == 413 and r.json()["code"] == "too_large"
 

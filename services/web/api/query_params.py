@@ -56,7 +56,7 @@ def _known(route) -> tuple[frozenset[str] | None, bool]:
 def check_query(request: Request) -> None:
     """422 naming the query parameters the matched API route does not read."""
     route = request.scope.get("route")
-    if route is None or not request.query_params or not request.url.path.startswith("/api/"):
+    if route is None or not request.query_params or not request.scope["path"].startswith("/api/"):
         return
     known, _ = _known(route)
     if known is None:
