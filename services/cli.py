@@ -11,6 +11,7 @@
     djp embeddings backfill [--library-id ID] [--sync]   embed every track (a job, or here with --sync)
     djp embeddings status [--library-id ID]              embeddings per kind and model vs tracks
     djp new-releases check [--library ID] | list     newer releases by your collection's artists (Discogs)
+    djp audio import FOLDER [--library ID] [--dry-run]   your audio files, matched to tracks by tags and copied in
 
 It calls the same domain services as the web app; their errors are printed, never a traceback.
 """
@@ -427,6 +428,100 @@ def embeddings_status(
           f"{status['audio']['missing']} missing")
     for row in status["stored"]:
         print(f"stored\t{row['kind']}\t{row['model']}\t{row['count']}")
+
+
+# --- a DJ's own audio files (services/domain/local_audio): matched and copied in this process ------------------
+audio_app = typer.Typer(help="Your own audio files, matched to your tracks by their tags", no_args_is_help=True)
+app.add_typer(audio_app, name="audio")
+
+
+def _audio_files(folder: Path) -> list[Path]:
+    """Audio files under `folder` (recursively, hidden ones skipped), in name order."""
+    from services.common.audio_files import AUDIO_EXTENSIONS
+
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
+                  and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+
+
+def _read_chunks(path: Path):
+    with path.open("rb") as source:
+        while chunk := source.read(1024 * 1024):
+            yield chunk
+
+
+@audio_app.command("import")
+def audio_import(
+    folder: Annotated[Path, typer.Argument(help="A folder of audio files (searched recursively)")],
+    library: Annotated[int | None, typer.Option(help="Library id (default: the user's first own library)")] = None,
+    user: Annotated[str | None, typer.Option(help="Owner username (default: the first admin)")] = None,
+    replace: Annotated[bool, typer.Option(help="Replace the audio a matched track already has")] = False,
+    analyze: Annotated[bool | None, typer.Option("--analyze/--no-analyze",
+                                                 help="Queue each new file's analysis (default: ANALYZE_UPLOADS)")]
+    = None,
+    dry_run: Annotated[bool, typer.Option(help="Only say what would be attached (tags and names: nothing is "
+                                                   "decoded or copied)")] = False,
+) -> None:
+    """Match each audio file to a track of the library by its tags (else its name, "03 - Artist - Title.mp3")
+    and copy it in as the track's audio; the folder is left as it is. Close calls and files without a match
+    are listed at the end for you to choose (the track page's upload)."""
+    from rich.table import Table
+
+    from services.common.models import User
+    from services.domain.access import writable_library
+    from services.domain.local_audio import service as local_audio
+
+    if not folder.is_dir():
+        _fail(f"{folder} is not a folder")
+    files = _audio_files(folder)
+    if not files:
+        _fail(f"no audio files under {folder}")
+    _prepare()
+    with session_scope() as session:
+        owner, library_id = _run(lambda: _own_library_id(session, user, library))
+        _run(lambda: writable_library(session=session, user=owner, library_id=library_id))
+        owner_id = owner.id
+    counts: dict[str, int] = {}
+    left: list[tuple[str, str, str]] = []  # (file, outcome, best candidate or reason)
+    with Progress(TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn(),
+                  console=console) as bar:
+        task = bar.add_task("matching" if dry_run else "importing", total=len(files))
+        for path in files:
+            shown = str(path.relative_to(folder))
+            try:
+                with session_scope() as session:  # one transaction per file: what is attached stays attached
+                    who = session.get(User, owner_id)
+                    if dry_run:
+                        done = local_audio.preview_file(session=session, user=who, library_id=library_id, path=path)
+                    else:
+                        done = local_audio.import_file(session=session, user=who, library_id=library_id,
+                                                       filename=path.name, chunks=_read_chunks(path),
+                                                       replace=replace, analyze=analyze)
+            except DomainError as exc:
+                counts["refused"] = counts.get("refused", 0) + 1
+                left.append((shown, "refused", exc.detail))
+            except OSError as exc:
+                counts["unreadable"] = counts.get("unreadable", 0) + 1
+                left.append((shown, "unreadable", exc.strerror or type(exc).__name__))
+            else:
+                counts[done.status] = counts.get(done.status, 0) + 1
+                if done.status in ("ambiguous", "unmatched"):
+                    best = done.match.candidates[0] if done.match.candidates else None
+                    left.append((shown, done.status, f"#{best.track_pk} {best.artist or ''} - {best.title} "
+                                 f"({best.score:.2f})" if best else f"{done.match.tags.artist or '?'} - "
+                                 f"{done.match.tags.title or '?'}"))
+                elif done.analysis_error:
+                    left.append((shown, "attached, not analysed", done.analysis_error))
+            bar.advance(task)
+    if left:
+        table = Table(title="to look at")
+        for column in ("file", "outcome", "best candidate / read as / why"):
+            table.add_column(column)
+        for row in left:
+            table.add_row(*row)
+        Console().print(table)
+    words = {"attached": "attached", "matched": "would be attached", "has_audio": "already had audio",
+             "ambiguous": "ambiguous", "unmatched": "unmatched", "refused": "refused", "unreadable": "unreadable"}
+    print(", ".join(f"{words[k]} {counts[k]}" for k in words if k in counts) + f" (of {len(files)} files)")
 
 
 # --- new releases (services/domain/new_releases): run in this process, no worker needed -----------------

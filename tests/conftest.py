@@ -110,6 +110,9 @@ def _truncate_all() -> None:
     names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with common_db.get_engine().begin() as conn:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    # Ids restart, so an earlier test's audio files would stand where this test's tracks' files go.
+    for folder in Path(os.environ["AUDIO_DIR"]).glob("library_*"):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from services.web.api.routes import (
     albums,
     analysis,
     assist,
+    audio_files,
     auth,
     backups,
     downloads,
@@ -66,8 +67,8 @@ WEB_DIR = Path(__file__).resolve().parent
 # a regex match). search before tracks: /api/tracks/search must win over /api/tracks/{track_pk}.
 # tests/web/test_routes.py checks that no path two routes could both answer depends on any other order.
 API_ROUTERS = (health, search, tracks, albums, playlist_files, playlists, auth, users, admin, backups, jobs, libraries,
-               setbuilder, sync, downloads, friends, spins, analysis, assist, spotify, enrichment, recommendations,
-               new_releases)
+               setbuilder, sync, downloads, friends, spins, analysis, audio_files, assist, spotify, enrichment,
+               recommendations, new_releases)
 # /tracks (the browser) before /tracks/{track_pk}; playlist_edit (/playlists/options) before playlists
 UI_ROUTERS = (ui_palette, ui_backups, ui_search, ui_tracks, ui_pages, ui_libraries, ui_playlist_edit, ui_playlists,
               ui_jobs, ui_collection_forms, ui_settings, ui_suggestions, ui_spotify, ui_enrichment, ui_similar,

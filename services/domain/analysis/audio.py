@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from datetime import UTC, datetime
 from collections.abc import Callable, Iterable
@@ -83,22 +84,36 @@ def replace_audio(*, track: Track, audio_dir: Path, new_rel: str) -> None:
         after_commit(object_session(track), lambda: remove_inside(audio_dir, old))
 
 
-def attach_audio(*, track: Track, audio_dir: Path, filename: str, chunks: Iterable[bytes], max_bytes: int) -> str:
-    """Store an uploaded file as the track's audio (inside AUDIO_DIR) and return its relative path.
+UPLOADS = ".uploads"  # received files wait here (inside AUDIO_DIR: the final move is a rename) until placed
 
-    Written to a temporary file first, proven to be audio by decoding it, and renamed, so a failed,
-    oversized or non-audio upload never replaces the audio a track already has. The size limit is
-    enforced while reading.
-    """
+
+STALE_UPLOAD_SECONDS = 24 * 3600
+
+
+def _sweep_stale(folder: Path) -> None:
+    """Remove what a killed process left in the uploads folder (a day old: no upload takes that long)."""
+    cutoff = time.time() - STALE_UPLOAD_SECONDS
+    for leftover in folder.glob("*.part"):
+        try:
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
+        except OSError:
+            pass  # another process removed it first
+
+
+def receive_file(*, audio_dir: Path, filename: str, chunks: Iterable[bytes], max_bytes: int) -> tuple[Path, float]:
+    """Write an uploaded file to a private temporary file inside AUDIO_DIR and prove it is audio by decoding it:
+    (its path, its decoded duration). The size limit is enforced while reading; the caller places the file
+    (`place_file`) or removes it. Nothing is left behind when this raises."""
     from services.domain.downloads.media import NotAudio, decoded_duration
 
     try:
-        rel = upload_destination(library_id=track.library_id, track_pk=track.id, filename=filename)
-        dest = resolve_inside(audio_dir, rel)
+        ext = check_audio_extension(filename)
     except AudioPathError as exc:
         raise Invalid(str(exc), code="unsupported_audio") from None
-    private_dir(dest.parent)
-    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.part")
+    folder = private_dir(audio_dir.resolve() / UPLOADS)
+    _sweep_stale(folder)
+    tmp = folder / f"{uuid.uuid4().hex}{ext}.part"
     size = 0
     try:
         with open_private(tmp) as out:
@@ -110,13 +125,36 @@ def attach_audio(*, track: Track, audio_dir: Path, filename: str, chunks: Iterab
         if size == 0:
             raise Invalid("the file is empty", code="empty_audio")
         try:
-            duration = decoded_duration(tmp)
+            return tmp, decoded_duration(tmp)
         except NotAudio as exc:
             raise Invalid(str(exc), code="not_audio") from None
-        tmp.replace(dest)
-    finally:
+    except BaseException:
         tmp.unlink(missing_ok=True)
+        raise
+
+
+def place_file(*, track: Track, audio_dir: Path, received: Path, filename: str, duration: float,
+               source: dict | None = None) -> str:
+    """Move a received file (`receive_file`) into the track's place and point the track at it (the audio it
+    replaces is removed once committed): its path relative to AUDIO_DIR. `source`: more for `audio_source`."""
+    rel = upload_destination(library_id=track.library_id, track_pk=track.id, filename=filename)
+    dest = resolve_inside(audio_dir, rel)
+    private_dir(dest.parent)
+    received.replace(dest)
     replace_audio(track=track, audio_dir=audio_dir, new_rel=rel)
     track.audio_source = {"method": "upload", "filename": safe_name(filename), "duration_seconds": round(duration, 2),
-                          "at": datetime.now(UTC).isoformat()}
+                          "at": datetime.now(UTC).isoformat(), **(source or {})}
     return rel
+
+
+def attach_audio(*, track: Track, audio_dir: Path, filename: str, chunks: Iterable[bytes], max_bytes: int) -> str:
+    """Store an uploaded file as the track's audio (inside AUDIO_DIR) and return its relative path.
+
+    Received apart and proven to be audio by decoding it first, so a failed, oversized or non-audio upload
+    never replaces the audio a track already has.
+    """
+    received, duration = receive_file(audio_dir=audio_dir, filename=filename, chunks=chunks, max_bytes=max_bytes)
+    try:
+        return place_file(track=track, audio_dir=audio_dir, received=received, filename=filename, duration=duration)
+    finally:
+        received.unlink(missing_ok=True)

@@ -33,8 +33,14 @@ def upload_audio(*, session: Session, user: User, track_pk: int, filename: str, 
     settings = get_settings()
     audio.attach_audio(track=track, audio_dir=settings.resolved_audio_dir, filename=filename, chunks=chunks,
                        max_bytes=settings.analysis_max_upload_mb * 1024 * 1024)
+    return analyse_new_audio(session=session, user=user, track=track, analyze=analyze)
+
+
+def analyse_new_audio(*, session: Session, user: User, track: Track, analyze: bool | None = None) -> AudioUpload:
+    """After a track got new audio from the user: unless `analyze` is False (None: ANALYZE_UPLOADS), commit and
+    queue its analysis; a queue that cannot take it is said in `analysis_error`, the audio is kept."""
     session.flush()
-    if not (settings.analyze_uploads if analyze is None else analyze):
+    if not (get_settings().analyze_uploads if analyze is None else analyze):
         return AudioUpload(track=track)
     session.commit()  # the worker reads the new file's path from the database
     try:

@@ -27,6 +27,7 @@ MB = 1024 * 1024
 # (method, path pattern, the route's own cap in bytes from the settings)
 ALLOWANCES: tuple[tuple[str, re.Pattern[str], Callable[[Settings], int]], ...] = (
     ("POST", re.compile(r"/api/tracks/[^/]+/audio"), lambda s: s.analysis_max_upload_mb * MB),
+    ("POST", re.compile(r"/api/libraries/[^/]+/audio-files"), lambda s: s.analysis_max_upload_mb * MB),
     ("POST", re.compile(r"/api/libraries/[^/]+/import/csv"), lambda s: CSV_MAX_BYTES),
     ("POST", re.compile(r"/libraries/[^/]+/import-csv"), lambda s: CSV_MAX_BYTES),
     ("POST", re.compile(r"/libraries"), lambda s: CSV_MAX_BYTES),  # new library with an optional CSV
