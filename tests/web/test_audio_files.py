@@ -38,6 +38,9 @@ def test_files_are_matched_attached_and_reported(make_user, tmp_path):
     assert body["analysis"] is None and body["analysis_error"] is None  # ANALYZE_UPLOADS=false in the tests
     track = alice.get(f"/api/tracks/{pks['Da Funk']}").json()
     assert track["local_audio_path"] == body["local_audio_path"]
+    assert track["audio_source"]["method"] == "import" and track["audio_source"]["matched_by"] == "tags"
+    page = alice.get(f"/tracks/{pks['Da Funk']}").text  # the track page says where its audio came from
+    assert "Added from your file “track01.mp3”, matched by its tags (score 1.00)" in page
     played = alice.get(f"/api/tracks/{pks['Da Funk']}/audio")
     assert played.status_code == 200 and played.content == tagged.read_bytes()
 

@@ -158,3 +158,32 @@ def attach_audio(*, track: Track, audio_dir: Path, filename: str, chunks: Iterab
         return place_file(track=track, audio_dir=audio_dir, received=received, filename=filename, duration=duration)
     finally:
         received.unlink(missing_ok=True)
+
+
+_FETCHED = {"yt-dlp": "Downloaded with yt-dlp", "youtube-search": "Found by a YouTube search and downloaded",
+            "gamdl": "Downloaded from Apple Music (gamdl)"}
+
+
+def audio_origin(source: dict | None) -> dict[str, str | None] | None:
+    """Where a track's audio came from, in a DJ's words (`audio_source` as uploads, imports and downloads
+    store it): {"text", "url"} (url: the page it was downloaded from), or None when nothing is recorded."""
+    if not isinstance(source, dict) or not source.get("method"):
+        return None
+    method, name = str(source["method"]), source.get("filename")
+    if method == "upload":
+        text = f"Uploaded from “{name}”" if name else "Uploaded"
+    elif method == "import":
+        how = "its tags" if source.get("matched_by") == "tags" else "its name"
+        text = f"Added from your file “{name}”, matched by {how}"
+        if isinstance(source.get("score"), (int, float)):
+            text += f" (score {source['score']:.2f})"
+    else:
+        text = _FETCHED.get(method, f"From {method}")
+        if source.get("title"):
+            text += f": “{source['title']}”"
+        if source.get("why"):
+            text += f" ({source['why']})"
+    if source.get("at"):
+        text += f", {str(source['at'])[:10]}"
+    url = source.get("url")
+    return {"text": text, "url": url if isinstance(url, str) and url.startswith(("https://", "http://")) else None}

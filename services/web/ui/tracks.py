@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.domain.access import can_write, owns, readable_library
 from services.domain.analysis import corrections
+from services.domain.analysis.audio import audio_origin
 from services.domain.analysis import service as analysis
 from services.domain.collection.albums import (
     add_album_tracks,
@@ -162,6 +163,7 @@ def _track_context(session, user, track_pk: int) -> dict:
         "identity_editable": not identity_from_discogs(session=session, track=track),
         "links": [(field, label, getattr(track, field)) for field, label in URL_LABELS.items()],
         "discogs_url": discogs_page(session=session, track=track),
+        "audio_origin": audio_origin(track.audio_source),
         "plays": plays,
         "last_played": last_played,
         "notice": None,

@@ -55,6 +55,9 @@ class TrackOut(BaseModel):
     key_alternative: dict[str, Any] | None = Field(
         None, description='The runner-up key: {"key", "scale", "camelot", "confidence"}')
     local_audio_path: str | None
+    audio_source: dict[str, Any] | None = Field(
+        None, description='Where the audio came from: {"method": "upload" | "import" | "yt-dlp" | "youtube-search" '
+        '| "gamdl", "at", ...} (an import: "filename", "matched_by", "score"; a download: "url", "why", "title")')
     apple_music_url: str | None
     spotify_url: str | None
     youtube_url: str | None
