@@ -46,6 +46,11 @@ ALL_QUEUES = (SEARCH_QUEUE, ANALYSIS_QUEUE, DOWNLOAD_QUEUE, ENRICHMENT_QUEUE, EM
 # Every kind of job `enqueue` accepts (the job center lists and filters by these): add a new kind here.
 KINDS = ("sync", "download", "analysis", "embeddings", "embeddings_backfill", "search_rebuild", "enrichment",
          "new_releases", "repair", "backup", "restore")
+# What the pages call each kind (the API and the filter keep the kind itself).
+KIND_LABELS = {"sync": "Discogs sync", "download": "download", "analysis": "analysis", "embeddings": "embeddings",
+               "embeddings_backfill": "embeddings (every track)", "search_rebuild": "search index rebuild",
+               "enrichment": "platform links", "new_releases": "new releases check", "repair": "drift repair",
+               "backup": "backup", "restore": "restore"}
 LIVE_STATUSES = ("queued", "started", "scheduled", "deferred")
 # Every job a person may want to see (the job center lists these), scored by enqueue time: one index
 # per library, one for jobs of no library (re-index, admins'); each trimmed to INDEX_SIZE.

@@ -51,3 +51,9 @@ def test_every_registered_kind_is_a_filter_in_the_api_and_the_page(make_user):
         filtered = admin.get("/jobs", params={"kind": kind})
         assert filtered.status_code == 200, (kind, filtered.text)
         assert job_id in filtered.text and f'<option value="{kind}" selected' in filtered.text
+    # Pages name a kind in words; the API keeps the kind itself beside its label.
+    assert set(jobs.KIND_LABELS) == set(jobs.KINDS)
+    assert re.search(r'<option value="embeddings_backfill"\s*>embeddings \(every track\)</option>', page.text)
+    backfill = admin.get("/api/jobs", params={"kind": "embeddings_backfill"}).json()[0]
+    assert (backfill["kind"], backfill["kind_label"]) == ("embeddings_backfill", "embeddings (every track)")
+    assert '<td data-col="kind">embeddings (every track)</td>' in page.text

@@ -19,6 +19,7 @@ DOWNLOAD_STAGES = ("queued", "downloading", "converting", "analysing", "saving",
 class JobView(BaseModel):
     id: str
     kind: str
+    kind_label: str = Field("", description="The kind in words, as the pages show it")
     status: str
     stage: str | None = None
     percent: int = 0

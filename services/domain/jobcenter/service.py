@@ -52,6 +52,7 @@ def view(job: Job, *, with_result: bool = True) -> JobView:
     return JobView(
         id=job.id,
         kind=str(meta.get("kind") or "job"),
+        kind_label=jobs.KIND_LABELS.get(str(meta.get("kind")), str(meta.get("kind") or "job")),
         status=status,
         stage=stage,
         percent=100 if status == "finished" else int(meta.get("percent") or 0),

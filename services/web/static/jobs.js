@@ -299,7 +299,7 @@
     const cell = (name) => tr.querySelector(`[data-col="${name}"]`);
     tr.setAttribute("data-status", job.status);
     tr.setAttribute("data-enqueued", job.enqueued_at || "");
-    cell("kind").replaceChildren(job.kind);
+    cell("kind").replaceChildren(job.kind_label || job.kind);
     const text = job.description || (job.track_pk != null ? `track ${job.track_pk}` : job.id);
     cell("description").replaceChildren(job.track_pk != null ? el("a", { href: `/tracks/${job.track_pk}` }, text) : text);
     cell("stage").replaceChildren(job.stage || "");

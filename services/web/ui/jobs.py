@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import ValidationError
 
 from services.domain.errors import Unavailable
+from services.domain.jobs import KIND_LABELS
 from services.domain.jobcenter.models import JobFilter, JobKind, JobStatus
 from services.domain.jobcenter.service import CANCELLABLE, RETRYABLE, visible_jobs
 from services.web.api.deps import CurrentUser, SessionDep
@@ -37,7 +38,7 @@ def jobs_page(request: Request, user: CurrentUser, session: SessionDep) -> HTMLR
             error, status_code = exc.detail, 503
     return templates.TemplateResponse(
         request, "jobs.html",
-        {"user": user, "jobs": items, "params": params, "error": error, "kinds": get_args(JobKind),
+        {"user": user, "jobs": items, "params": params, "error": error, "kinds": get_args(JobKind), "kind_labels": KIND_LABELS,
          "statuses": get_args(JobStatus), "cancellable": CANCELLABLE, "retryable": RETRYABLE},
         status_code=status_code,
     )
