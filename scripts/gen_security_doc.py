@@ -172,6 +172,7 @@ def list_caps(openapi: dict) -> list[tuple[str, str]]:
 def limits() -> list[tuple[str, str, str]]:
     """(limit, value, where it is enforced), values read from the code and the settings' defaults."""
     from services.common.settings import Settings
+    from services.domain import jobs
     from services.domain.collection import csv_import
     from services.domain.downloads import service as downloads
     from services.domain.playlists import imports as playlist_imports
@@ -202,8 +203,8 @@ def limits() -> list[tuple[str, str, str]]:
         ("Set builder candidates per request", f"{setbuilder.MAX_SET_TRACKS:,} tracks",
          "`services/web/api/routes/setbuilder.py` (request model)"),
         ("Set builder service input (`GA_MAX_TRACKS`)", f"{defaults['ga_max_tracks']:,} tracks", "`services/ga_service/app.py`"),
-        ("Downloads queued by one batch request", f"{downloads.BATCH_MAX:,} tracks",
-         "`services/domain/downloads/service.py` (`BATCH_MAX`; the rest wait for the next request)"),
+        ("Downloads or analyses queued by one batch request", f"{jobs.BATCH_MAX:,} tracks",
+         "`services/domain/jobs.py` (`BATCH_MAX`; the rest wait for the next request)"),
         ("Jobs of one kind a user may have queued or running (`JOBS_MAX_QUEUED_PER_USER`)",
          f"{defaults['jobs_max_queued_per_user']:,}",
          "`services/domain/jobs.py` (`enqueue`: 429 + Retry-After; batches queue up to it, the rest skipped)"),

@@ -12,6 +12,7 @@
     djp embeddings status [--library-id ID]              embeddings per kind and model vs tracks
     djp new-releases check [--library ID] | list     newer releases by your collection's artists (Discogs)
     djp audio import FOLDER [--library ID] [--dry-run]   your audio files, matched to tracks by tags and copied in
+    djp analyze [--library ID] [--outdated]         queue the analysis of tracks with audio not analysed yet
 
 It calls the same domain services as the web app; their errors are printed, never a traceback.
 """
@@ -428,6 +429,25 @@ def embeddings_status(
           f"{status['audio']['missing']} missing")
     for row in status["stored"]:
         print(f"stored\t{row['kind']}\t{row['model']}\t{row['count']}")
+
+
+@app.command("analyze")
+def analyze_library(
+    library: Annotated[int | None, typer.Option(help="Library id (default: the user's first own library)")] = None,
+    outdated: Annotated[bool, typer.Option(help="Also tracks analysed by an older analyzer")] = False,
+    user: Annotated[str | None, typer.Option(help="Owner username (default: the first admin)")] = None,
+) -> None:
+    """Queue the analysis of the library's tracks with audio that were never analysed (a worker runs them;
+    follow with `djp jobs --kind analysis`)."""
+    from services.domain.analysis import service as analysis
+
+    _prepare()
+    with session_scope() as session:
+        owner, library_id = _run(lambda: _own_library_id(session, user, library))
+        batch = _run(lambda: analysis.analyse_library(session=session, user=owner, library_id=library_id,
+                                                      which="outdated" if outdated else "missing"))
+    left = f", left for later {batch.skipped} ({batch.skipped_reason})" if batch.skipped else ""
+    print(f"queued {batch.queued}, already queued {batch.already_queued}{left}")
 
 
 # --- a DJ's own audio files (services/domain/local_audio): matched and copied in this process ------------------

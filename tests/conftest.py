@@ -110,9 +110,14 @@ def _truncate_all() -> None:
     names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with common_db.get_engine().begin() as conn:
         conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    # Ids restart, so an earlier test's audio files would stand where this test's tracks' files go.
+    # Ids restart, so an earlier test's audio files would stand where this test's tracks' files go, and its
+    # "one live job per track" keys would name its jobs as this test's tracks' (jobs.TRACK_JOB_KEY).
     for folder in Path(os.environ["AUDIO_DIR"]).glob("library_*"):
         shutil.rmtree(folder, ignore_errors=True)
+    redis = common_db.get_redis()
+    stale = list(redis.scan_iter("djp:*:track:*"))
+    if stale:
+        redis.delete(*stale)
 
 
 @pytest.fixture

@@ -70,3 +70,23 @@ def test_bad_folders(clean_db, tmp_path):
     make_audio(tmp_path / "a.mp3", seconds=1)
     other = runner.invoke(app, ["audio", "import", str(tmp_path), "--library", "999999"])
     assert other.exit_code == 1 and "library not found" in other.output
+
+
+def test_analyze_queues_what_is_missing(clean_db):
+    from services.common.db import get_redis
+    from services.domain import jobs
+
+    pks = _crate()
+    with session_scope() as s:
+        s.get(Track, pks["Da Funk"]).local_audio_path = "library_1/1.mp3"
+    done = runner.invoke(app, ["analyze"])
+    try:
+        assert done.exit_code == 0, done.output
+        assert "queued 1, already queued 0" in done.output
+        assert "queued 0, already queued 1" in runner.invoke(app, ["analyze"]).output
+    finally:  # no worker here: the job must not wait for a later module's worker
+        job = jobs.live_track_job(kind="analysis", track_pk=pks["Da Funk"])
+        if job is not None:
+            job.cancel()
+        get_redis().delete(jobs.TRACK_JOB_KEY.format("analysis", pks["Da Funk"]))
+    assert runner.invoke(app, ["analyze", "--library", "999999"]).exit_code == 1

@@ -21,11 +21,12 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from redis.exceptions import RedisError
 from rq import Queue, get_current_job
 from rq.exceptions import NoSuchJobError
@@ -35,6 +36,8 @@ from services.common.db import get_redis
 from services.common.processes import pid_alive
 from services.common.settings import get_settings
 from services.domain.errors import RateLimited, Unavailable
+
+T = TypeVar("T")
 
 SYNC_QUEUE = "sync"
 ANALYSIS_QUEUE = "analysis"
@@ -122,6 +125,60 @@ def enqueue(queue_name: str, func: Callable[..., Any], *args: Any, kind: str, li
         pipe.zremrangebyrank(key, 0, -INDEX_SIZE - 1)
         pipe.execute()
     return job
+
+
+TRACK_JOB_KEY = "djp:{}:track:{}"  # (kind, track id) -> the id of the track's latest job of that kind
+TRACK_JOB_TTL = 8 * 86400
+
+
+def live_track_job(*, kind: str, track_pk: int) -> Job | None:
+    """The track's queued or running job of this kind, if any (one live download or analysis per track)."""
+    previous = get_redis().get(TRACK_JOB_KEY.format(kind, track_pk))
+    if previous:
+        job = fetch_job(previous.decode(), kind=kind)
+        if job is not None and status_of(job) in LIVE_STATUSES:
+            return job
+    return None
+
+
+def remember_track_job(*, kind: str, track_pk: int, job: Job) -> None:
+    get_redis().set(TRACK_JOB_KEY.format(kind, track_pk), job.id, ex=TRACK_JOB_TTL)
+
+
+BATCH_MAX = 2000  # tracks one batch request may queue; the rest wait for the next request
+
+
+class BatchQueued(BaseModel):
+    queued: int  # new jobs
+    already_queued: int  # tracks that had a job of this kind queued or running
+    skipped: int  # tracks left for a later request (over BATCH_MAX, or past the user's job cap)
+    job_ids: list[str]
+    skipped_reason: str | None = None  # why tracks were skipped (BATCH_MAX, or the cap's setting and value)
+
+
+def queue_batch(items: Iterable[T], enqueue_one: Callable[[T], tuple[Job, bool]]) -> BatchQueued:
+    """Queue a job per item (`enqueue_one` -> (job, created)) up to BATCH_MAX and the user's job cap; the rest
+    are skipped, with why. Redis errors become `Unavailable`."""
+    queued = already = skipped = 0
+    ids: list[str] = []
+    reason: str | None = None
+    with queue_errors():
+        for item in items:
+            if reason is None and queued + already >= BATCH_MAX:
+                reason = f"at most {BATCH_MAX} tracks per request: ask again for the rest"
+            if reason is not None:
+                skipped += 1
+                continue
+            try:
+                job, created = enqueue_one(item)
+            except TooManyJobs as exc:
+                reason = exc.detail
+                skipped += 1
+                continue
+            ids.append(job.id)
+            queued += created
+            already += not created
+    return BatchQueued(queued=queued, already_queued=already, skipped=skipped, job_ids=ids, skipped_reason=reason)
 
 
 def schedule_periodic(key: str, hours: float, queue_name: str, func: Callable[..., Any], *args: Any, kind: str,

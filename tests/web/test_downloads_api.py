@@ -7,7 +7,7 @@ import pytest
 from services.common import db
 from services.common.models import Album, Library, LibraryShare, Playlist, PlaylistTrack, Track
 from services.common.db import get_redis
-from services.domain.downloads import service as downloads
+from services.domain import jobs
 
 
 @pytest.fixture(autouse=True)
@@ -55,7 +55,7 @@ def test_batches_queue_only_missing_audio_once(make_user, monkeypatch):
     assert alice.post(f"/api/playlists/{playlist_id}/download").json()["already_queued"] == 3
 
     # Over the batch cap: the rest is left for the next request, and said so.
-    monkeypatch.setattr(downloads, "BATCH_MAX", 2)
+    monkeypatch.setattr(jobs, "BATCH_MAX", 2)
     lib2, _, _ = _library(alice.user_id, tracks=4)
     capped = alice.post(f"/api/libraries/{lib2}/download-missing").json()
     assert capped["queued"] == 2 and capped["skipped"] == 2

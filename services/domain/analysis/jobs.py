@@ -41,7 +41,7 @@ class AnalysisJobError(RuntimeError):
 
 def enqueue_analysis(*, track: Track, user_id: int | None = None) -> Job:
     """`user_id`: the user asking, whose job cap applies; None when the system queues it (after a download)."""
-    return jobs.enqueue(
+    job = jobs.enqueue(
         jobs.ANALYSIS_QUEUE,
         analyze_track_job,
         track.id,
@@ -55,6 +55,16 @@ def enqueue_analysis(*, track: Track, user_id: int | None = None) -> Job:
         retry=Retry(max=2, interval=[15, 60]),  # only transient failures raise past the job's own checks
         description=f"Analyse {track.artist or 'unknown'} – {track.title}",
     )
+    jobs.remember_track_job(kind="analysis", track_pk=track.id, job=job)
+    return job
+
+
+def enqueue_analysis_once(*, track: Track, user_id: int | None = None) -> tuple[Job, bool]:
+    """Queue an analysis unless one is queued or running for the track (batches): (job, created)."""
+    live = jobs.live_track_job(kind="analysis", track_pk=track.id)
+    if live is not None:
+        return live, False
+    return enqueue_analysis(track=track, user_id=user_id), True
 
 
 def job_state(job: Job) -> AnalysisJobState:

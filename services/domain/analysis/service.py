@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
 
+from pydantic import BaseModel, Field
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from services.common.contracts.analysis import ANALYZER_VERSION
 from services.common.models import Track, User
 from services.common.settings import get_settings
 from services.domain import jobs
-from services.domain.access import readable_library
+from services.domain.access import readable_library, writable_library
 from services.domain.analysis import audio
-from services.domain.analysis.jobs import AnalysisJobState, enqueue_analysis, job_state
+from services.domain.analysis.jobs import AnalysisJobState, enqueue_analysis, enqueue_analysis_once, job_state
 from services.domain.errors import Conflict, DomainError, NotFound
+from services.domain.jobs import BatchQueued
 from services.domain.tracks.service import get_track, writable_track
 
 
@@ -75,3 +80,43 @@ def track_analysis(*, session: Session, user: User, track_pk: int) -> dict:
     if not track.analysis:
         raise NotFound("the track has not been analysed", code="not_analysed")
     return track.analysis
+
+
+# --- a library's tracks in one request ------------------------------------------------------------
+
+AnalyseWhich = Literal["missing", "outdated"]
+
+
+def _needs_analysis(which: AnalyseWhich):
+    """Tracks with audio that were never analysed ("missing"), or also those analysed by an older analyzer
+    than the service's (`outdated`: its results may differ now)."""
+    never = Track.analyzed_at.is_(None)
+    if which == "missing":
+        return never
+    return or_(never, Track.analysis["analyzer_version"].astext.is_distinct_from(ANALYZER_VERSION))
+
+
+class LibraryAnalysis(BaseModel):
+    with_audio: int = Field(description="live tracks with audio")
+    missing: int = Field(description="of those, never analysed")
+    outdated: int = Field(description="of those, analysed by an older analyzer than `analyzer_version`")
+    analyzer_version: str = ANALYZER_VERSION
+
+
+def library_analysis(*, session: Session, user: User, library_id: int) -> LibraryAnalysis:
+    """How much of a library the user may read is analysed."""
+    readable_library(session=session, user=user, library_id=library_id)
+    has_audio = and_(Track.library_id == library_id, Track.deleted_at.is_(None), Track.local_audio_path.is_not(None))
+    row = session.execute(select(func.count(), func.count().filter(_needs_analysis("missing")),
+                                 func.count().filter(_needs_analysis("outdated"))).where(has_audio)).one()
+    return LibraryAnalysis(with_audio=row[0], missing=row[1], outdated=row[2] - row[1])
+
+
+def analyse_library(*, session: Session, user: User, library_id: int, which: AnalyseWhich = "missing") -> BatchQueued:
+    """Queue the analysis of the library's tracks that need one (`which`), one live analysis per track, at most
+    BATCH_MAX per request and within the user's job cap (the rest are counted as skipped, with why)."""
+    library = writable_library(session=session, user=user, library_id=library_id)
+    query = (select(Track).where(Track.library_id == library.id, Track.deleted_at.is_(None),
+                                 Track.local_audio_path.is_not(None), _needs_analysis(which)).order_by(Track.id))
+    return jobs.queue_batch(session.scalars(query).yield_per(500),
+                            lambda track: enqueue_analysis_once(track=track, user_id=user.id))

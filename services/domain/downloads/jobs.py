@@ -36,7 +36,6 @@ log = logging.getLogger(__name__)
 
 JOB_TIMEOUT = 60 * 60
 INCOMING = ".incoming"
-_TRACK_JOB_KEY = "djp:download:track:{}"
 APPLE_HOSTS = ["music.apple.com", "itunes.apple.com"]
 COOKIE_FILES = {"gamdl": "gamdl-cookies.txt", "ytdlp": "ytdlp-cookies.txt"}
 
@@ -73,12 +72,9 @@ def plan(track: Track, url: str | None, settings: Settings) -> tuple[str, str, s
 def enqueue_download(*, track: Track, url: str | None, user_id: int | None) -> tuple[Job, bool]:
     """Queue a download unless one is queued or running for the track. Returns (job, created)."""
     settings = get_settings()
-    redis = get_redis()
-    previous = redis.get(_TRACK_JOB_KEY.format(track.id))
-    if previous:
-        job = jobs.fetch_job(previous.decode(), kind="download")
-        if job is not None and jobs.status_of(job) in jobs.LIVE_STATUSES:
-            return job, False
+    live = jobs.live_track_job(kind="download", track_pk=track.id)
+    if live is not None:
+        return live, False
     delays = settings.download_retry_delay_list
     job = jobs.enqueue(
         jobs.DOWNLOAD_QUEUE, download_track_job, track.id, url, kind="download", library_id=track.library_id,
@@ -87,7 +83,7 @@ def enqueue_download(*, track: Track, url: str | None, user_id: int | None) -> t
         meta={"url": url, "heartbeat": True},
         description=f"Download {track.artist or 'unknown'} – {track.title}",
     )
-    redis.set(_TRACK_JOB_KEY.format(track.id), job.id, ex=8 * 86400)
+    jobs.remember_track_job(kind="download", track_pk=track.id, job=job)
     return job, True
 
 

@@ -17,6 +17,7 @@ from services.common.audio_files import AudioPathError, resolve_inside
 from services.common.models import Album, Library, Track, User
 from services.common.settings import get_settings
 from services.domain import jobs
+from services.domain.jobs import BatchQueued
 from services.domain.access import owns, readable_library, visible_row
 from services.domain.downloads.jobs import COOKIE_FILES, enqueue_download
 from services.domain.downloads.urls import check_url
@@ -26,19 +27,10 @@ from services.domain.jobcenter.service import view
 from services.domain.playlists.service import get_playlist
 from services.domain.tracks.service import get_track
 
-BATCH_MAX = 2000  # tracks one batch request may queue; the rest wait for the next request
 COOKIE_MAX_BYTES = 1024 * 1024
 MEDIA_TYPES = {".m4a": "audio/mp4", ".mp4": "audio/mp4", ".aac": "audio/aac", ".mp3": "audio/mpeg",
                ".flac": "audio/flac", ".wav": "audio/wav", ".aif": "audio/aiff", ".aiff": "audio/aiff",
                ".ogg": "audio/ogg", ".oga": "audio/ogg", ".opus": "audio/ogg"}
-
-
-class BatchQueued(BaseModel):
-    queued: int  # new jobs
-    already_queued: int  # tracks that had a download queued or running
-    skipped: int  # tracks left for a later request (over BATCH_MAX, or past the user's job cap)
-    job_ids: list[str]
-    skipped_reason: str | None = None  # why tracks were skipped (BATCH_MAX, or the cap's setting and value)
 
 
 class CookieStatus(BaseModel):
@@ -69,27 +61,7 @@ def request_download(*, session: Session, user: User, track_pk: int, url: str | 
 
 
 def _queue_many(user: User, tracks: Iterable[Track]) -> BatchQueued:
-    """Queue downloads up to BATCH_MAX tracks and up to the user's job cap; the rest are skipped, with why."""
-    queued = already = skipped = 0
-    ids: list[str] = []
-    reason: str | None = None
-    with jobs.queue_errors():
-        for track in tracks:
-            if reason is None and queued + already >= BATCH_MAX:
-                reason = f"at most {BATCH_MAX} tracks per request: ask again for the rest"
-            if reason is not None:
-                skipped += 1
-                continue
-            try:
-                job, created = enqueue_download(track=track, url=None, user_id=user.id)
-            except jobs.TooManyJobs as exc:
-                reason = exc.detail
-                skipped += 1
-                continue
-            ids.append(job.id)
-            queued += created
-            already += not created
-    return BatchQueued(queued=queued, already_queued=already, skipped=skipped, job_ids=ids, skipped_reason=reason)
+    return jobs.queue_batch(tracks, lambda track: enqueue_download(track=track, url=None, user_id=user.id))
 
 
 def download_album(*, session: Session, user: User, album_id: int, missing_only: bool = True) -> BatchQueued:

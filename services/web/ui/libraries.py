@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from services.common.contracts.discogs import CsvImportResult
 from services.common.models import Library, User
 from services.domain.access import can_write, owned_library, owns, readable_library
+from services.domain.analysis import service as analysis
 from services.domain.collection import service
 from services.domain.collection.albums import create_manual_album, library_counts, list_albums
 from services.domain.errors import Invalid
@@ -64,6 +65,7 @@ def _library_page(request: Request, session, user: User, library: Library, *, q:
                kind=kind_of(user, library), owns=owns(user, library),
                can_sync=service.can_sync(user=user, library=library), can_write=can_write(user, library))
     ctx.update(_new_releases_context(session, user, library))
+    ctx["la"] = analysis.library_analysis(session=session, user=user, library_id=library.id)
     return templates.TemplateResponse(request, "library.html", ctx, status_code=status_code)
 
 
@@ -132,6 +134,23 @@ def start_sync(request: Request, library_id: int, user: CurrentUser, session: Se
     state = service.start_sync(session=session, user=user, library_id=library_id, mode="full")
     library = readable_library(session=session, user=user, library_id=library_id)
     return templates.TemplateResponse(request, "_sync_progress.html", _progress_context(library, state))
+
+
+@router.post("/libraries/{library_id}/analyze", response_class=HTMLResponse)
+def analyse_library(request: Request, library_id: int, user: CurrentUser, session: SessionDep,
+                    which: analysis.AnalyseWhich = "missing") -> HTMLResponse:
+    """Queue the library's missing (or outdated) analyses; answers the Analysis card with what was queued."""
+    batch = analysis.analyse_library(session=session, user=user, library_id=library_id, which=which)
+    library = readable_library(session=session, user=user, library_id=library_id)
+    parts = [f"Queued {batch.queued} analys{'i' if batch.queued == 1 else 'e'}s"]
+    if batch.already_queued:
+        parts.append(f"{batch.already_queued} were already queued")
+    if batch.skipped:
+        parts.append(f"{batch.skipped} left for later: {batch.skipped_reason}")
+    notice = "; ".join(parts) + ". Their progress is on the Jobs page."
+    la = analysis.library_analysis(session=session, user=user, library_id=library_id)
+    return templates.TemplateResponse(request, "_library_analysis.html",
+                                      {"library": library, "la": la, "analysis_notice": notice})
 
 
 @router.post("/libraries/{library_id}/import-csv", response_class=HTMLResponse)

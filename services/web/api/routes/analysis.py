@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from services.domain.analysis import service
 from services.domain.analysis.jobs import AnalysisJobState
+from services.domain.jobs import BatchQueued
 from services.common.settings import get_settings
 from services.web.api.deps import CurrentUser, SessionDep
 from services.web.api.uploads import StreamedFile
@@ -60,3 +61,18 @@ def analysis_job(job_id: str, user: CurrentUser, session: SessionDep) -> Analysi
 def track_analysis(track_pk: int, user: CurrentUser, session: SessionDep) -> dict[str, Any]:
     """The full analysis JSON (beats, key candidates, energy features, waveform, ...)."""
     return service.track_analysis(session=session, user=user, track_pk=track_pk)
+
+
+@router.get("/api/libraries/{library_id}/analysis", response_model=service.LibraryAnalysis)
+def library_analysis(library_id: int, user: CurrentUser, session: SessionDep) -> service.LibraryAnalysis:
+    """How many of the library's tracks with audio are not analysed yet, or analysed by an older analyzer."""
+    return service.library_analysis(session=session, user=user, library_id=library_id)
+
+
+@router.post("/api/libraries/{library_id}/analyze", response_model=BatchQueued, status_code=status.HTTP_202_ACCEPTED)
+def analyse_library(library_id: int, user: CurrentUser, session: SessionDep,
+                    which: service.AnalyseWhich = "missing") -> BatchQueued:
+    """Queue the analysis of every track with audio that was never analysed (`which=missing`), or also of those
+    analysed by an older analyzer (`which=outdated`); a track already queued is not queued twice. At most 2,000
+    per request: `skipped` says how many are left, and why."""
+    return service.analyse_library(session=session, user=user, library_id=library_id, which=which)
