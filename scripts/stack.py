@@ -176,8 +176,8 @@ class Stack:
             )
             self.env["DATABASE_URL"] = start_embedded_postgres(self.data_dir)
             self.started_postgres = True
-            pg = EmbeddedServer("postgres", self._postgres_pid, self._restart_postgres, started_at=now,
-                                log=self.data_dir / "postgres" / "log")
+            pg = EmbeddedServer("postgres", self._postgres_pid, self._restart_postgres, answers=self._postgres_answers,
+                                started_at=now, log=self.data_dir / "postgres" / "log")
             pg.pid_seen = pg.pid()
             self.servers.append(pg)
         if not self.settings.redis_url:
@@ -199,6 +199,17 @@ class Stack:
 
     def _redis_pid(self) -> int | None:
         return _read_pid(self.data_dir / "redis" / "redis.pid")
+
+    def _postgres_answers(self) -> bool:
+        """Asked only when postmaster.pid cannot be read: PostgreSQL rewrites that file in place as its state
+        changes, so a read at the wrong moment finds it empty while the server runs on."""
+        import psycopg
+
+        try:
+            with psycopg.connect(self.env["DATABASE_URL"].replace("+psycopg", "", 1), connect_timeout=2):
+                return True
+        except (psycopg.Error, OSError):
+            return False
 
     def _redis_answers(self) -> bool:
         import redis

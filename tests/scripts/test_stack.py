@@ -140,7 +140,7 @@ def test_make_up_serves_persists_and_stops_cleanly(tmp_path):
     assert stack.stop() == 0
     gone, alive = psutil.wait_procs(children, timeout=10)
     assert not alive, f"left behind: {[p.pid for p in alive]}"
-    assert _exits_within(pg_pid, 15), "embedded postgres still running"
+    assert _exits_within(pg_pid, 15), f"embedded postgres still running; the stack said:\n{stack.output[-4000:]}"
     assert not (data_dir / "stack.pid").exists()
     assert not (data_dir / "postgres" / "postmaster.pid").exists()
     assert "stopped." in stack.output

@@ -38,7 +38,9 @@ def test_add_audio_files_from_the_library_page(make_user, live_server, tmp_path)
         page.goto(f"{live_server}/libraries/{library_id}")
         page.click("#audio-import-form button[type=submit]")
         assert page.locator("#audio-import-form [data-errors]").inner_text() == "Choose files or a folder first."
-        page.set_input_files("#audio-import-form input[name=files]", [str(f) for f in files])
+        apple_double = tmp_path / "._01.mp3"  # macOS's resource fork copy: an audio name, no audio; skipped
+        apple_double.write_bytes(b"\x00\x05\x16\x07" * 64)
+        page.set_input_files("#audio-import-form input[name=files]", [str(f) for f in [*files, apple_double]])
         page.click("#audio-import-form button[type=submit]")
         page.wait_for_function("() => document.querySelector('#audio-import-results [role=status]')"
                                "?.textContent.startsWith('3 of 3')")

@@ -105,7 +105,9 @@
     if (!form) return;
     event.preventDefault();
     const chosen = [...form.querySelectorAll("input[type=file]")].flatMap((input) => [...input.files]);
-    const files = chosen.filter((f) => AUDIO.test(f.name));
+    // Hidden files are skipped, as the CLI does: macOS's "._Track.mp3" copies carry an audio name but no audio.
+    const hidden = (f) => (f.webkitRelativePath || f.name).split("/").some((part) => part.startsWith("."));
+    const files = chosen.filter((f) => AUDIO.test(f.name) && !hidden(f));
     const panel = document.getElementById("audio-import-results");
     const note = form.querySelector("[data-errors]");
     note.textContent = "";
