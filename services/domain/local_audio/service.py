@@ -52,7 +52,9 @@ class TrackCandidate(BaseModel):
     album: str | None
     position: str | None
     has_audio: bool
-    score: float = Field(description=f"0..1; {DEFAULT_THRESHOLD} and above is a match (the enrichment matcher's)")
+    score: float = Field(description=f"0..1 (the enrichment matcher's): a match from {DEFAULT_THRESHOLD} with a "
+                         f"{MARGIN} lead over any other track that passes, or from {SOLE_MATCH_FLOOR} when it is the "
+                         f"only candidate and as long as the file")
 
 
 @dataclass(frozen=True, slots=True)
