@@ -46,7 +46,7 @@ def test_missing_then_outdated(make_user, cancel_after):
     alice = make_user("alice")
     library_id, pks = _library(alice.user_id)
     assert alice.get(f"/api/libraries/{library_id}/analysis").json() == {
-        "with_audio": 3, "missing": 1, "outdated": 1, "analyzer_version": ANALYZER_VERSION}
+        "with_audio": 3, "missing": 1, "outdated": 1, "without_audio": 1, "analyzer_version": ANALYZER_VERSION}
     first = alice.post(f"/api/libraries/{library_id}/analyze").json()
     cancel_after.extend((alice, j) for j in first["job_ids"])
     assert (first["queued"], first["already_queued"], first["skipped"]) == (1, 0, 0)
@@ -69,6 +69,11 @@ def test_the_library_page_offers_it(make_user, cancel_after):
     assert "3 tracks with audio:" in page and "1 not analysed yet, 1 analysed by an" in page
     assert f'hx-post="/libraries/{library_id}/analyze?which=missing"' in page and "Analyse 1 track<" in page
     assert f"Analyse 2 with {ANALYZER_VERSION}" in page
+    # The tracks still without audio are one click away (the tracks browser, filtered).
+    link = f"/tracks?library_id={library_id}&amp;has_audio=false"
+    assert "1 track of this library has no audio yet" in page and link in page
+    listed = alice.get(link.replace("&amp;", "&")).text
+    assert "No audio" in listed and ">New<" not in listed and ">Old<" not in listed
     card = alice.post(f"/libraries/{library_id}/analyze?which=outdated")
     assert card.status_code == 200 and "Queued 2 analyses. Their progress is on the Jobs page." in card.text
     live = [jobs.live_track_job(kind="analysis", track_pk=pks[name]) for name in ("new", "old")]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from services.common.contracts.analysis import ANALYZER_VERSION
@@ -100,16 +100,19 @@ class LibraryAnalysis(BaseModel):
     with_audio: int = Field(description="live tracks with audio")
     missing: int = Field(description="of those, never analysed")
     outdated: int = Field(description="of those, analysed by an older analyzer than `analyzer_version`")
+    without_audio: int = Field(0, description="live tracks without audio yet")
     analyzer_version: str = ANALYZER_VERSION
 
 
 def library_analysis(*, session: Session, user: User, library_id: int) -> LibraryAnalysis:
     """How much of a library the user may read is analysed."""
     readable_library(session=session, user=user, library_id=library_id)
-    has_audio = and_(Track.library_id == library_id, Track.deleted_at.is_(None), Track.local_audio_path.is_not(None))
-    row = session.execute(select(func.count(), func.count().filter(_needs_analysis("missing")),
-                                 func.count().filter(_needs_analysis("outdated"))).where(has_audio)).one()
-    return LibraryAnalysis(with_audio=row[0], missing=row[1], outdated=row[2] - row[1])
+    has_audio = Track.local_audio_path.is_not(None)
+    row = session.execute(
+        select(func.count().filter(has_audio), func.count().filter(has_audio, _needs_analysis("missing")),
+               func.count().filter(has_audio, _needs_analysis("outdated")), func.count())
+        .where(Track.library_id == library_id, Track.deleted_at.is_(None))).one()
+    return LibraryAnalysis(with_audio=row[0], missing=row[1], outdated=row[2] - row[1], without_audio=row[3] - row[0])
 
 
 def analyse_library(*, session: Session, user: User, library_id: int, which: AnalyseWhich = "missing") -> BatchQueued:
