@@ -305,6 +305,8 @@ def playlist_export(
     paths: Annotated[str, typer.Option(help="m3u8/csv/json: absolute, or relative to the audio folder")] = "absolute",
     root: Annotated[str | None, typer.Option(help="Where the audio folder is on the machine reading the file")]
     = None,
+    phrase_cues: Annotated[bool, typer.Option(help="rekordbox/nml: a memory cue at each phrase start (at most 8)")]
+    = False,
     user: Annotated[str | None, typer.Option(help="Owner username (default: the first admin)")] = None,
 ) -> None:
     """Write a playlist as a Rekordbox XML, Traktor NML, M3U8, CSV or JSON file."""
@@ -314,7 +316,7 @@ def playlist_export(
     with session_scope() as session:
         owner = _run(lambda: find_user(session=session, username=user))
         result = _run(lambda: export_playlist(session=session, user=owner, playlist_id=playlist, fmt=format,
-                                              paths=paths, root=root))
+                                              paths=paths, root=root, phrase_cues=phrase_cues))
     if output is None:
         sys.stdout.buffer.write(result.content)
         sys.stdout.flush()

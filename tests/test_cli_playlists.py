@@ -34,6 +34,8 @@ def test_export_then_import(clean_db, tmp_path):
 
     stdout = runner.invoke(app, ["playlist", "export", str(playlist_id), "--format", "json"])
     assert stdout.exit_code == 0 and '"format": "dj-playlist"' in stdout.stdout
+    cued = runner.invoke(app, ["playlist", "export", str(playlist_id), "--format", "nml", "--phrase-cues"])
+    assert cued.exit_code == 0 and 'NAME="Phrase 1"' in cued.stdout
 
     out.write_text(out.read_text() + "#EXTINF:1,Who - Knows\nnowhere.mp3\n")
     result = runner.invoke(app, ["playlist", "import", str(out), "--name", "Gig again"])
@@ -49,6 +51,8 @@ def test_errors_are_one_line(clean_db, tmp_path):
     playlist_id = _setlist()
     result = runner.invoke(app, ["playlist", "export", str(playlist_id), "--format", "mp3"])
     assert result.exit_code == 1 and "unknown export format 'mp3'" in result.output
+    cues = runner.invoke(app, ["playlist", "export", str(playlist_id), "--format", "csv", "--phrase-cues"])
+    assert cues.exit_code == 1 and "Rekordbox XML and Traktor NML files only" in cues.output
     assert runner.invoke(app, ["playlist", "export", "999", "--format", "json"]).exit_code == 1
     bad = tmp_path / "evil.xml"
     bad.write_text('<?xml version="1.0"?><!DOCTYPE a [<!ENTITY b "c">]><DJ_PLAYLISTS/>')

@@ -44,6 +44,11 @@ def test_export_every_format(make_user, tmp_path):
     relative = alice.get(f"/api/playlists/{playlist_id}/export", params={"format": "m3u8", "paths": "relative"})
     uris = [s.uri for s in m3u8.loads(relative.text).segments]
     assert len(uris) == 3 and all(u.startswith("library_") for u in uris)
+    # Phrase cues on request: the analysed phrase start of Opener as a memory cue
+    cued = alice.get(f"/api/playlists/{playlist_id}/export", params={"format": "rekordbox", "phrase_cues": "true"})
+    assert cued.status_code == 200 and b'<POSITION_MARK Name="Phrase 1" Type="0" Start="1.503" Num="-1"' in cued.content
+    assert b"POSITION_MARK" not in alice.get(f"/api/playlists/{playlist_id}/export?format=rekordbox").content
+    assert 'data-export="rekordbox-cues"' in alice.get(f"/playlists/{playlist_id}").text  # and on the page
 
 
 def test_export_errors(make_user, client):
@@ -55,6 +60,8 @@ def test_export_errors(make_user, client):
     assert alice.get(f"/api/playlists/{playlist_id}/export").status_code == 422  # format is required
     r = alice.get(f"/api/playlists/{playlist_id}/export", params={"format": "nml", "paths": "relative"})
     assert r.status_code == 422 and r.json()["code"] == "invalid_paths"
+    r = alice.get(f"/api/playlists/{playlist_id}/export", params={"format": "csv", "phrase_cues": "true"})
+    assert r.status_code == 422 and r.json()["code"] == "invalid_cues"
     r = alice.get(f"/api/playlists/{playlist_id}/export", params={"format": "m3u8", "root": "not/absolute"})
     assert r.status_code == 422 and r.json()["code"] == "invalid_root"
     assert bob.get(f"/api/playlists/{playlist_id}/export?format=json").status_code == 404

@@ -129,9 +129,11 @@ def parse_format(value: str) -> ExportFormat:
 
 def export_playlist(
     *, session: Session, user: User, playlist_id: int, fmt: ExportFormat | str,
-    paths: PathStyle | str = PathStyle.absolute, root: str | None = None,
+    paths: PathStyle | str = PathStyle.absolute, root: str | None = None, phrase_cues: bool = False,
 ) -> PlaylistExport:
-    """The user's playlist written as `fmt`; NotFound for anyone else's playlist, Invalid for a bad option."""
+    """The user's playlist written as `fmt`; NotFound for anyone else's playlist, Invalid for a bad option.
+    `phrase_cues`: Rekordbox and Traktor files also carry a memory cue at each phrase start the analysis found
+    (at most MAX_PHRASE_CUES, never on a hot cue pad)."""
     fmt = parse_format(fmt) if not isinstance(fmt, ExportFormat) else fmt
     try:
         style = PathStyle(paths)
@@ -148,7 +150,10 @@ def export_playlist(
     hidden = hidden_track_count(session=session, playlist=playlist)
     writer = {ExportFormat.rekordbox: _rekordbox, ExportFormat.nml: _nml, ExportFormat.m3u8: _m3u8,
               ExportFormat.csv: _csv, ExportFormat.json: _json}[fmt]
-    content, skipped = writer(playlist, items, style, hidden)
+    if phrase_cues and fmt not in (ExportFormat.rekordbox, ExportFormat.nml):
+        raise Invalid("phrase cues go into Rekordbox XML and Traktor NML files only", code="invalid_cues")
+    options = {"phrase_cues": True} if phrase_cues else {}
+    content, skipped = writer(playlist, items, style, hidden, **options)
     ext, media_type = FILE_TYPES[fmt]
     return PlaylistExport(content=content, media_type=media_type, filename=f"{safe_filename(playlist.name)}.{ext}",
                           skipped=skipped, hidden=hidden)
@@ -250,6 +255,21 @@ def _grid(track: Track) -> tuple[float, int] | None:
     return first, beat_in_bar
 
 
+MAX_PHRASE_CUES = 8  # CDJs show up to 8 hot cues and about as many memory cues per track
+
+
+def _phrase_cues(track: Track) -> list[float]:
+    """The analysis's phrase starts (seconds, where the track marks a new phrase: a crash on the downbeat),
+    in order, inside the track, at most MAX_PHRASE_CUES: the memory cues Mixed In Key-style auto cueing gives."""
+    analysis = track.analysis or {}
+    starts = sorted({round(float(p), 3) for p in analysis.get("phrase_starts") or []
+                     if isinstance(p, int | float) and not isinstance(p, bool) and 0 <= p < 86400})
+    length = track.duration_seconds or analysis.get("duration_seconds")
+    if isinstance(length, int | float) and length > 0:
+        starts = [t for t in starts if t < length]
+    return starts[:MAX_PHRASE_CUES]
+
+
 def _xml_bytes(root: ET.Element) -> bytes:
     ET.indent(root)
     # The prolog as Rekordbox and Traktor write it (ElementTree's own uses single quotes).
@@ -279,7 +299,8 @@ def _file_uri(path: str) -> str:
     return "file://localhost" + ("" if posix.startswith("/") else "/") + quote(posix, safe="/:()")
 
 
-def _rekordbox(playlist: Playlist, items: list[_Item], _style: PathStyle, hidden: int) -> tuple[bytes, int]:
+def _rekordbox(playlist: Playlist, items: list[_Item], _style: PathStyle, hidden: int, *,
+               phrase_cues: bool = False) -> tuple[bytes, int]:
     with_audio = [i for i in items if i.absolute]
     missing = [i for i in items if not i.absolute]
     root = ET.Element("DJ_PLAYLISTS", Version="1.0.0")
@@ -305,6 +326,9 @@ def _rekordbox(playlist: Playlist, items: list[_Item], _style: PathStyle, hidden
             first, beat_in_bar = grid
             ET.SubElement(element, "TEMPO", Inizio=f"{first:.3f}", Bpm=f"{track.bpm:.2f}", Metro="4/4",
                           Battito=str(beat_in_bar))
+        for number, start in enumerate(_phrase_cues(track) if phrase_cues else [], start=1):
+            # Type 0 is a cue (4 a loop), Num -1 a memory cue (0-7 would take hot cues A-H, the DJ's own)
+            ET.SubElement(element, "POSITION_MARK", Name=f"Phrase {number}", Type="0", Start=f"{start:.3f}", Num="-1")
     playlists = ET.SubElement(root, "PLAYLISTS")
     folder = ET.SubElement(playlists, "NODE", Type="0", Name="ROOT", Count="1")
     node = ET.SubElement(folder, "NODE", Name=_clean(playlist.name), Type="1", KeyType="0",
@@ -339,7 +363,8 @@ def traktor_primary_key(path: str) -> str:
     return f"{volume}{folder}{name}"
 
 
-def _nml(playlist: Playlist, items: list[_Item], _style: PathStyle, hidden: int) -> tuple[bytes, int]:
+def _nml(playlist: Playlist, items: list[_Item], _style: PathStyle, hidden: int, *,
+         phrase_cues: bool = False) -> tuple[bytes, int]:
     with_audio = [i for i in items if i.absolute]
     missing = [i for i in items if not i.absolute]
     root = ET.Element("NML", VERSION="19")
@@ -373,6 +398,10 @@ def _nml(playlist: Playlist, items: list[_Item], _style: PathStyle, hidden: int)
             cue = ET.SubElement(entry, "CUE_V2", NAME="AutoGrid", DISPL_ORDER="0", TYPE="4",
                                 START=f"{grid[0] * 1000:.6f}", LEN="0.000000", REPEATS="-1", HOTCUE="-1")
             ET.SubElement(cue, "GRID", BPM=f"{track.bpm:.6f}")
+        for number, start in enumerate(_phrase_cues(track) if phrase_cues else [], start=1):
+            # TYPE 0 is a cue point; HOTCUE -1 keeps it off the 8 hot cue pads (the DJ's own)
+            ET.SubElement(entry, "CUE_V2", NAME=f"Phrase {number}", DISPL_ORDER="0", TYPE="0",
+                          START=f"{start * 1000:.6f}", LEN="0.000000", REPEATS="-1", HOTCUE="-1")
     ET.SubElement(root, "SETS", ENTRIES="0")
     playlists = ET.SubElement(root, "PLAYLISTS")
     folder_node = ET.SubElement(playlists, "NODE", TYPE="FOLDER", NAME="$ROOT")

@@ -282,3 +282,36 @@ def test_the_beat_grid_is_counted_in_the_tempo_in_effect(db_session, setlist, bp
     root = etree.fromstring(_export(db_session, user, playlist, "rekordbox").content)
     (tempo,) = root.xpath("//COLLECTION/TRACK[@Name='Opener']/TEMPO")
     assert (tempo.get("Inizio"), tempo.get("Bpm"), tempo.get("Battito")) == (inizio, f"{bpm:.2f}", battito)
+
+
+def test_phrase_cues_are_memory_cues_in_rekordbox_and_traktor(db_session, setlist, tmp_path):
+    user, playlist, tracks = setlist
+    opener = tracks["Opener"]
+    # out of order, repeated, past the end (301.4 s), negative, not a number: two cues are left
+    opener.analysis = {**opener.analysis, "phrase_starts": [30.0, 1.503, 9999.0, 1.503, -1.0, "x", True]}
+    db_session.flush()
+    plain = _export(db_session, user, playlist, "rekordbox")
+    assert b"POSITION_MARK" not in plain.content  # only when asked: a DJ's own cues are theirs
+
+    path = tmp_path / "cues.xml"
+    path.write_bytes(_export(db_session, user, playlist, "rekordbox", phrase_cues=True).content)
+    by_name = {t["Name"]: t for t in rekordbox_xml_class()(path).get_tracks()}
+    marks = [(m["Name"], m["Type"], m["Start"], m["Num"]) for m in by_name["Opener"].marks]
+    assert marks == [("Phrase 1", "cue", 1.503, -1), ("Phrase 2", "cue", 30.0, -1)]  # memory cues, no hot cue
+    assert by_name["Peak"].marks == [] and by_name["Closer"].marks == []  # no phrases found: no cues
+
+    root = etree.fromstring(_export(db_session, user, playlist, "nml", phrase_cues=True).content)
+    entry = next(e for e in root.findall("COLLECTION/ENTRY") if e.get("TITLE") == "Opener")
+    cues = [(c.get("NAME"), c.get("TYPE"), c.get("START"), c.get("HOTCUE")) for c in entry.findall("CUE_V2")]
+    assert cues == [("AutoGrid", "4", cues[0][2], "-1"), ("Phrase 1", "0", "1503.000000", "-1"),
+                    ("Phrase 2", "0", "30000.000000", "-1")]
+
+    many = {**opener.analysis, "phrase_starts": [float(i * 15) for i in range(20)]}
+    opener.analysis = many
+    db_session.flush()
+    path.write_bytes(_export(db_session, user, playlist, "rekordbox", phrase_cues=True).content)
+    opener_marks = {t["Name"]: t for t in rekordbox_xml_class()(path).get_tracks()}["Opener"].marks
+    assert [m["Start"] for m in opener_marks] == [float(i * 15) for i in range(8)]  # at most 8
+    with pytest.raises(Invalid) as refused:
+        _export(db_session, user, playlist, "m3u8", phrase_cues=True)
+    assert refused.value.code == "invalid_cues"

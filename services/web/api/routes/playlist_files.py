@@ -76,6 +76,9 @@ def export_playlist(
     root: Annotated[str | None, Query(max_length=1000, description=(
         "Where the audio folder is on the machine that reads the file (e.g. /Volumes/USB/audio or "
         "D:\\Music\\audio); default: AUDIO_DIR on this server"))] = None,
+    phrase_cues: Annotated[bool, Query(description=(
+        "Rekordbox and Traktor: a memory cue at each phrase start the analysis found (at most 8, never on a hot "
+        "cue pad)"))] = False,
 ) -> Response:
     """Download the playlist as Rekordbox XML (`rekordbox`), Traktor NML (`nml`), extended M3U (`m3u8`),
     `csv` or `json`. Tracks without audio are left out of the XML formats (named in a comment) and written
@@ -83,7 +86,7 @@ def export_playlist(
     library no longer shared with you are never exported: `X-Hidden-Tracks` counts them (the file says so
     too, except CSV)."""
     result = exports.export_playlist(session=session, user=user, playlist_id=playlist_id, fmt=format,
-                                     paths=paths, root=root)
+                                     paths=paths, root=root, phrase_cues=phrase_cues)
     return Response(content=result.content, media_type=result.media_type, headers={
         "Content-Disposition": f'attachment; filename="{result.filename}"; '
                                f"filename*=UTF-8''{quote(result.filename)}",
