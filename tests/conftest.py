@@ -118,6 +118,13 @@ def _truncate_all() -> None:
     stale = list(redis.scan_iter("djp:*:track:*"))
     if stale:
         redis.delete(*stale)
+    # Jobs an earlier test left queued name its rows: a worker of this test would run them on this test's.
+    from rq import Queue
+
+    from services.domain.jobs import ALL_QUEUES
+
+    for name in ALL_QUEUES:
+        Queue(name, connection=redis).empty()
 
 
 @pytest.fixture
