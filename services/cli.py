@@ -477,6 +477,8 @@ def audio_import(
     library: Annotated[int | None, typer.Option(help="Library id (default: the user's first own library)")] = None,
     user: Annotated[str | None, typer.Option(help="Owner username (default: the first admin)")] = None,
     replace: Annotated[bool, typer.Option(help="Replace the audio a matched track already has")] = False,
+    add_unmatched: Annotated[bool, typer.Option(help="A file that matches no track becomes a new track (on a record "
+                                                     "named by its album tag, else 'Loose files')")] = False,
     analyze: Annotated[bool | None, typer.Option("--analyze/--no-analyze",
                                                  help="Queue each new file's analysis (default: ANALYZE_UPLOADS)")]
     = None,
@@ -517,7 +519,8 @@ def audio_import(
                     else:
                         done = local_audio.import_file(session=session, user=who, library_id=library_id,
                                                        filename=path.name, chunks=_read_chunks(path),
-                                                       replace=replace, analyze=analyze)
+                                                       replace=replace, analyze=analyze,
+                                                       add_unmatched=add_unmatched)
             except DomainError as exc:
                 counts["refused"] = counts.get("refused", 0) + 1
                 left.append((shown, "refused", exc.detail))
@@ -541,7 +544,8 @@ def audio_import(
         for row in left:
             table.add_row(*row)
         Console().print(table)
-    words = {"attached": "attached", "matched": "would be attached", "has_audio": "already had audio",
+    words = {"attached": "attached", "created": "added as new tracks", "matched": "would be attached",
+             "has_audio": "already had audio",
              "ambiguous": "ambiguous", "unmatched": "unmatched", "refused": "refused", "unreadable": "unreadable"}
     print(", ".join(f"{words[k]} {counts[k]}" for k in words if k in counts) + f" (of {len(files)} files)")
 

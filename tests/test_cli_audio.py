@@ -57,8 +57,10 @@ def test_a_folder_is_matched_then_copied(clean_db, tmp_path):
     assert _audio(pks["Xtal"]).endswith(".flac") and _audio(pks["Shades Of Jae"]) is None
     assert (music / "Burial - Archangel.mp3").exists()  # the folder is left as it was
 
-    again = runner.invoke(app, ["audio", "import", str(music)])
-    assert "already had audio 2" in again.output
+    again = runner.invoke(app, ["audio", "import", str(music), "--add-unmatched"])
+    assert "added as new tracks 1, already had audio 2, refused 1 (of 4 files)" in again.output
+    with session_scope() as s:
+        assert s.query(Track).filter_by(title="Archangel", artist="Burial").one().local_audio_path
 
 
 def test_bad_folders(clean_db, tmp_path):

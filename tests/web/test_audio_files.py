@@ -57,6 +57,13 @@ def test_files_are_matched_attached_and_reported(make_user, tmp_path):
     assert nothing.status_code == 200 and nothing.json()["status"] == "unmatched"
     assert nothing.json()["local_audio_path"] is None
     assert alice.get(f"/api/tracks/{pks['Xtal']}").json()["local_audio_path"] is None
+    # Asked to, a file that matches nothing becomes a track of its own.
+    added = _send(alice, library_id, make_audio(tmp_path / "Burial - Archangel.mp3", seconds=SECONDS),
+                  "?add_unmatched=true")
+    assert added.status_code == 200 and added.json()["status"] == "created", added.text
+    made = alice.get(f"/api/tracks/{added.json()['track_pk']}").json()
+    assert (made["artist"], made["title"], made["album"]) == ("Burial", "Archangel", "Loose files")
+    assert made["local_audio_path"] == added.json()["local_audio_path"]
 
 
 def test_an_unclear_match_lists_candidates_to_choose_from(make_user, tmp_path):

@@ -16,14 +16,16 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, Field
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from services.common.models import Track, User
+from services.common.models import Album, Track, User
 from services.common.settings import get_settings
 from services.domain.access import writable_library
 from services.domain.analysis import audio
 from services.domain.analysis.jobs import AnalysisJobState
 from services.domain.analysis.service import analyse_new_audio
+from services.domain.collection.albums import add_album_tracks, create_manual_album
 from services.domain.enrichment.matching import DEFAULT_THRESHOLD, REVIEW_FLOOR, normalize_title, score
 from services.domain.enrichment.models import Candidate, TrackQuery
 from services.domain.local_audio.tags import FileTags, read_tags
@@ -42,7 +44,10 @@ CANDIDATES_PER_QUERY = 10
 SHOWN_CANDIDATES = 5
 
 MatchStatus = Literal["matched", "ambiguous", "unmatched"]
-ImportStatus = Literal["attached", "has_audio", "ambiguous", "unmatched", "matched"]
+ImportStatus = Literal["attached", "created", "has_audio", "ambiguous", "unmatched", "matched"]
+#: Where files that match no track go when they are added as tracks of their own, when their tags name no album.
+LOOSE_FILES = "Loose files"
+UNKNOWN_ARTIST = "Unknown artist"
 
 
 class TrackCandidate(BaseModel):
@@ -70,9 +75,9 @@ class FileMatch:
 
 @dataclass(frozen=True, slots=True)
 class FileImport:
-    """One file's outcome. `status`: attached (stored as the track's audio), has_audio (matched, but the track
-    has audio and `replace` was not asked), ambiguous or unmatched (nothing stored), matched (a dry run: would
-    be attached)."""
+    """One file's outcome. `status`: attached (stored as the track's audio), created (it matched no track and
+    became a new one, `add_unmatched`), has_audio (matched, but the track has audio and `replace` was not
+    asked), ambiguous or unmatched (nothing stored), matched (a dry run: would be attached)."""
 
     filename: str
     status: ImportStatus
@@ -137,10 +142,12 @@ def preview_file(*, session: Session, user: User, library_id: int, path: Path) -
 
 
 def import_file(*, session: Session, user: User, library_id: int, filename: str, chunks: Iterable[bytes],
-                replace: bool = False, analyze: bool | None = None) -> FileImport:
+                replace: bool = False, analyze: bool | None = None, add_unmatched: bool = False) -> FileImport:
     """Receive one file (streamed, ANALYSIS_MAX_UPLOAD_MB enforced while reading, proven to be audio by
     decoding it), match it to a track of the library and, when one stands out, attach it and queue its
-    analysis (`analyze`, default ANALYZE_UPLOADS). Nothing is kept of a file that is not attached."""
+    analysis (`analyze`, default ANALYZE_UPLOADS). `add_unmatched`: a file no track resembles becomes a track
+    of its own (on a record made by hand named by its album tag, else LOOSE_FILES). Nothing is kept of a file
+    that is not attached."""
     writable_library(session=session, user=user, library_id=library_id)
     settings = get_settings()
     audio_dir = settings.resolved_audio_dir
@@ -152,6 +159,8 @@ def import_file(*, session: Session, user: User, library_id: int, filename: str,
             tags = tags.model_copy(update={"duration_seconds": round(duration, 2)})
         match = match_tags(session=session, user=user, library_id=library_id, tags=tags)
         outcome = _outcome(session=session, user=user, filename=filename, match=match, replace=replace)
+        if add_unmatched and match.status == "unmatched":
+            outcome = _new_track(session=session, user=user, library_id=library_id, tags=tags)
         if isinstance(outcome, FileImport):
             return outcome
         rel = audio.place_file(track=outcome, audio_dir=audio_dir, received=received, filename=filename,
@@ -160,8 +169,30 @@ def import_file(*, session: Session, user: User, library_id: int, filename: str,
     finally:
         received.unlink(missing_ok=True)
     done = analyse_new_audio(session=session, user=user, track=outcome, analyze=analyze)
-    return FileImport(filename=filename, status="attached", match=match, local_audio_path=rel,
-                      analysis=done.analysis, analysis_error=done.analysis_error)
+    created = match.status == "unmatched"
+    if created:
+        match = FileMatch(tags=tags, status="matched", track_pk=outcome.id)
+    return FileImport(filename=filename, status="created" if created else "attached", match=match,
+                      local_audio_path=rel, analysis=done.analysis, analysis_error=done.analysis_error)
+
+
+def _new_track(*, session: Session, user: User, library_id: int, tags: FileTags) -> Track:
+    """A track for a file that matches none: on the library's record made by hand with the file's album and
+    artist (found case-insensitively, else made), as typed-in tracklists are."""
+    artist = (tags.artist or "").strip() or UNKNOWN_ARTIST
+    title = (tags.album or "").strip() or LOOSE_FILES
+    album = session.scalar(select(Album).where(
+        Album.library_id == library_id, Album.release_id < 0, Album.deleted_at.is_(None),
+        func.lower(Album.title) == title.lower(),
+        func.lower(Album.artist) == (artist if tags.album else UNKNOWN_ARTIST).lower()).order_by(Album.id).limit(1))
+    if album is None:
+        album = create_manual_album(session=session, user=user, library_id=library_id, title=title,
+                                    artist=artist if tags.album else UNKNOWN_ARTIST, year=None, label=None,
+                                    catalog_number=None, format="File", genres=[], styles=[], notes=None, tracks=[])
+    [track] = add_album_tracks(session=session, user=user, album_id=album.id, tracks=[{
+        "title": (tags.title or "").strip()[:500] or "Untitled", "artist": tags.artist,
+        "duration": tags.duration_seconds if tags.duration_seconds and 0 < tags.duration_seconds <= 86400 else None}])
+    return track
 
 
 def _outcome(*, session: Session, user: User, filename: str, match: FileMatch, replace: bool) -> Track | FileImport:

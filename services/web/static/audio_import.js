@@ -9,7 +9,8 @@
 
   const AUDIO = /\.(mp3|m4a|aac|mp4|flac|wav|aif|aiff|ogg|oga|opus)$/i;
   const WORDS = {
-    attached: "attached", has_audio: "already has audio", ambiguous: "choose a track", unmatched: "no match",
+    attached: "attached", created: "added as a new track", has_audio: "already has audio",
+    ambiguous: "choose a track", unmatched: "no match",
     refused: "refused",
   };
 
@@ -66,10 +67,13 @@
       return "refused";
     }
     const done = result.data;
-    if (done.status === "attached" || done.status === "has_audio") {
-      const best = done.candidates.find((c) => c.track_pk === done.track_pk) || { title: `track ${done.track_pk}` };
+    if (done.status === "attached" || done.status === "has_audio" || done.status === "created") {
+      const best = done.candidates.find((c) => c.track_pk === done.track_pk) ||
+        { artist: done.tags.artist, title: done.tags.title || `track ${done.track_pk}` };
       const extra = done.analysis_error ? ` · not analysed: ${done.analysis_error}` : (done.analysis ? " · analysing" : "");
-      outcome(row, done.status, trackLink(done.track_pk, named(best)), ` · match ${done.score.toFixed(2)}${extra}`);
+      const how = done.status === "created" ? ` · read from ${done.tags.source === "tags" ? "its tags" : "its name"}`
+        : ` · match ${done.score.toFixed(2)}`;
+      outcome(row, done.status, trackLink(done.track_pk, named(best)), `${how}${extra}`);
     } else if (done.status === "ambiguous") {
       const choices = done.candidates.map((c) => {
         const button = el("button", { type: "button", class: "secondary small",
@@ -116,8 +120,11 @@
         : "Choose files or a folder first.";
       return;
     }
-    const url = `/api/libraries/${form.dataset.libraryId}/audio-files` +
-      (form.querySelector("[name=replace]").checked ? "?replace=true" : "");
+    const options = new URLSearchParams();
+    if (form.querySelector("[name=replace]").checked) options.set("replace", "true");
+    if (form.querySelector("[name=add_unmatched]").checked) options.set("add_unmatched", "true");
+    const query = options.toString();
+    const url = `/api/libraries/${form.dataset.libraryId}/audio-files${query ? `?${query}` : ""}`;
     const start = form.querySelector("button[type=submit]");
     const stop = form.querySelector("[data-stop]");
     const bar = el("progress", { max: String(files.length), value: "0" });

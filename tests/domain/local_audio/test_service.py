@@ -192,3 +192,35 @@ def test_a_misspelt_title_of_the_files_length_is_still_its_track(crate, tmp_path
                                                    title="Aroud The Wrold"))
     assert same.status == "attached" and same.match.track_pk == pks["Around The World"]
     assert service.SOLE_MATCH_FLOOR <= same.match.score < 0.86
+
+
+def test_files_that_match_nothing_can_become_tracks(crate, tmp_path):
+    """add_unmatched: a promo that is on no record becomes a track of a record made by hand, named by the
+    file's album tag (two files of one album share it), else "Loose files"; a close call is still the DJ's."""
+    user_id, library_id, pks = crate
+    first = _import(user_id, library_id, make_audio(tmp_path / "a.mp3", seconds=SECONDS, artist="Burial",
+                                                    title="Archangel", album="Untrue"), add_unmatched=True)
+    second = _import(user_id, library_id, make_audio(tmp_path / "b.flac", seconds=SECONDS, artist="burial",
+                                                     title="Near Dark", album="UNTRUE"), add_unmatched=True)
+    loose = _import(user_id, library_id, make_audio(tmp_path / "Some Promo.wav", seconds=SECONDS),
+                    add_unmatched=True)
+    assert (first.status, second.status, loose.status) == ("created", "created", "created")
+    with session_scope() as s:
+        made = {t.title: t for t in s.query(Track).filter(Track.library_id == library_id,
+                                                          Track.id.notin_(pks.values()))}
+        assert set(made) == {"Archangel", "Near Dark", "Some Promo"}
+        archangel = made["Archangel"]
+        assert archangel.id == first.match.track_pk and archangel.local_audio_path == first.local_audio_path
+        assert archangel.album_id == made["Near Dark"].album_id != made["Some Promo"].album_id
+        assert (archangel.album, archangel.artist, archangel.duration_seconds) == ("Untrue", "Burial",
+                                                                                   pytest.approx(SECONDS, abs=0.3))
+        assert archangel.release_id < 0 and archangel.audio_source["method"] == "import"
+        assert (made["Some Promo"].album, made["Some Promo"].artist) == ("Loose files", "Unknown artist")
+    # The new track is found like any other: the same file again already has its audio.
+    again = _import(user_id, library_id, make_audio(tmp_path / "c.mp3", seconds=SECONDS, artist="Burial",
+                                                    title="Archangel"), add_unmatched=True)
+    assert again.status == "has_audio" and again.match.track_pk == first.match.track_pk
+    # A close call is not a new track.
+    close = _import(user_id, library_id, make_audio(tmp_path / "d.mp3", seconds=SECONDS * 4, artist="Aphex Twin",
+                                                    title="Xtal"), add_unmatched=True)
+    assert close.status == "ambiguous" and _audio_of(pks["Xtal"]) is None
