@@ -216,6 +216,8 @@ class Track(TimestampMixin, Base):
     # only, so that lists of tracks do not transfer and parse it (undefer it where a batch reads it).
     analysis: Mapped[dict[str, Any] | None] = mapped_column(JSONB, deferred=True)
     analyzed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # analysis["analyzer_version"] kept apart: counting outdated analyses must not read every analysis document
+    analyzer_version: Mapped[str | None] = mapped_column(String(40))
     # What the analysis was unsure of (migration 0012): [{"bpm", "confidence", "relation"}], the key's
     # confidence and its runner-up {"key", "scale", "camelot", "confidence"}.
     bpm_candidates: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)

@@ -122,3 +122,27 @@ def test_global_hnsw_index_dropped_and_restored(scratch_db_url: str):
         assert "ix_track_embeddings_hnsw" in hnsw_indexes()
     finally:
         engine.dispose()
+
+
+def test_analyzer_version_filled_from_the_stored_analyses(scratch_db_url: str):
+    """0019 copies each stored analysis's analyzer_version into its own column (unanalysed tracks stay empty)."""
+    cfg = alembic_config(scratch_db_url)
+    command.upgrade(cfg, "0018")
+    engine = create_engine(scratch_db_url)
+    try:
+        with engine.begin() as conn:
+            uid = conn.execute(text("INSERT INTO users (username, password_hash) VALUES ('dj', 'x') "
+                                    "RETURNING id")).scalar()
+            lib = conn.execute(text("INSERT INTO libraries (owner_id, name) VALUES (:o, 'crate') RETURNING id"),
+                               {"o": uid}).scalar()
+            for track_id, analysis in [("1-A1", '{"analyzer_version": "essentia-api/1.9", "bpm": 120}'),
+                                       ("1-A2", '{"bpm": 100}'), ("1-A3", None)]:
+                conn.execute(text("INSERT INTO tracks (track_id, library_id, title, analysis) "
+                                  "VALUES (:t, :l, 'x', CAST(:a AS jsonb))"), {"t": track_id, "l": lib, "a": analysis})
+        command.upgrade(cfg, "0019")
+        with engine.connect() as conn:
+            versions = dict(conn.execute(text("SELECT track_id, analyzer_version FROM tracks")).all())
+        assert versions == {"1-A1": "essentia-api/1.9", "1-A2": None, "1-A3": None}
+        command.downgrade(cfg, "0018")
+    finally:
+        engine.dispose()

@@ -120,6 +120,9 @@ def test_upload_analyse_store_and_reanalyse(make_user, analysis_stack):
     assert full["waveform"]["peaks"] and full["beats"]
     assert full["mood_model"] == "musicnn-msd"
     first_time = track["analyzed_at"]
+    with db.session_scope() as s:  # kept beside the document, so outdated analyses are counted without it
+        assert s.get(Track, pk).analyzer_version == full["analyzer_version"]
+    assert alice.get(f"/api/libraries/{track['library_id']}/analysis").json()["outdated"] == 0
 
     page = alice.get(f"/tracks/{pk}")
     assert "8A" in page.text and 'class="waveform"' in page.text

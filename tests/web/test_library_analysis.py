@@ -22,9 +22,9 @@ def _library(owner_id: int, *, friend: bool = False) -> tuple[int, dict[str, int
         tracks = {
             "new": Track(track_id="1-A1", library_id=lib.id, title="New", local_audio_path="library_x/1.mp3"),
             "current": Track(track_id="1-A2", library_id=lib.id, title="Current", local_audio_path="library_x/2.mp3",
-                             analyzed_at=now, analysis={"analyzer_version": ANALYZER_VERSION}),
+                             analyzed_at=now, analyzer_version=ANALYZER_VERSION),
             "old": Track(track_id="1-B1", library_id=lib.id, title="Old", local_audio_path="library_x/3.mp3",
-                         analyzed_at=now, analysis={"analyzer_version": "essentia-api/1.0"}),
+                         analyzed_at=now, analyzer_version="essentia-api/1.0"),
             "silent": Track(track_id="1-B2", library_id=lib.id, title="No audio"),
             "deleted": Track(track_id="1-C1", library_id=lib.id, title="Gone", local_audio_path="library_x/5.mp3",
                              deleted_at=now),

@@ -45,6 +45,7 @@ def store_analysis(*, session: Session, track: Track, result: AnalysisResult) ->
     track.moods = result.moods.model_dump()
     track.duration_seconds = result.duration_seconds
     track.analysis = result.model_dump(mode="json")
+    track.analyzer_version = result.analyzer_version[:40]
     track.analyzed_at = datetime.now(UTC)
     session.add(track)
     session.flush()

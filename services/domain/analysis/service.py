@@ -93,7 +93,7 @@ def _needs_analysis(which: AnalyseWhich):
     never = Track.analyzed_at.is_(None)
     if which == "missing":
         return never
-    return or_(never, Track.analysis["analyzer_version"].astext.is_distinct_from(ANALYZER_VERSION))
+    return or_(never, Track.analyzer_version.is_distinct_from(ANALYZER_VERSION))
 
 
 class LibraryAnalysis(BaseModel):
