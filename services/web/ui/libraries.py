@@ -144,7 +144,7 @@ def analyse_library(request: Request, library_id: int, user: CurrentUser, sessio
     library = readable_library(session=session, user=user, library_id=library_id)
     parts = [f"Queued {batch.queued} analys{'i' if batch.queued == 1 else 'e'}s"]
     if batch.already_queued:
-        parts.append(f"{batch.already_queued} were already queued")
+        parts.append(f"{batch.already_queued} {'was' if batch.already_queued == 1 else 'were'} already queued")
     if batch.skipped:
         parts.append(f"{batch.skipped} left for later: {batch.skipped_reason}")
     notice = "; ".join(parts) + ". Their progress is on the Jobs page."
