@@ -65,7 +65,8 @@ def _library_page(request: Request, session, user: User, library: Library, *, q:
                kind=kind_of(user, library), owns=owns(user, library),
                can_sync=service.can_sync(user=user, library=library), can_write=can_write(user, library))
     ctx.update(_new_releases_context(session, user, library))
-    ctx["la"] = analysis.library_analysis(session=session, user=user, library_id=library.id)
+    if ctx["can_write"]:  # the audio and analysis cards are for those who may change the library
+        ctx["la"] = analysis.library_analysis(session=session, user=user, library_id=library.id)
     return templates.TemplateResponse(request, "library.html", ctx, status_code=status_code)
 
 
